@@ -1,0 +1,5 @@
+"""The MLOps as a Service portal: the Django project package."""
+
+from portal.celery import app as celery_app
+
+__all__ = ["celery_app"]

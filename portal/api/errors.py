@@ -1,0 +1,102 @@
+"""One exception handler for the whole API: every error is JSON of one shape.
+
+    {"code": "<stable machine code>", "detail": "<a sentence for a person>", "errors": {...}}
+
+``errors`` appears only on validation failures and maps field names to messages. Bodies carry
+nothing request-specific (the request id travels in the ``X-Request-ID`` header), so a 404 for
+another tenant's object is byte-identical to a 404 for a missing one.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from portal.errors import PortalError
+
+logger = logging.getLogger(__name__)
+
+NOT_FOUND_BODY = {"code": "not_found", "detail": "Not found."}
+
+_SENTENCES = {
+    "not_authenticated": (
+        "Authentication required: sign in, or send 'Authorization: Bearer <token>' with a service token."
+    ),
+    "authentication_failed": "The credentials were not accepted.",
+    "permission_denied": "You do not have permission to do this.",
+    "method_not_allowed": "This method is not allowed here.",
+    "throttled": "Too many requests; try again later.",
+}
+
+
+def _validation_detail(errors: dict | list) -> str:
+    if isinstance(errors, dict):
+        fields = [name for name in errors if name != "non_field_errors"]
+        general = errors.get("non_field_errors")
+        if general and not fields:
+            return str(general[0])
+        if fields:
+            first = errors[fields[0]]
+            message = first[0] if isinstance(first, list) and first else first
+            if isinstance(message, dict):
+                return f"Some fields are not valid: {', '.join(fields)}."
+            more = f" (and {len(fields) - 1} more field(s))" if len(fields) > 1 else ""
+            return f"{fields[0]}: {message}{more}"
+    if isinstance(errors, list) and errors:
+        return str(errors[0])
+    return "The request is not valid."
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, PortalError):
+        return Response({"code": exc.code, "detail": exc.detail}, status=exc.status_code)
+    if isinstance(exc, (Http404, exceptions.NotFound)):
+        return Response(NOT_FOUND_BODY, status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        logger.exception("Unhandled error in %s", context.get("view").__class__.__name__)
+        return Response(
+            {
+                "code": "server_error",
+                "detail": "Something went wrong on our side. The error is logged; quote the "
+                "X-Request-ID header of this response when you report it.",
+            },
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+
+    if isinstance(exc, exceptions.ValidationError):
+        body = {"code": "invalid", "detail": _validation_detail(exc.detail), "errors": exc.detail}
+        if not isinstance(exc.detail, dict):
+            body["errors"] = {"non_field_errors": exc.detail}
+    else:
+        code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+        code = code if isinstance(code, str) else "error"
+        detail = getattr(exc, "detail", "")
+        if isinstance(exc, exceptions.Throttled):
+            detail = f"Too many requests; try again in {exc.wait:.0f} seconds." if exc.wait else detail
+        elif code in _SENTENCES and str(detail) in {
+            str(exceptions.NotAuthenticated.default_detail),
+            str(exceptions.PermissionDenied.default_detail),
+            str(exceptions.AuthenticationFailed.default_detail),
+        }:
+            detail = _SENTENCES[code]
+        body = {"code": code, "detail": str(detail)}
+    response.data = body
+    return response
+
+
+def json_error_view(status_code: int, body: dict):
+    """A plain Django view answering with an API-shaped error, for the URLconf's handlers."""
+
+    def view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+        return JsonResponse(body, status=status_code)
+
+    return view

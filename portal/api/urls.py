@@ -1,0 +1,6 @@
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("tenants.urls")),
+    path("", include("governance.urls")),
+]

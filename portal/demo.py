@@ -1,0 +1,80 @@
+"""The demo company that ``manage.py seed_demo`` creates: idempotent, safe to run on every start.
+
+Two business units and a person for every role, all with the password ``DEMO_PASSWORD``. Later
+parts of the portal add their own steps to ``seed_demo`` (models, deployments, bills).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from governance.audit import Actor
+from tenants import services
+from tenants.models import Membership, PlatformRole, Tenant, TenantRole, User
+from tenants.scoping import tenant_scope
+
+DEMO_PASSWORD = "mlops-demo-2026"  # noqa: S105 (published demo logins, printed by `make run`)
+ACTOR = Actor.system("manage.py seed_demo")
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    username: str
+    first_name: str
+    last_name: str
+    tenant: str = ""
+    role: str = ""
+    platform_role: str = ""
+
+    @property
+    def description(self) -> str:
+        if self.platform_role:
+            return PlatformRole(self.platform_role).label
+        return f"{TenantRole(self.role).label}, {DEMO_TENANTS[self.tenant][0]}"
+
+
+DEMO_TENANTS = {
+    "retail-credit": ("Retail Credit", "CC-4100"),
+    "marketing": ("Marketing", "CC-5200"),
+}
+
+DEMO_PEOPLE = [
+    DemoPerson("olivia", "Olivia", "Okafor", tenant="retail-credit", role=TenantRole.OWNER),
+    DemoPerson("emma", "Emma", "Eriksen", tenant="retail-credit", role=TenantRole.ENGINEER),
+    DemoPerson("victor", "Victor", "Varga", tenant="retail-credit", role=TenantRole.VIEWER),
+    DemoPerson("mona", "Mona", "Marsh", tenant="marketing", role=TenantRole.OWNER),
+    DemoPerson("milo", "Milo", "Moreau", tenant="marketing", role=TenantRole.ENGINEER),
+    DemoPerson("grace", "Grace", "Gill", platform_role=PlatformRole.GOVERNANCE_LEAD),
+    DemoPerson("gus", "Gus", "Greene", platform_role=PlatformRole.GOVERNANCE_LEAD),
+    DemoPerson("fatima", "Fatima", "Farouk", platform_role=PlatformRole.FINANCE),
+    DemoPerson("admin", "Ada", "Admin", platform_role=PlatformRole.PLATFORM_ADMIN),
+]
+
+
+@transaction.atomic
+def seed_people_and_tenants() -> list[DemoPerson]:
+    tenants = {}
+    for slug, (name, cost_center) in DEMO_TENANTS.items():
+        tenant = Tenant.objects.filter(slug=slug).first()
+        tenants[slug] = tenant or services.tenant_create(
+            actor=ACTOR, slug=slug, name=name, cost_center=cost_center
+        )
+    for person in DEMO_PEOPLE:
+        user = User.objects.filter(username=person.username).first()
+        if user is None:
+            user = User(
+                username=person.username, first_name=person.first_name, last_name=person.last_name,
+                email=f"{person.username}@example.com",
+            )
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+        if person.platform_role:
+            services.user_set_platform_role(actor=ACTOR, user=user, platform_role=person.platform_role)
+        if person.tenant:
+            tenant = tenants[person.tenant]
+            with tenant_scope(tenant):
+                if not Membership.objects.filter(user=user).exists():
+                    services.membership_add(actor=ACTOR, tenant=tenant, user=user, role=person.role)
+    return DEMO_PEOPLE

@@ -1,0 +1,55 @@
+"""Request-wide middleware: a request id for logs and the audit trail, and security headers."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from contextvars import ContextVar
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+_request_id: ContextVar[str] = ContextVar("request_id", default="")
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+
+
+def current_request_id() -> str:
+    """The id of the request (or task) being served, or an empty string outside of one."""
+    return _request_id.get()
+
+
+def set_request_id(value: str):
+    """Set the id for work outside a request (a task, a command); returns a token to reset it."""
+    return _request_id.set(value)
+
+
+class RequestIdMiddleware:
+    """Takes a well-formed ``X-Request-ID`` from the caller or makes one, and echoes it back."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        token = _request_id.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            _request_id.reset(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class ContentSecurityPolicyMiddleware:
+    """Sends the portal's Content-Security-Policy: everything from this origin, nothing inline."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        policy = getattr(response, "content_security_policy", settings.CONTENT_SECURITY_POLICY)
+        response.setdefault("Content-Security-Policy", policy)
+        return response

@@ -1,0 +1,82 @@
+"""Pages and endpoints that belong to the portal as a whole."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+
+from portal.api.errors import NOT_FOUND_BODY
+from portal.ratelimit import Rate, rate_limit_hit
+from tenants.access import platform_role_of
+from tenants.selectors import tenant_choices_for
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    choices = tenant_choices_for(request.user)
+    if len(choices) == 1 and not platform_role_of(request.user):
+        return redirect("tenant-overview", tenant=choices[0].tenant.slug)
+    return render(request, "portal/home.html", {"choices": choices})
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness and database reachability, for load balancers and docker-compose."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return JsonResponse({"status": "ok"})
+    except Exception:  # noqa: BLE001 (any database failure means "not ready")
+        return JsonResponse({"status": "database unavailable"}, status=503)
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login, throttled per address and per username: 429 with Retry-After past the rate."""
+
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        rate = Rate.parse(settings.LOGIN_THROTTLE)
+        address = request.META.get("REMOTE_ADDR", "unknown")
+        username = request.POST.get("username", "").strip().lower()[:150]
+        wait = rate_limit_hit(key=f"login:ip:{address}", rate=Rate(rate.count * 3, rate.seconds))
+        wait = wait or rate_limit_hit(key=f"login:user:{username}", rate=rate)
+        if wait:
+            response = render(
+                request, self.template_name,
+                {"form": self.get_form(), "throttled_for": wait}, status=429,
+            )
+            response["Retry-After"] = str(wait)
+            return response
+        return super().post(request, *args, **kwargs)
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith(("/api/", "/serve/"))
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse(NOT_FOUND_BODY, status=404)
+    return render(request, "portal/error.html", {"title": "Not found",
+                  "message": "There is nothing here, or you do not have access to it."}, status=404)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    message = str(exception) if exception and str(exception) else "You do not have permission to do this."
+    if _wants_json(request):
+        return JsonResponse({"code": "permission_denied", "detail": message}, status=403)
+    return render(request, "portal/error.html", {"title": "Not allowed", "message": message}, status=403)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    message = "Something went wrong on our side. The error is logged."
+    if _wants_json(request):
+        return JsonResponse({"code": "server_error", "detail": message}, status=500)
+    return render(request, "portal/error.html", {"title": "Server error", "message": message}, status=500)

@@ -1,0 +1,64 @@
+"""What a caller may do in a tenant: capabilities from tenant roles, platform roles and token scopes.
+
+A capability is a word a view asks for per HTTP method:
+
+    read      see the tenant's catalog, deployments, drift, members and tokens
+    write     change catalog metadata, request deployments
+    deploy    roll out and roll back
+    predict   call the inference gateway
+    manage    manage members and service tokens
+    govern    classify risk, decide approvals (platform governance leads)
+    billing   read and act on chargeback statements (platform finance)
+    administer  change the tenant itself (platform admins)
+
+A caller with no capability in a tenant is answered 404, exactly as if the tenant did not exist;
+a caller with some capabilities but not the one asked for is answered 403.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tenants.models import Membership, PlatformRole, Tenant, TenantRole
+
+ALL_CAPABILITIES = frozenset(
+    {"read", "write", "deploy", "predict", "manage", "govern", "billing", "administer"}
+)
+
+ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
+    TenantRole.VIEWER: frozenset({"read"}),
+    TenantRole.ENGINEER: frozenset({"read", "write", "deploy", "predict"}),
+    TenantRole.OWNER: frozenset({"read", "write", "deploy", "predict", "manage"}),
+}
+
+PLATFORM_CAPABILITIES: dict[str, frozenset[str]] = {
+    PlatformRole.GOVERNANCE_LEAD: frozenset({"read", "govern"}),
+    PlatformRole.FINANCE: frozenset({"billing"}),
+    PlatformRole.PLATFORM_ADMIN: ALL_CAPABILITIES,
+}
+
+
+def tenant_capabilities(principal: Any, tenant: Tenant) -> frozenset[str]:
+    """Capabilities of ``principal`` (a user or a token principal) in ``tenant``.
+
+    Runs inside the tenant's scope (the membership lookup goes through the scoped manager).
+    """
+    if not getattr(principal, "is_authenticated", False):
+        return frozenset()
+    token = getattr(principal, "token", None)
+    if token is not None:
+        if token.tenant_id != tenant.pk or not tenant.active:
+            return frozenset()
+        return frozenset(token.scopes)
+    platform = PLATFORM_CAPABILITIES.get(principal.platform_role, frozenset())
+    if not tenant.active:
+        return platform if principal.platform_role == PlatformRole.PLATFORM_ADMIN else frozenset()
+    role = Membership.objects.filter(user_id=principal.pk).values_list("role", flat=True).first()
+    return platform | ROLE_CAPABILITIES.get(role, frozenset())
+
+
+def platform_role_of(principal: Any) -> str:
+    """The platform role of a signed-in person; tokens and anonymous callers have none."""
+    if not getattr(principal, "is_authenticated", False) or getattr(principal, "token", None):
+        return ""
+    return principal.platform_role

@@ -1,0 +1,174 @@
+"""API: tenants, members and service tokens."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from governance.audit import Actor
+from portal.api.throttling import ScopedThrottle
+from portal.errors import InvalidRequest, NotAllowed
+from tenants import selectors, services
+from tenants.access import platform_role_of
+from tenants.models import Membership, PlatformRole, ServiceToken, Tenant, User
+from tenants.routing import TenantScopedAPIView
+from tenants.serializers import (
+    MembershipCreateSerializer,
+    MembershipSerializer,
+    MembershipUpdateSerializer,
+    ServiceTokenCreatedSerializer,
+    ServiceTokenCreateSerializer,
+    ServiceTokenSerializer,
+    TenantCreateSerializer,
+    TenantSerializer,
+    TenantUpdateSerializer,
+)
+
+
+class TenantListView(generics.GenericAPIView):
+    """Tenants you can open (platform roles: all). Platform admins create tenants here."""
+
+    serializer_class = TenantSerializer
+
+    def get_queryset(self) -> QuerySet[Tenant]:
+        return selectors.tenants_visible_to(self.request.user).order_by("slug")
+
+    @extend_schema(responses=TenantSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(TenantSerializer(page, many=True).data)
+
+    @extend_schema(request=TenantCreateSerializer, responses={201: TenantSerializer})
+    def post(self, request: Request) -> Response:
+        if platform_role_of(request.user) != PlatformRole.PLATFORM_ADMIN:
+            raise NotAllowed("Only platform admins create tenants.")
+        data = TenantCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        tenant = services.tenant_create(actor=Actor.from_request(request), **data.validated_data)
+        return Response(TenantSerializer(tenant).data, status=status.HTTP_201_CREATED)
+
+
+class TenantDetailView(TenantScopedAPIView, generics.GenericAPIView):
+    """One tenant. Anyone with access reads it; platform admins change or deactivate it."""
+
+    serializer_class = TenantSerializer
+    required_capabilities = {"GET": None, "HEAD": None, "OPTIONS": None, "PATCH": "administer"}
+
+    def get(self, request: Request, tenant: str) -> Response:
+        return Response(TenantSerializer(self.tenant).data)
+
+    @extend_schema(request=TenantUpdateSerializer, responses=TenantSerializer)
+    def patch(self, request: Request, tenant: str) -> Response:
+        data = TenantUpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        updated = services.tenant_update(
+            actor=Actor.from_request(request), tenant=self.tenant, **data.validated_data
+        )
+        return Response(TenantSerializer(updated).data)
+
+
+class MemberListView(TenantScopedAPIView, generics.GenericAPIView):
+    """The tenant's members and their roles; owners add people."""
+
+    serializer_class = MembershipSerializer
+    required_capabilities = {**TenantScopedAPIView.required_capabilities, "POST": "manage"}
+
+    def get_queryset(self) -> QuerySet[Membership]:
+        return Membership.objects.select_related("user").order_by("user__username")
+
+    def get(self, request: Request, tenant: str) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(MembershipSerializer(page, many=True).data)
+
+    @extend_schema(request=MembershipCreateSerializer, responses={201: MembershipSerializer})
+    def post(self, request: Request, tenant: str) -> Response:
+        data = MembershipCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = User.objects.filter(username=data.validated_data["username"], is_active=True).first()
+        if user is None:
+            raise InvalidRequest(f"There is no active user '{data.validated_data['username']}'.")
+        membership = services.membership_add(
+            actor=Actor.from_request(request), tenant=self.tenant, user=user,
+            role=data.validated_data["role"],
+        )
+        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+class MemberDetailView(TenantScopedAPIView, generics.GenericAPIView):
+    """One membership; owners change the role or remove it (a tenant always keeps an owner)."""
+
+    serializer_class = MembershipSerializer
+    required_capabilities = {
+        **TenantScopedAPIView.required_capabilities, "PATCH": "manage", "DELETE": "manage",
+    }
+
+    def get_object(self) -> Membership:
+        return get_object_or_404(Membership.objects.select_related("user"), pk=self.kwargs["pk"])
+
+    def get(self, request: Request, tenant: str, pk: int) -> Response:
+        return Response(MembershipSerializer(self.get_object()).data)
+
+    @extend_schema(request=MembershipUpdateSerializer, responses=MembershipSerializer)
+    def patch(self, request: Request, tenant: str, pk: int) -> Response:
+        membership = self.get_object()
+        data = MembershipUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership = services.membership_change_role(
+            actor=Actor.from_request(request), membership=membership, role=data.validated_data["role"]
+        )
+        return Response(MembershipSerializer(membership).data)
+
+    def delete(self, request: Request, tenant: str, pk: int) -> Response:
+        services.membership_remove(actor=Actor.from_request(request), membership=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TokenListView(TenantScopedAPIView, generics.GenericAPIView):
+    """Service tokens of the tenant. Owners create them; the secret is in the 201 response only."""
+
+    serializer_class = ServiceTokenSerializer
+    required_capabilities = {**TenantScopedAPIView.required_capabilities, "POST": "manage"}
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "token_create"
+
+    def get_queryset(self) -> QuerySet[ServiceToken]:
+        return ServiceToken.objects.select_related("created_by").order_by("-created_at")
+
+    def get(self, request: Request, tenant: str) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ServiceTokenSerializer(page, many=True).data)
+
+    @extend_schema(request=ServiceTokenCreateSerializer, responses={201: ServiceTokenCreatedSerializer})
+    def post(self, request: Request, tenant: str) -> Response:
+        data = ServiceTokenCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        scopes = sorted(data.validated_data["scopes"])
+        services.token_role_allows(actor_capabilities=self.capabilities, scopes=scopes)
+        token, secret = services.token_create(
+            actor=Actor.from_request(request), tenant=self.tenant, name=data.validated_data["name"],
+            scopes=scopes, expires_at=data.validated_expiry(),
+            created_by=request.user if isinstance(request.user, User) else None,
+        )
+        token.token = secret  # type: ignore[attr-defined]
+        return Response(ServiceTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
+
+
+class TokenDetailView(TenantScopedAPIView, generics.GenericAPIView):
+    """One token. ``DELETE`` revokes it; the record stays, marked revoked."""
+
+    serializer_class = ServiceTokenSerializer
+    required_capabilities = {**TenantScopedAPIView.required_capabilities, "DELETE": "manage"}
+
+    def get_object(self) -> ServiceToken:
+        return get_object_or_404(ServiceToken.objects.select_related("created_by"), pk=self.kwargs["pk"])
+
+    def get(self, request: Request, tenant: str, pk: int) -> Response:
+        return Response(ServiceTokenSerializer(self.get_object()).data)
+
+    def delete(self, request: Request, tenant: str, pk: int) -> Response:
+        services.token_revoke(actor=Actor.from_request(request), token=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,101 @@
+"""The base of every tenant view: the tenant comes from the URL and access is checked once.
+
+``/api/v1/tenants/{tenant}/...`` and ``/t/{tenant}/...`` resolve the tenant by slug, serve the
+request inside ``tenant_scope``, and answer 404, identical to a missing tenant, to anyone with no
+access to it. Object lookups then go through the scoped managers, so another tenant's object is
+the same 404 as a missing one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, ClassVar
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from rest_framework import exceptions
+
+from tenants.access import tenant_capabilities
+from tenants.models import Tenant
+from tenants.scoping import tenant_scope
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def _tenant_from_slug(slug: str | None) -> Tenant | None:
+    return Tenant.objects.filter(slug=slug).first() if slug else None
+
+
+class TenantScopedAPIView:
+    """Mixin for DRF views under ``/api/v1/tenants/{tenant}/``.
+
+    ``required_capabilities`` maps an HTTP method to the capability it needs (see
+    ``tenants.access``); ``None`` means any access to the tenant is enough.
+    """
+
+    required_capabilities: ClassVar[dict[str, str | None]] = {
+        "GET": "read", "HEAD": "read", "OPTIONS": None,
+        "POST": "write", "PUT": "write", "PATCH": "write", "DELETE": "write",
+    }
+    tenant: Tenant
+    capabilities: frozenset[str]
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        tenant = _tenant_from_slug(kwargs.get("tenant"))
+        if tenant is None:
+            # Authentication still runs first, so an anonymous caller gets 401, not 404.
+            self.tenant = None  # type: ignore[assignment]
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        self.tenant = tenant
+        with tenant_scope(tenant):
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        self.capabilities = tenant_capabilities(request.user, self.tenant) if self.tenant else frozenset()
+        if not self.capabilities:
+            raise exceptions.NotFound()
+        needed = self.required_capabilities.get(request.method)
+        if needed and needed not in self.capabilities:
+            raise exceptions.PermissionDenied(
+                f"Your role in {self.tenant.name} does not allow this (it needs '{needed}')."
+            )
+
+    def get_serializer_context(self) -> dict:
+        context = super().get_serializer_context()  # type: ignore[misc]
+        context["tenant"] = self.tenant
+        return context
+
+
+def tenant_page(capability: str | None = "read") -> Callable:
+    """Decorator for page views under ``/t/<tenant>/``: login, access check, tenant scope.
+
+    The view receives ``request.tenant`` and ``request.capabilities`` and renders inside the scope.
+    """
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, tenant: str, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            found = _tenant_from_slug(tenant)
+            if found is None:
+                raise Http404("No such tenant.")
+            with tenant_scope(found):
+                capabilities = tenant_capabilities(request.user, found)
+                if not capabilities:
+                    raise Http404("No such tenant.")
+                if capability and capability not in capabilities:
+                    raise PermissionDenied("Your role in this tenant does not allow this page.")
+                request.tenant = found  # type: ignore[attr-defined]
+                request.capabilities = capabilities  # type: ignore[attr-defined]
+                response = view(request, *args, **kwargs)
+                if hasattr(response, "render") and not getattr(response, "is_rendered", True):
+                    response.render()
+                return response
+
+        return wrapper
+
+    return decorate

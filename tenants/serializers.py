@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from tenants.models import Membership, ServiceToken, Tenant, TenantRole, TokenScope, slug_validator
+
+
+class TenantSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tenant
+        fields = ["slug", "name", "cost_center", "active", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class TenantCreateSerializer(serializers.Serializer):
+    slug = serializers.CharField(max_length=50, validators=[slug_validator])
+    name = serializers.CharField(max_length=120)
+    cost_center = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+
+
+class TenantUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=120, required=False)
+    cost_center = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    active = serializers.BooleanField(required=False)
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+    email = serializers.EmailField(source="user.email", read_only=True)
+    name = serializers.CharField(source="user.display_name", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "username", "email", "name", "role", "created_at"]
+        read_only_fields = fields
+
+
+class MembershipCreateSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150, help_text="An existing user's username.")
+    role = serializers.ChoiceField(choices=TenantRole.choices)
+
+
+class MembershipUpdateSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=TenantRole.choices)
+
+
+class ServiceTokenSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    status = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = ServiceToken
+        fields = [
+            "id", "name", "prefix", "scopes", "status", "expires_at", "revoked_at",
+            "last_used_at", "created_at", "created_by",
+        ]
+        read_only_fields = fields
+
+
+class ServiceTokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    scopes = serializers.MultipleChoiceField(choices=TokenScope.choices, allow_empty=False)
+    expires_in_days = serializers.IntegerField(
+        min_value=1, max_value=366, default=90, help_text="Days until the token expires (1 to 366)."
+    )
+
+    def validated_expiry(self):
+        return timezone.now() + timedelta(days=self.validated_data["expires_in_days"])
+
+
+class ServiceTokenCreatedSerializer(ServiceTokenSerializer):
+    token = serializers.CharField(read_only=True, help_text="The secret; shown only in this response.")
+
+    class Meta(ServiceTokenSerializer.Meta):
+        fields = [*ServiceTokenSerializer.Meta.fields, "token"]
+        read_only_fields = fields
