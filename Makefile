@@ -1,0 +1,46 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test bench lint format worker beat migrate clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the portal with demo data on the embedded default (or on DATABASE_URL / REDIS_URL when set).
+run: $(STAMP)
+	$(PY) -m portal.runner
+
+## Run the test suite (PostgreSQL and Redis when reachable, else SQLite with PostgreSQL-only tests skipped).
+test: $(STAMP)
+	bin/run-tests
+
+## Run the benchmarks (never part of `make test`).
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+migrate: $(STAMP)
+	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate
+
+worker: $(STAMP)
+	DEBUG=$${DEBUG:-true} $(VENV)/bin/celery -A portal worker --loglevel=INFO
+
+beat: $(STAMP)
+	DEBUG=$${DEBUG:-true} $(VENV)/bin/celery -A portal beat --loglevel=INFO
+
+clean:
+	rm -rf var/portal.db* var/celery var/cache var/celerybeat-schedule* test-artifacts

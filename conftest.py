@@ -1,0 +1,147 @@
+"""Shared test personas and backend detection.
+
+The company every test can use: two business units, Acme Retail ("a") and Bravo Marketing ("b"),
+with an owner, an engineer and a viewer in A, an owner and an engineer in B, and the platform
+people: two governance leads, finance and a platform admin. Bob of B has no access to A's things.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from governance.audit import Actor
+from tenants import services
+from tenants.models import PlatformRole, ServiceToken, Tenant, TenantRole, User
+from tenants.scoping import tenant_scope
+
+TEST_ACTOR = Actor.system("test fixture")
+PASSWORD = "correct-horse-battery"
+
+
+def _redis_reachable() -> bool:
+    if not settings.REDIS_URL:
+        return False
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    if settings.USING_POSTGRES:
+        database = f"database: PostgreSQL at {settings.DATABASES['default'].get('HOST') or 'local socket'}"
+    else:
+        database = (
+            "database: SQLite; tests that need PostgreSQL are SKIPPED "
+            "(start PostgreSQL on 127.0.0.1:5432 or set DATABASE_URL to run them)"
+        )
+    redis = "redis: " + (settings.REDIS_URL if _redis_reachable() else "not reachable; Redis tests are SKIPPED")
+    return [database, redis]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("CI") == "true" and not settings.USING_POSTGRES:
+        raise pytest.UsageError("CI runs the suite on PostgreSQL; DATABASE_URL does not point at one.")
+    skip_pg = pytest.mark.skip(reason="needs PostgreSQL; this run uses SQLite")
+    skip_redis = pytest.mark.skip(reason="needs a reachable Redis (REDIS_URL)")
+    redis_ok = _redis_reachable()
+    for item in items:
+        if "postgres" in item.keywords and not settings.USING_POSTGRES:
+            item.add_marker(skip_pg)
+        if "redis" in item.keywords and not redis_ok:
+            item.add_marker(skip_redis)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # The production hasher is slow by design; tests check behaviour, not its cost.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def make_user(username: str, *, platform_role: str = "") -> User:
+    user = User.objects.create_user(
+        username=username, password=PASSWORD, email=f"{username}@example.com",
+        first_name=username.capitalize(),
+    )
+    if platform_role:
+        services.user_set_platform_role(actor=TEST_ACTOR, user=user, platform_role=platform_role)
+    return user
+
+
+def add_member(tenant: Tenant, user: User, role: str) -> None:
+    with tenant_scope(tenant):
+        services.membership_add(actor=TEST_ACTOR, tenant=tenant, user=user, role=role)
+
+
+def make_token(tenant: Tenant, scopes: list[str], *, name: str = "ci", days: int = 30) -> tuple[ServiceToken, str]:
+    with tenant_scope(tenant):
+        return services.token_create(
+            actor=TEST_ACTOR, tenant=tenant, name=name, scopes=scopes,
+            expires_at=timezone.now() + timedelta(days=days), created_by=None,
+        )
+
+
+@dataclass
+class Company:
+    a: Tenant
+    b: Tenant
+    alice: User  # owner of A
+    amir: User  # engineer of A
+    ava: User  # viewer of A
+    bob: User  # owner of B
+    ben: User  # engineer of B
+    grace: User  # governance lead
+    gus: User  # second governance lead
+    fiona: User  # finance
+    adam: User  # platform admin
+
+
+@pytest.fixture
+def company(db) -> Company:
+    a = services.tenant_create(actor=TEST_ACTOR, slug="acme-retail", name="Acme Retail", cost_center="CC-1")
+    b = services.tenant_create(actor=TEST_ACTOR, slug="bravo-marketing", name="Bravo Marketing", cost_center="CC-2")
+    people = Company(
+        a=a, b=b,
+        alice=make_user("alice"), amir=make_user("amir"), ava=make_user("ava"),
+        bob=make_user("bob"), ben=make_user("ben"),
+        grace=make_user("grace", platform_role=PlatformRole.GOVERNANCE_LEAD),
+        gus=make_user("gus", platform_role=PlatformRole.GOVERNANCE_LEAD),
+        fiona=make_user("fiona", platform_role=PlatformRole.FINANCE),
+        adam=make_user("adam", platform_role=PlatformRole.PLATFORM_ADMIN),
+    )
+    add_member(a, people.alice, TenantRole.OWNER)
+    add_member(a, people.amir, TenantRole.ENGINEER)
+    add_member(a, people.ava, TenantRole.VIEWER)
+    add_member(b, people.bob, TenantRole.OWNER)
+    add_member(b, people.ben, TenantRole.ENGINEER)
+    return people
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+def client_for(user: User | None = None, *, token: str | None = None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user=user)
+    if token is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
