@@ -11,6 +11,7 @@ import os
 import socket
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -23,6 +24,7 @@ from tenants import services
 from tenants.models import PlatformRole, ServiceToken, Tenant, TenantRole, User
 from tenants.scoping import tenant_scope
 
+ROOT_DIR = Path(__file__).resolve().parent
 TEST_ACTOR = Actor.system("test fixture")
 PASSWORD = "correct-horse-battery"
 

@@ -29,18 +29,13 @@ from tenants.serializers import (
 )
 
 
-class TenantListView(generics.GenericAPIView):
+class TenantListView(generics.ListAPIView):
     """Tenants you can open (platform roles: all). Platform admins create tenants here."""
 
     serializer_class = TenantSerializer
 
     def get_queryset(self) -> QuerySet[Tenant]:
         return selectors.tenants_visible_to(self.request.user).order_by("slug")
-
-    @extend_schema(responses=TenantSerializer(many=True))
-    def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(TenantSerializer(page, many=True).data)
 
     @extend_schema(request=TenantCreateSerializer, responses={201: TenantSerializer})
     def post(self, request: Request) -> Response:
@@ -71,7 +66,7 @@ class TenantDetailView(TenantScopedAPIView, generics.GenericAPIView):
         return Response(TenantSerializer(updated).data)
 
 
-class MemberListView(TenantScopedAPIView, generics.GenericAPIView):
+class MemberListView(TenantScopedAPIView, generics.ListAPIView):
     """The tenant's members and their roles; owners add people."""
 
     serializer_class = MembershipSerializer
@@ -79,10 +74,6 @@ class MemberListView(TenantScopedAPIView, generics.GenericAPIView):
 
     def get_queryset(self) -> QuerySet[Membership]:
         return Membership.objects.select_related("user").order_by("user__username")
-
-    def get(self, request: Request, tenant: str) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(MembershipSerializer(page, many=True).data)
 
     @extend_schema(request=MembershipCreateSerializer, responses={201: MembershipSerializer})
     def post(self, request: Request, tenant: str) -> Response:
@@ -127,7 +118,7 @@ class MemberDetailView(TenantScopedAPIView, generics.GenericAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TokenListView(TenantScopedAPIView, generics.GenericAPIView):
+class TokenListView(TenantScopedAPIView, generics.ListAPIView):
     """Service tokens of the tenant. Owners create them; the secret is in the 201 response only."""
 
     serializer_class = ServiceTokenSerializer
@@ -137,10 +128,6 @@ class TokenListView(TenantScopedAPIView, generics.GenericAPIView):
 
     def get_queryset(self) -> QuerySet[ServiceToken]:
         return ServiceToken.objects.select_related("created_by").order_by("-created_at")
-
-    def get(self, request: Request, tenant: str) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(ServiceTokenSerializer(page, many=True).data)
 
     @extend_schema(request=ServiceTokenCreateSerializer, responses={201: ServiceTokenCreatedSerializer})
     def post(self, request: Request, tenant: str) -> Response:

@@ -1,0 +1,93 @@
+"""Pages: sign-in, the tenant overview, tokens from the browser, the admin for platform admins."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from conftest import PASSWORD
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.django_db
+def test_the_login_page_signs_a_person_in_and_lands_on_their_unit(company):
+    client = Client()
+    assert client.get("/login/").status_code == 200
+    answer = client.post("/login/", {"username": "amir", "password": PASSWORD}, follow=True)
+    assert answer.redirect_chain[-1][0] == f"/t/{company.a.slug}/"
+    assert "Acme Retail" in answer.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_wrong_password_says_so_and_repeated_attempts_are_throttled(company, settings):
+    settings.LOGIN_THROTTLE = "3/5min"
+    client = Client()
+    wrong = client.post("/login/", {"username": "amir", "password": "nope"})
+    assert "do not match" in wrong.content.decode()
+    for _ in range(2):
+        client.post("/login/", {"username": "amir", "password": "nope"})
+    throttled = client.post("/login/", {"username": "amir", "password": PASSWORD})
+    assert throttled.status_code == 429
+    assert int(throttled["Retry-After"]) > 0
+    assert "Too many sign-in attempts" in throttled.content.decode()
+
+
+@pytest.mark.django_db
+def test_pages_ask_anonymous_visitors_to_sign_in(company):
+    answer = Client().get(f"/t/{company.a.slug}/")
+    assert answer.status_code == 302 and answer["Location"].startswith("/login/")
+
+
+@pytest.mark.django_db
+def test_another_units_overview_is_not_found(company):
+    assert signed_in(company.bob).get(f"/t/{company.a.slug}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_viewer_sees_the_unit_but_no_action_buttons(company):
+    html = signed_in(company.ava).get(f"/t/{company.a.slug}/").content.decode()
+    assert "Ava" in html and "Members" in html
+    assert "New token" not in html and "Revoke" not in html
+    assert signed_in(company.ava).get(f"/t/{company.a.slug}/tokens/new/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_an_owner_creates_a_token_on_the_page_and_sees_the_secret_once(company):
+    alice = signed_in(company.alice)
+    assert "New token" in alice.get(f"/t/{company.a.slug}/").content.decode()
+    created = alice.post(
+        f"/t/{company.a.slug}/tokens/new/", {"name": "Nightly retrain", "scopes": ["read", "write"], "expires_in_days": 30}
+    )
+    html = created.content.decode()
+    assert "shown only once" in html and "mlp_" in html
+    overview = alice.get(f"/t/{company.a.slug}/").content.decode()
+    assert "Nightly retrain" in overview
+    assert "token.created" in overview  # recent activity
+
+
+@pytest.mark.django_db
+def test_a_token_form_with_no_scope_says_what_to_fix_next_to_the_field(company):
+    answer = signed_in(company.alice).post(f"/t/{company.a.slug}/tokens/new/", {"name": "x", "expires_in_days": 30})
+    assert answer.status_code == 400
+    assert "This field is required." in answer.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_tenant_switcher_lists_every_unit_a_governance_lead_can_open(company):
+    html = signed_in(company.grace).get("/").content.decode()
+    assert "Acme Retail" in html and "Bravo Marketing" in html
+    assert "Governance lead" in html
+
+
+@pytest.mark.django_db
+def test_only_platform_admins_get_into_the_django_admin(company):
+    assert signed_in(company.adam).get("/admin/").status_code == 200
+    assert signed_in(company.adam).get("/admin/governance/auditevent/").status_code == 200
+    assert signed_in(company.adam).get("/admin/tenants/membership/").status_code == 200
+    assert signed_in(company.alice).get("/admin/").status_code == 302
+    assert "Admin" not in signed_in(company.alice).get("/", follow=True).content.decode().split("<main")[0]

@@ -1,0 +1,66 @@
+"""Settings come from the environment; a bad value stops start-up with a sentence naming it."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from portal.env import Env
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def manage(*args: str, **variables: str) -> subprocess.CompletedProcess:
+    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "PORTAL_VAR_DIR"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**keep, **variables},
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+@pytest.mark.parametrize(("variable", "value", "sentence"), [
+    ("DEBUG", "maybe", "DEBUG must be true or false"),
+    ("DATABASE_URL", "mysql://db/portal", "DATABASE_URL must be a sqlite:/// or postgres:// URL"),
+    ("REDIS_URL", "http://cache:6379", "REDIS_URL must be a URL starting with redis://"),
+    ("CELERY_BROKER_URL", "amqp://", "CELERY_BROKER_URL must be a URL starting with"),
+    ("MLFLOW_TRACKING_URI", "ftp://mlflow", "MLFLOW_TRACKING_URI must be a URL starting with http://"),
+    ("SESSION_COOKIE_AGE", "an hour", "SESSION_COOKIE_AGE must be a whole number"),
+])
+def test_a_bad_value_stops_start_up_with_a_sentence_naming_the_variable(variable, value, sentence):
+    result = manage("check", **{"DEBUG": "true", variable: value})
+    assert result.returncode != 0
+    assert sentence in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_without_debug_a_secret_key_is_required():
+    result = manage("check", DEBUG="false")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_check_deploy_is_clean_with_production_like_variables(tmp_path):
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING",
+        DEBUG="false", SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="portal.example.com",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'deploy.db'}", PORTAL_VAR_DIR=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_env_helpers_read_typed_values():
+    env = Env({"FLAG": "yes", "COUNT": "7", "HOSTS": "a, b,,c", "EMPTY": ""})
+    assert env.bool("FLAG", False) is True
+    assert env.bool("MISSING", True) is True
+    assert env.int("COUNT", 1) == 7
+    assert env.list("HOSTS", []) == ["a", "b", "c"]
+    assert env.str("EMPTY", "fallback") == "fallback"
+    with pytest.raises(ImproperlyConfigured, match="COUNT must be at least 10"):
+        env.int("COUNT", 1, minimum=10)
