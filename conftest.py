@@ -41,19 +41,25 @@ def _redis_reachable() -> bool:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     if settings.USING_POSTGRES:
-        database = f"database: PostgreSQL at {settings.DATABASES['default'].get('HOST') or 'local socket'}"
+        database = (
+            f"database: PostgreSQL at {settings.DATABASES['default'].get('HOST') or 'local socket'}"
+        )
     else:
         database = (
             "database: SQLite; tests that need PostgreSQL are SKIPPED "
             "(start PostgreSQL on 127.0.0.1:5432 or set DATABASE_URL to run them)"
         )
-    redis = "redis: " + (settings.REDIS_URL if _redis_reachable() else "not reachable; Redis tests are SKIPPED")
+    redis = "redis: " + (
+        settings.REDIS_URL if _redis_reachable() else "not reachable; Redis tests are SKIPPED"
+    )
     return [database, redis]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.environ.get("CI") == "true" and not settings.USING_POSTGRES:
-        raise pytest.UsageError("CI runs the suite on PostgreSQL; DATABASE_URL does not point at one.")
+        raise pytest.UsageError(
+            "CI runs the suite on PostgreSQL; DATABASE_URL does not point at one."
+        )
     skip_pg = pytest.mark.skip(reason="needs PostgreSQL; this run uses SQLite")
     skip_redis = pytest.mark.skip(reason="needs a reachable Redis (REDIS_URL)")
     redis_ok = _redis_reachable()
@@ -78,7 +84,9 @@ def _fast_password_hashing(settings):
 
 def make_user(username: str, *, platform_role: str = "") -> User:
     user = User.objects.create_user(
-        username=username, password=PASSWORD, email=f"{username}@example.com",
+        username=username,
+        password=PASSWORD,
+        email=f"{username}@example.com",
         first_name=username.capitalize(),
     )
     if platform_role:
@@ -91,11 +99,17 @@ def add_member(tenant: Tenant, user: User, role: str) -> None:
         services.membership_add(actor=TEST_ACTOR, tenant=tenant, user=user, role=role)
 
 
-def make_token(tenant: Tenant, scopes: list[str], *, name: str = "ci", days: int = 30) -> tuple[ServiceToken, str]:
+def make_token(
+    tenant: Tenant, scopes: list[str], *, name: str = "ci", days: int = 30
+) -> tuple[ServiceToken, str]:
     with tenant_scope(tenant):
         return services.token_create(
-            actor=TEST_ACTOR, tenant=tenant, name=name, scopes=scopes,
-            expires_at=timezone.now() + timedelta(days=days), created_by=None,
+            actor=TEST_ACTOR,
+            tenant=tenant,
+            name=name,
+            scopes=scopes,
+            expires_at=timezone.now() + timedelta(days=days),
+            created_by=None,
         )
 
 
@@ -116,12 +130,20 @@ class Company:
 
 @pytest.fixture
 def company(db) -> Company:
-    a = services.tenant_create(actor=TEST_ACTOR, slug="acme-retail", name="Acme Retail", cost_center="CC-1")
-    b = services.tenant_create(actor=TEST_ACTOR, slug="bravo-marketing", name="Bravo Marketing", cost_center="CC-2")
+    a = services.tenant_create(
+        actor=TEST_ACTOR, slug="acme-retail", name="Acme Retail", cost_center="CC-1"
+    )
+    b = services.tenant_create(
+        actor=TEST_ACTOR, slug="bravo-marketing", name="Bravo Marketing", cost_center="CC-2"
+    )
     people = Company(
-        a=a, b=b,
-        alice=make_user("alice"), amir=make_user("amir"), ava=make_user("ava"),
-        bob=make_user("bob"), ben=make_user("ben"),
+        a=a,
+        b=b,
+        alice=make_user("alice"),
+        amir=make_user("amir"),
+        ava=make_user("ava"),
+        bob=make_user("bob"),
+        ben=make_user("ben"),
         grace=make_user("grace", platform_role=PlatformRole.GOVERNANCE_LEAD),
         gus=make_user("gus", platform_role=PlatformRole.GOVERNANCE_LEAD),
         fiona=make_user("fiona", platform_role=PlatformRole.FINANCE),

@@ -29,7 +29,9 @@ class AuditEventListView(generics.ListAPIView):
         filters = AuditEventFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         criteria = dict(filters.validated_data)
-        return selectors.audit_events_across_tenants(tenant_slug=criteria.pop("tenant", None), **criteria)
+        return selectors.audit_events_across_tenants(
+            tenant_slug=criteria.pop("tenant", None), **criteria
+        )
 
     @extend_schema(parameters=[AuditEventFilterSerializer])
     def get(self, request: Request, *args, **kwargs) -> Response:

@@ -147,7 +147,9 @@ class ChainReport:
         return self.first_broken_sequence is None
 
 
-def _verify_chain(key: str, events: Iterable[AuditEvent], head: AuditChainHead | None) -> ChainReport:
+def _verify_chain(
+    key: str, events: Iterable[AuditEvent], head: AuditChainHead | None
+) -> ChainReport:
     report = ChainReport(chain=key)
     expected_sequence, prev_hash = 1, ""
     for event in events:
@@ -183,11 +185,15 @@ def audit_verify(*, tenant_ids: Iterable[int | None] | None = None) -> list[Chai
     # A cross-tenant read by design: verification must see every chain, including a tampered one.
     events = AuditEvent.objects.dangerously_across_tenants()
     if tenant_ids is None:
-        keys = sorted(set(heads) | set(events.order_by().values_list("chain", flat=True).distinct()))
+        keys = sorted(
+            set(heads) | set(events.order_by().values_list("chain", flat=True).distinct())
+        )
     else:
         keys = [chain_key(tenant_id) for tenant_id in tenant_ids]
     return [
-        _verify_chain(key, events.filter(chain=key).order_by("sequence").iterator(2000), heads.get(key))
+        _verify_chain(
+            key, events.filter(chain=key).order_by("sequence").iterator(2000), heads.get(key)
+        )
         for key in keys
     ]
 

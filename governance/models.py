@@ -63,7 +63,9 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ["chain", "sequence"]
         constraints = [
-            models.UniqueConstraint(fields=["chain", "sequence"], name="audit_event_sequence_unique"),
+            models.UniqueConstraint(
+                fields=["chain", "sequence"], name="audit_event_sequence_unique"
+            ),
         ]
         indexes = [
             models.Index(fields=["tenant", "-created_at"], name="audit_tenant_time"),
@@ -108,4 +110,6 @@ class AuditVerification(models.Model):
         ordering = ["-started_at"]
 
     def __str__(self) -> str:
-        return f"audit verification {self.started_at:%Y-%m-%d %H:%M} ({'ok' if self.ok else 'broken'})"
+        return (
+            f"audit verification {self.started_at:%Y-%m-%d %H:%M} ({'ok' if self.ok else 'broken'})"
+        )

@@ -10,9 +10,14 @@ from governance.models import AuditEvent, AuditVerification
 
 
 def audit_events_across_tenants(
-    *, tenant_slug: str | None = None, action: str | None = None, object_type: str | None = None,
-    object_id: str | None = None, actor: str | None = None,
-    since: datetime | None = None, until: datetime | None = None,
+    *,
+    tenant_slug: str | None = None,
+    action: str | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    actor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> QuerySet[AuditEvent]:
     """The platform-wide trail, newest first. Callers check for a governance or admin role."""
     events = AuditEvent.objects.dangerously_across_tenants().select_related("tenant")
@@ -21,7 +26,11 @@ def audit_events_across_tenants(
     elif tenant_slug:
         events = events.filter(tenant__slug=tenant_slug)
     if action:
-        events = events.filter(action__startswith=action) if action.endswith(".") else events.filter(action=action)
+        events = (
+            events.filter(action__startswith=action)
+            if action.endswith(".")
+            else events.filter(action=action)
+        )
     if object_type:
         events = events.filter(object_type=object_type)
     if object_id:

@@ -12,8 +12,20 @@ class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
         fields = [
-            "id", "chain", "sequence", "tenant", "actor", "action", "object_type", "object_id",
-            "before", "after", "request_id", "created_at", "prev_hash", "hash",
+            "id",
+            "chain",
+            "sequence",
+            "tenant",
+            "actor",
+            "action",
+            "object_type",
+            "object_id",
+            "before",
+            "after",
+            "request_id",
+            "created_at",
+            "prev_hash",
+            "hash",
         ]
         read_only_fields = fields
 
@@ -23,7 +35,9 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
 class AuditEventFilterSerializer(serializers.Serializer):
     tenant = serializers.CharField(required=False, help_text="A tenant slug, or 'platform'.")
-    action = serializers.CharField(required=False, help_text="An action, or a prefix ending in '.' such as 'token.'.")
+    action = serializers.CharField(
+        required=False, help_text="An action, or a prefix ending in '.' such as 'token.'."
+    )
     object_type = serializers.CharField(required=False)
     object_id = serializers.CharField(required=False)
     actor = serializers.CharField(required=False, help_text="A username or a token prefix.")

@@ -11,7 +11,9 @@ class PortalAdminSite(admin.AdminSite):
 
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
-        return bool(user.is_active and user.is_authenticated and getattr(user, "is_platform_admin", False))
+        return bool(
+            user.is_active and user.is_authenticated and getattr(user, "is_platform_admin", False)
+        )
 
 
 class PortalAdminConfig(AdminConfig):

@@ -65,13 +65,17 @@ def seed_people_and_tenants() -> list[DemoPerson]:
         user = User.objects.filter(username=person.username).first()
         if user is None:
             user = User(
-                username=person.username, first_name=person.first_name, last_name=person.last_name,
+                username=person.username,
+                first_name=person.first_name,
+                last_name=person.last_name,
                 email=f"{person.username}@example.com",
             )
             user.set_password(DEMO_PASSWORD)
             user.save()
         if person.platform_role:
-            services.user_set_platform_role(actor=ACTOR, user=user, platform_role=person.platform_role)
+            services.user_set_platform_role(
+                actor=ACTOR, user=user, platform_role=person.platform_role
+            )
         if person.tenant:
             tenant = tenants[person.tenant]
             with tenant_scope(tenant):

@@ -69,7 +69,9 @@ class Env:
         parts = urlsplit(value)
         if parts.scheme not in schemes:
             allowed = ", ".join(f"{s}://" for s in schemes)
-            raise ImproperlyConfigured(f"{name} must be a URL starting with {allowed}; got {value!r}.")
+            raise ImproperlyConfigured(
+                f"{name} must be a URL starting with {allowed}; got {value!r}."
+            )
         if parts.scheme in {"http", "https", "redis", "rediss"} and not parts.hostname:
             raise ImproperlyConfigured(f"{name} must name a host, got {value!r}.")
         return value

@@ -42,15 +42,39 @@ def main() -> int:
         return 1
 
     commands = {
-        "web": [str(BIN / "gunicorn"), "portal.wsgi", "--bind", f"{host}:{port}",
-                "--workers", "2", "--threads", "4", "--access-logfile", "-", "--log-level", "warning"],
-        "worker": [str(BIN / "celery"), "-A", "portal", "worker", "--loglevel", "INFO",
-                   "--concurrency", "2", "--hostname", "worker@%h"],
+        "web": [
+            str(BIN / "gunicorn"),
+            "portal.wsgi",
+            "--bind",
+            f"{host}:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--access-logfile",
+            "-",
+            "--log-level",
+            "warning",
+        ],
+        "worker": [
+            str(BIN / "celery"),
+            "-A",
+            "portal",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            "2",
+            "--hostname",
+            "worker@%h",
+        ],
         "beat": [str(BIN / "celery"), "-A", "portal", "beat", "--loglevel", "INFO"],
     }
     processes = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in commands.items()}
-    print(f"\nThe portal is starting at http://{host}:{port}/  (API docs: /api/docs/). Ctrl-C stops it.\n",
-          flush=True)
+    print(
+        f"\nThe portal is starting at http://{host}:{port}/  (API docs: /api/docs/). Ctrl-C stops it.\n",
+        flush=True,
+    )
 
     stopping = False
 
@@ -64,8 +88,10 @@ def main() -> int:
     while not stopping:
         for name, process in processes.items():
             if process.poll() is not None:
-                print(f"The {name} process exited with status {process.returncode}; stopping.",
-                      file=sys.stderr)
+                print(
+                    f"The {name} process exited with status {process.returncode}; stopping.",
+                    file=sys.stderr,
+                )
                 exit_code, stopping = 1, True
                 break
         time.sleep(0.5)

@@ -31,7 +31,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         return JsonResponse({"status": "ok"})
-    except Exception:  # noqa: BLE001 (any database failure means "not ready")
+    except Exception:
         return JsonResponse({"status": "database unavailable"}, status=503)
 
 
@@ -49,8 +49,10 @@ class LoginView(auth_views.LoginView):
         wait = wait or rate_limit_hit(key=f"login:user:{username}", rate=rate)
         if wait:
             response = render(
-                request, self.template_name,
-                {"form": self.get_form(), "throttled_for": wait}, status=429,
+                request,
+                self.template_name,
+                {"form": self.get_form(), "throttled_for": wait},
+                status=429,
             )
             response["Retry-After"] = str(wait)
             return response
@@ -64,19 +66,32 @@ def _wants_json(request: HttpRequest) -> bool:
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _wants_json(request):
         return JsonResponse(NOT_FOUND_BODY, status=404)
-    return render(request, "portal/error.html", {"title": "Not found",
-                  "message": "There is nothing here, or you do not have access to it."}, status=404)
+    return render(
+        request,
+        "portal/error.html",
+        {
+            "title": "Not found",
+            "message": "There is nothing here, or you do not have access to it.",
+        },
+        status=404,
+    )
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    message = str(exception) if exception and str(exception) else "You do not have permission to do this."
+    message = (
+        str(exception) if exception and str(exception) else "You do not have permission to do this."
+    )
     if _wants_json(request):
         return JsonResponse({"code": "permission_denied", "detail": message}, status=403)
-    return render(request, "portal/error.html", {"title": "Not allowed", "message": message}, status=403)
+    return render(
+        request, "portal/error.html", {"title": "Not allowed", "message": message}, status=403
+    )
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     message = "Something went wrong on our side. The error is logged."
     if _wants_json(request):
         return JsonResponse({"code": "server_error", "detail": message}, status=500)
-    return render(request, "portal/error.html", {"title": "Server error", "message": message}, status=500)
+    return render(
+        request, "portal/error.html", {"title": "Server error", "message": message}, status=500
+    )

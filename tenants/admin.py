@@ -42,7 +42,15 @@ class MembershipAdmin(AcrossTenantsAdmin):
 
 @admin.register(ServiceToken)
 class ServiceTokenAdmin(AcrossTenantsAdmin):
-    list_display = ["name", "prefix", "tenant", "scopes", "expires_at", "revoked_at", "last_used_at"]
+    list_display = [
+        "name",
+        "prefix",
+        "tenant",
+        "scopes",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    ]
     list_filter = ["tenant"]
     search_fields = ["name", "prefix"]
     exclude = ["secret_hash"]
@@ -55,9 +63,12 @@ class PortalUserAdmin(UserAdmin):
     readonly_fields = ["platform_role", "is_staff", "is_superuser", "last_login", "date_joined"]
     fieldsets = [
         *UserAdmin.fieldsets[:2],
-        ("Access", {
-            "fields": ["is_active", "platform_role", "is_staff", "is_superuser"],
-            "description": "Platform roles change with `manage.py create_user --platform-role`, which audits them.",
-        }),
+        (
+            "Access",
+            {
+                "fields": ["is_active", "platform_role", "is_staff", "is_superuser"],
+                "description": "Platform roles change with `manage.py create_user --platform-role`, which audits them.",
+            },
+        ),
         UserAdmin.fieldsets[3],
     ]

@@ -83,7 +83,9 @@ class MemberListView(TenantScopedAPIView, generics.ListAPIView):
         if user is None:
             raise InvalidRequest(f"There is no active user '{data.validated_data['username']}'.")
         membership = services.membership_add(
-            actor=Actor.from_request(request), tenant=self.tenant, user=user,
+            actor=Actor.from_request(request),
+            tenant=self.tenant,
+            user=user,
             role=data.validated_data["role"],
         )
         return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
@@ -94,7 +96,9 @@ class MemberDetailView(TenantScopedAPIView, generics.GenericAPIView):
 
     serializer_class = MembershipSerializer
     required_capabilities = {
-        **TenantScopedAPIView.required_capabilities, "PATCH": "manage", "DELETE": "manage",
+        **TenantScopedAPIView.required_capabilities,
+        "PATCH": "manage",
+        "DELETE": "manage",
     }
 
     def get_object(self) -> Membership:
@@ -109,7 +113,9 @@ class MemberDetailView(TenantScopedAPIView, generics.GenericAPIView):
         data = MembershipUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         membership = services.membership_change_role(
-            actor=Actor.from_request(request), membership=membership, role=data.validated_data["role"]
+            actor=Actor.from_request(request),
+            membership=membership,
+            role=data.validated_data["role"],
         )
         return Response(MembershipSerializer(membership).data)
 
@@ -129,15 +135,20 @@ class TokenListView(TenantScopedAPIView, generics.ListAPIView):
     def get_queryset(self) -> QuerySet[ServiceToken]:
         return ServiceToken.objects.select_related("created_by").order_by("-created_at")
 
-    @extend_schema(request=ServiceTokenCreateSerializer, responses={201: ServiceTokenCreatedSerializer})
+    @extend_schema(
+        request=ServiceTokenCreateSerializer, responses={201: ServiceTokenCreatedSerializer}
+    )
     def post(self, request: Request, tenant: str) -> Response:
         data = ServiceTokenCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         scopes = sorted(data.validated_data["scopes"])
         services.token_role_allows(actor_capabilities=self.capabilities, scopes=scopes)
         token, secret = services.token_create(
-            actor=Actor.from_request(request), tenant=self.tenant, name=data.validated_data["name"],
-            scopes=scopes, expires_at=data.validated_expiry(),
+            actor=Actor.from_request(request),
+            tenant=self.tenant,
+            name=data.validated_data["name"],
+            scopes=scopes,
+            expires_at=data.validated_expiry(),
             created_by=request.user if isinstance(request.user, User) else None,
         )
         token.token = secret  # type: ignore[attr-defined]
@@ -151,7 +162,9 @@ class TokenDetailView(TenantScopedAPIView, generics.GenericAPIView):
     required_capabilities = {**TenantScopedAPIView.required_capabilities, "DELETE": "manage"}
 
     def get_object(self) -> ServiceToken:
-        return get_object_or_404(ServiceToken.objects.select_related("created_by"), pk=self.kwargs["pk"])
+        return get_object_or_404(
+            ServiceToken.objects.select_related("created_by"), pk=self.kwargs["pk"]
+        )
 
     def get(self, request: Request, tenant: str, pk: int) -> Response:
         return Response(ServiceTokenSerializer(self.get_object()).data)

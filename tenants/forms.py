@@ -8,4 +8,6 @@ class TokenCreateForm(forms.Form):
     scopes = forms.MultipleChoiceField(
         choices=TokenScope.choices, widget=forms.CheckboxSelectMultiple, initial=["read"]
     )
-    expires_in_days = forms.IntegerField(min_value=1, max_value=366, initial=90, label="Expires in (days)")
+    expires_in_days = forms.IntegerField(
+        min_value=1, max_value=366, initial=90, label="Expires in (days)"
+    )

@@ -35,7 +35,10 @@ class TokenScope(models.TextChoices):
 
 class User(AbstractUser):
     platform_role = models.CharField(
-        max_length=32, choices=PlatformRole.choices, blank=True, default="",
+        max_length=32,
+        choices=PlatformRole.choices,
+        blank=True,
+        default="",
         help_text="A platform-wide role; empty for people who only belong to tenants.",
     )
 
@@ -60,7 +63,9 @@ class Tenant(models.Model):
     slug = models.SlugField(max_length=50, unique=True, validators=[slug_validator])
     name = models.CharField(max_length=120)
     cost_center = models.CharField(
-        max_length=40, blank=True, help_text="The cost-center code that chargeback statements carry."
+        max_length=40,
+        blank=True,
+        help_text="The cost-center code that chargeback statements carry.",
     )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

@@ -5,5 +5,9 @@ from tenants import views
 urlpatterns = [
     path("t/<slug:tenant>/", views.tenant_overview, name="tenant-overview"),
     path("t/<slug:tenant>/tokens/new/", views.token_create_page, name="tenant-token-create"),
-    path("t/<slug:tenant>/tokens/<int:pk>/revoke/", views.token_revoke_page, name="tenant-token-revoke"),
+    path(
+        "t/<slug:tenant>/tokens/<int:pk>/revoke/",
+        views.token_revoke_page,
+        name="tenant-token-revoke",
+    ),
 ]

@@ -36,8 +36,13 @@ class TenantScopedAPIView:
     """
 
     required_capabilities: ClassVar[dict[str, str | None]] = {
-        "GET": "read", "HEAD": "read", "OPTIONS": None,
-        "POST": "write", "PUT": "write", "PATCH": "write", "DELETE": "write",
+        "GET": "read",
+        "HEAD": "read",
+        "OPTIONS": None,
+        "POST": "write",
+        "PUT": "write",
+        "PATCH": "write",
+        "DELETE": "write",
     }
     tenant: Tenant
     capabilities: frozenset[str]
@@ -54,7 +59,9 @@ class TenantScopedAPIView:
 
     def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
-        self.capabilities = tenant_capabilities(request.user, self.tenant) if self.tenant else frozenset()
+        self.capabilities = (
+            tenant_capabilities(request.user, self.tenant) if self.tenant else frozenset()
+        )
         if not self.capabilities:
             raise exceptions.NotFound()
         needed = self.required_capabilities.get(request.method)

@@ -97,13 +97,6 @@ class TenantOwnedModel(models.Model):
     class Meta:
         abstract = True
 
-    def _check_scope(self) -> None:
-        if self.tenant_id != current_tenant_id():
-            raise TenantScopeMismatch(
-                f"{type(self).__name__} of tenant {self.tenant_id} written inside the scope of "
-                f"tenant {current_tenant_id()}"
-            )
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         self._check_scope()
         super().save(*args, **kwargs)
@@ -111,3 +104,10 @@ class TenantOwnedModel(models.Model):
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         self._check_scope()
         return super().delete(*args, **kwargs)
+
+    def _check_scope(self) -> None:
+        if self.tenant_id != current_tenant_id():
+            raise TenantScopeMismatch(
+                f"{type(self).__name__} of tenant {self.tenant_id} written inside the scope of "
+                f"tenant {current_tenant_id()}"
+            )

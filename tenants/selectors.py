@@ -39,6 +39,9 @@ def tenant_choices_for(principal: Any) -> list[TenantChoice]:
         return [TenantChoice(tenant=t, role="token") for t in tenants]
     roles = dict(
         Membership.objects.dangerously_across_tenants()
-        .filter(user_id=principal.pk).values_list("tenant_id", "role")
+        .filter(user_id=principal.pk)
+        .values_list("tenant_id", "role")
     )
-    return [TenantChoice(tenant=t, role=roles.get(t.pk) or principal.platform_role) for t in tenants]
+    return [
+        TenantChoice(tenant=t, role=roles.get(t.pk) or principal.platform_role) for t in tenants
+    ]

@@ -54,8 +54,16 @@ class ServiceTokenSerializer(serializers.ModelSerializer):
     class Meta:
         model = ServiceToken
         fields = [
-            "id", "name", "prefix", "scopes", "status", "expires_at", "revoked_at",
-            "last_used_at", "created_at", "created_by",
+            "id",
+            "name",
+            "prefix",
+            "scopes",
+            "status",
+            "expires_at",
+            "revoked_at",
+            "last_used_at",
+            "created_at",
+            "created_by",
         ]
         read_only_fields = fields
 
@@ -72,7 +80,9 @@ class ServiceTokenCreateSerializer(serializers.Serializer):
 
 
 class ServiceTokenCreatedSerializer(ServiceTokenSerializer):
-    token = serializers.CharField(read_only=True, help_text="The secret; shown only in this response.")
+    token = serializers.CharField(
+        read_only=True, help_text="The secret; shown only in this response."
+    )
 
     class Meta(ServiceTokenSerializer.Meta):
         fields = [*ServiceTokenSerializer.Meta.fields, "token"]

@@ -34,8 +34,12 @@ def tenant_create(*, actor: Actor, slug: str, name: str, cost_center: str = "") 
     tenant.full_clean()
     tenant.save()
     audit_record(
-        actor=actor, action="tenant.created", object_type="tenant", object_id=tenant.pk,
-        tenant_id=tenant.pk, after={"slug": slug, "name": name, "cost_center": cost_center},
+        actor=actor,
+        action="tenant.created",
+        object_type="tenant",
+        object_id=tenant.pk,
+        tenant_id=tenant.pk,
+        after={"slug": slug, "name": name, "cost_center": cost_center},
     )
     return tenant
 
@@ -44,7 +48,9 @@ def tenant_create(*, actor: Actor, slug: str, name: str, cost_center: str = "") 
 def tenant_update(*, actor: Actor, tenant: Tenant, **updates: object) -> Tenant:
     unknown = set(updates) - set(TENANT_FIELDS)
     if unknown:
-        raise InvalidRequest(f"These tenant fields cannot be changed: {', '.join(sorted(unknown))}.")
+        raise InvalidRequest(
+            f"These tenant fields cannot be changed: {', '.join(sorted(unknown))}."
+        )
     before, after = changes(tenant, TENANT_FIELDS, updates)
     if not after:
         return tenant
@@ -56,8 +62,13 @@ def tenant_update(*, actor: Actor, tenant: Tenant, **updates: object) -> Tenant:
     if "active" in after and len(after) == 1:
         action = "tenant.activated" if after["active"] else "tenant.deactivated"
     audit_record(
-        actor=actor, action=action, object_type="tenant", object_id=tenant.pk,
-        tenant_id=tenant.pk, before=before, after=after,
+        actor=actor,
+        action=action,
+        object_type="tenant",
+        object_id=tenant.pk,
+        tenant_id=tenant.pk,
+        before=before,
+        after=after,
     )
     return tenant
 
@@ -72,17 +83,25 @@ def _membership_snapshot(membership: Membership) -> dict:
 @transaction.atomic
 def membership_add(*, actor: Actor, tenant: Tenant, user: User, role: str) -> Membership:
     if role not in TenantRole.values:
-        raise InvalidRequest(f"'{role}' is not a tenant role; use one of {', '.join(TenantRole.values)}.")
+        raise InvalidRequest(
+            f"'{role}' is not a tenant role; use one of {', '.join(TenantRole.values)}."
+        )
     if Membership.objects.filter(user=user).exists():
-        raise Conflict(f"{user.get_username()} is already a member of {tenant.name}; change their role instead.")
+        raise Conflict(
+            f"{user.get_username()} is already a member of {tenant.name}; change their role instead."
+        )
     try:
         with transaction.atomic():
             membership = Membership.objects.create(tenant=tenant, user=user, role=role)
     except IntegrityError:
         raise Conflict(f"{user.get_username()} is already a member of {tenant.name}.") from None
     audit_record(
-        actor=actor, action="membership.created", object_type="membership",
-        object_id=membership.pk, tenant_id=tenant.pk, after=_membership_snapshot(membership),
+        actor=actor,
+        action="membership.created",
+        object_type="membership",
+        object_id=membership.pk,
+        tenant_id=tenant.pk,
+        after=_membership_snapshot(membership),
     )
     return membership
 
@@ -98,7 +117,9 @@ def _ensure_an_owner_remains(membership: Membership) -> None:
 @transaction.atomic
 def membership_change_role(*, actor: Actor, membership: Membership, role: str) -> Membership:
     if role not in TenantRole.values:
-        raise InvalidRequest(f"'{role}' is not a tenant role; use one of {', '.join(TenantRole.values)}.")
+        raise InvalidRequest(
+            f"'{role}' is not a tenant role; use one of {', '.join(TenantRole.values)}."
+        )
     membership = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
     if membership.role == role:
         return membership
@@ -108,8 +129,12 @@ def membership_change_role(*, actor: Actor, membership: Membership, role: str) -
     membership.role = role
     membership.save(update_fields=["role"])
     audit_record(
-        actor=actor, action="membership.role_changed", object_type="membership",
-        object_id=membership.pk, tenant_id=membership.tenant_id, before=before,
+        actor=actor,
+        action="membership.role_changed",
+        object_type="membership",
+        object_id=membership.pk,
+        tenant_id=membership.tenant_id,
+        before=before,
         after=_membership_snapshot(membership),
     )
     return membership
@@ -123,8 +148,12 @@ def membership_remove(*, actor: Actor, membership: Membership) -> None:
     membership_id, tenant_id = membership.pk, membership.tenant_id
     membership.delete()
     audit_record(
-        actor=actor, action="membership.deleted", object_type="membership",
-        object_id=membership_id, tenant_id=tenant_id, before=before,
+        actor=actor,
+        action="membership.deleted",
+        object_type="membership",
+        object_id=membership_id,
+        tenant_id=tenant_id,
+        before=before,
     )
 
 
@@ -142,8 +171,13 @@ def user_set_platform_role(*, actor: Actor, user: User, platform_role: str) -> U
     user.is_staff = user.is_superuser = user.is_platform_admin
     user.save(update_fields=["platform_role", "is_staff", "is_superuser"])
     audit_record(
-        actor=actor, action="user.platform_role_changed", object_type="user", object_id=user.pk,
-        tenant_id=None, before=before, after={"platform_role": platform_role},
+        actor=actor,
+        action="user.platform_role_changed",
+        object_type="user",
+        object_id=user.pk,
+        tenant_id=None,
+        before=before,
+        after={"platform_role": platform_role},
     )
     return user
 
@@ -158,15 +192,23 @@ def _hash_token(raw: str) -> str:
 
 def _token_snapshot(token: ServiceToken) -> dict:
     return {
-        "name": token.name, "prefix": token.prefix, "scopes": token.scopes,
-        "expires_at": token.expires_at, "revoked_at": token.revoked_at,
+        "name": token.name,
+        "prefix": token.prefix,
+        "scopes": token.scopes,
+        "expires_at": token.expires_at,
+        "revoked_at": token.revoked_at,
     }
 
 
 @transaction.atomic
 def token_create(
-    *, actor: Actor, tenant: Tenant, name: str, scopes: list[str],
-    expires_at: datetime | None, created_by: User | None,
+    *,
+    actor: Actor,
+    tenant: Tenant,
+    name: str,
+    scopes: list[str],
+    expires_at: datetime | None,
+    created_by: User | None,
 ) -> tuple[ServiceToken, str]:
     """Create a token and return it with its secret, which is never stored and never shown again."""
     unknown = sorted(set(scopes) - set(TokenScope.values))
@@ -181,12 +223,21 @@ def token_create(
     prefix = "mlp_" + secrets.token_hex(4)
     raw = f"{prefix}_{secrets.token_urlsafe(32)}"
     token = ServiceToken.objects.create(
-        tenant=tenant, name=name, prefix=prefix, secret_hash=_hash_token(raw),
-        scopes=sorted(set(scopes)), expires_at=expires_at, created_by=created_by,
+        tenant=tenant,
+        name=name,
+        prefix=prefix,
+        secret_hash=_hash_token(raw),
+        scopes=sorted(set(scopes)),
+        expires_at=expires_at,
+        created_by=created_by,
     )
     audit_record(
-        actor=actor, action="token.created", object_type="service_token", object_id=token.pk,
-        tenant_id=tenant.pk, after=_token_snapshot(token),
+        actor=actor,
+        action="token.created",
+        object_type="service_token",
+        object_id=token.pk,
+        tenant_id=tenant.pk,
+        after=_token_snapshot(token),
     )
     return token, raw
 
@@ -200,8 +251,13 @@ def token_revoke(*, actor: Actor, token: ServiceToken) -> ServiceToken:
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
     audit_record(
-        actor=actor, action="token.revoked", object_type="service_token", object_id=token.pk,
-        tenant_id=token.tenant_id, before=before, after=_token_snapshot(token),
+        actor=actor,
+        action="token.revoked",
+        object_type="service_token",
+        object_id=token.pk,
+        tenant_id=token.tenant_id,
+        before=before,
+        after=_token_snapshot(token),
     )
     return token
 
@@ -214,7 +270,9 @@ def token_authenticate(*, raw: str) -> ServiceToken:
     # Across tenants on purpose: the token is what tells us the tenant.
     token = (
         ServiceToken.objects.dangerously_across_tenants()
-        .select_related("tenant").filter(prefix=prefix).first()
+        .select_related("tenant")
+        .filter(prefix=prefix)
+        .first()
     )
     if token is None or not hmac.compare_digest(token.secret_hash, _hash_token(raw)):
         raise Unauthenticated("The token is not valid.")
@@ -226,7 +284,9 @@ def token_authenticate(*, raw: str) -> ServiceToken:
     if not token.tenant.active:
         raise Unauthenticated("The tenant of this token is deactivated.")
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        ServiceToken.objects.dangerously_across_tenants().filter(pk=token.pk).update(last_used_at=now)
+        ServiceToken.objects.dangerously_across_tenants().filter(pk=token.pk).update(
+            last_used_at=now
+        )
         token.last_used_at = now
     return token
 

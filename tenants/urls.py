@@ -6,7 +6,9 @@ urlpatterns = [
     path("tenants/", api.TenantListView.as_view(), name="api-tenants"),
     path("tenants/<slug:tenant>/", api.TenantDetailView.as_view(), name="api-tenant"),
     path("tenants/<slug:tenant>/members/", api.MemberListView.as_view(), name="api-members"),
-    path("tenants/<slug:tenant>/members/<int:pk>/", api.MemberDetailView.as_view(), name="api-member"),
+    path(
+        "tenants/<slug:tenant>/members/<int:pk>/", api.MemberDetailView.as_view(), name="api-member"
+    ),
     path("tenants/<slug:tenant>/tokens/", api.TokenListView.as_view(), name="api-tokens"),
     path("tenants/<slug:tenant>/tokens/<int:pk>/", api.TokenDetailView.as_view(), name="api-token"),
 ]

@@ -42,8 +42,10 @@ def token_create_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             token, secret = services.token_create(
-                actor=Actor.user(request.user), tenant=request.tenant,
-                name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"],
+                actor=Actor.user(request.user),
+                tenant=request.tenant,
+                name=form.cleaned_data["name"],
+                scopes=form.cleaned_data["scopes"],
                 expires_at=timezone.now() + timedelta(days=form.cleaned_data["expires_in_days"]),
                 created_by=request.user,
             )
@@ -51,10 +53,17 @@ def token_create_page(request: HttpRequest) -> HttpResponse:
             form.add_error(None, error.detail)
         else:
             # Rendered, not redirected: the secret must never sit in a session or a URL.
-            return render(request, "tenants/token_created.html",
-                          {"tenant": request.tenant, "token": token, "secret": secret})
-    return render(request, "tenants/token_form.html", {"tenant": request.tenant, "form": form},
-                  status=400 if request.method == "POST" else 200)
+            return render(
+                request,
+                "tenants/token_created.html",
+                {"tenant": request.tenant, "token": token, "secret": secret},
+            )
+    return render(
+        request,
+        "tenants/token_form.html",
+        {"tenant": request.tenant, "form": form},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 @require_POST

@@ -16,8 +16,12 @@ def test_the_openapi_schema_and_docs_page_are_served_without_a_cdn(client: Clien
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert schema.status_code == 200
     paths = schema.json()["paths"]
-    for path in ("/api/v1/tenants/", "/api/v1/tenants/{tenant}/members/", "/api/v1/tenants/{tenant}/tokens/",
-                 "/api/v1/audit-events/"):
+    for path in (
+        "/api/v1/tenants/",
+        "/api/v1/tenants/{tenant}/members/",
+        "/api/v1/tenants/{tenant}/tokens/",
+        "/api/v1/audit-events/",
+    ):
         assert path in paths
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
@@ -27,8 +31,19 @@ def test_the_openapi_schema_and_docs_page_are_served_without_a_cdn(client: Clien
 
 def test_the_schema_generates_without_warnings():
     result = subprocess.run(
-        [sys.executable, "manage.py", "spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null"],
-        cwd=ROOT_DIR, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "manage.py",
+            "spectacular",
+            "--validate",
+            "--fail-on-warn",
+            "--file",
+            "/dev/null",
+        ],
+        cwd=ROOT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
 
@@ -65,7 +80,9 @@ def test_every_response_carries_a_request_id_and_security_headers(company):
     assert len(answer["X-Request-ID"]) >= 8
     assert answer["X-Content-Type-Options"] == "nosniff"
     assert "default-src 'self'" in answer["Content-Security-Policy"]
-    echoed = client_for(company.alice).get(f"/api/v1/tenants/{company.a.slug}/", HTTP_X_REQUEST_ID="trace-abcdef12")
+    echoed = client_for(company.alice).get(
+        f"/api/v1/tenants/{company.a.slug}/", HTTP_X_REQUEST_ID="trace-abcdef12"
+    )
     assert echoed["X-Request-ID"] == "trace-abcdef12"
 
 

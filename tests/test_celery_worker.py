@@ -31,9 +31,25 @@ def worker(transactional_db):
 
     app.control.purge()
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "solo",
-         "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
-        cwd=ROOT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "WARNING",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     yield process
     process.terminate()
@@ -63,8 +79,12 @@ def test_a_task_enqueued_inside_a_rolled_back_transaction_never_runs(worker):
         verify_audit_trail.delay_on_commit()
         assert AuditVerification.objects.count() == 0  # not sent before the commit
 
-    assert wait_for(lambda: AuditVerification.objects.filter(finished_at__isnull=False).exists(), seconds=60), (
-        worker.stdout.read1().decode() if worker.poll() is not None else "the worker did not run the task"
+    assert wait_for(
+        lambda: AuditVerification.objects.filter(finished_at__isnull=False).exists(), seconds=60
+    ), (
+        worker.stdout.read1().decode()
+        if worker.poll() is not None
+        else "the worker did not run the task"
     )
     # The worker runs one task at a time in queue order: had the first been sent, it would be done.
     time.sleep(1)

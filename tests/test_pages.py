@@ -61,7 +61,8 @@ def test_an_owner_creates_a_token_on_the_page_and_sees_the_secret_once(company):
     alice = signed_in(company.alice)
     assert "New token" in alice.get(f"/t/{company.a.slug}/").content.decode()
     created = alice.post(
-        f"/t/{company.a.slug}/tokens/new/", {"name": "Nightly retrain", "scopes": ["read", "write"], "expires_in_days": 30}
+        f"/t/{company.a.slug}/tokens/new/",
+        {"name": "Nightly retrain", "scopes": ["read", "write"], "expires_in_days": 30},
     )
     html = created.content.decode()
     assert "shown only once" in html and "mlp_" in html
@@ -72,7 +73,9 @@ def test_an_owner_creates_a_token_on_the_page_and_sees_the_secret_once(company):
 
 @pytest.mark.django_db
 def test_a_token_form_with_no_scope_says_what_to_fix_next_to_the_field(company):
-    answer = signed_in(company.alice).post(f"/t/{company.a.slug}/tokens/new/", {"name": "x", "expires_in_days": 30})
+    answer = signed_in(company.alice).post(
+        f"/t/{company.a.slug}/tokens/new/", {"name": "x", "expires_in_days": 30}
+    )
     assert answer.status_code == 400
     assert "This field is required." in answer.content.decode()
 
@@ -90,4 +93,7 @@ def test_only_platform_admins_get_into_the_django_admin(company):
     assert signed_in(company.adam).get("/admin/governance/auditevent/").status_code == 200
     assert signed_in(company.adam).get("/admin/tenants/membership/").status_code == 200
     assert signed_in(company.alice).get("/admin/").status_code == 302
-    assert "Admin" not in signed_in(company.alice).get("/", follow=True).content.decode().split("<main")[0]
+    assert (
+        "Admin"
+        not in signed_in(company.alice).get("/", follow=True).content.decode().split("<main")[0]
+    )

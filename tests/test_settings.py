@@ -19,19 +19,34 @@ ROOT = Path(__file__).resolve().parent.parent
 def manage(*args: str, **variables: str) -> subprocess.CompletedProcess:
     keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "PORTAL_VAR_DIR"}}
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**keep, **variables},
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**keep, **variables},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
-@pytest.mark.parametrize(("variable", "value", "sentence"), [
-    ("DEBUG", "maybe", "DEBUG must be true or false"),
-    ("DATABASE_URL", "mysql://db/portal", "DATABASE_URL must be a sqlite:/// or postgres:// URL"),
-    ("REDIS_URL", "http://cache:6379", "REDIS_URL must be a URL starting with redis://"),
-    ("CELERY_BROKER_URL", "amqp://", "CELERY_BROKER_URL must be a URL starting with"),
-    ("MLFLOW_TRACKING_URI", "ftp://mlflow", "MLFLOW_TRACKING_URI must be a URL starting with http://"),
-    ("SESSION_COOKIE_AGE", "an hour", "SESSION_COOKIE_AGE must be a whole number"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value", "sentence"),
+    [
+        ("DEBUG", "maybe", "DEBUG must be true or false"),
+        (
+            "DATABASE_URL",
+            "mysql://db/portal",
+            "DATABASE_URL must be a sqlite:/// or postgres:// URL",
+        ),
+        ("REDIS_URL", "http://cache:6379", "REDIS_URL must be a URL starting with redis://"),
+        ("CELERY_BROKER_URL", "amqp://", "CELERY_BROKER_URL must be a URL starting with"),
+        (
+            "MLFLOW_TRACKING_URI",
+            "ftp://mlflow",
+            "MLFLOW_TRACKING_URI must be a URL starting with http://",
+        ),
+        ("SESSION_COOKIE_AGE", "an hour", "SESSION_COOKIE_AGE must be a whole number"),
+    ],
+)
 def test_a_bad_value_stops_start_up_with_a_sentence_naming_the_variable(variable, value, sentence):
     result = manage("check", **{"DEBUG": "true", variable: value})
     assert result.returncode != 0
@@ -47,9 +62,15 @@ def test_without_debug_a_secret_key_is_required():
 
 def test_check_deploy_is_clean_with_production_like_variables(tmp_path):
     result = manage(
-        "check", "--deploy", "--fail-level", "WARNING",
-        DEBUG="false", SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="portal.example.com",
-        DATABASE_URL=f"sqlite:///{tmp_path / 'deploy.db'}", PORTAL_VAR_DIR=str(tmp_path),
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="portal.example.com",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'deploy.db'}",
+        PORTAL_VAR_DIR=str(tmp_path),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

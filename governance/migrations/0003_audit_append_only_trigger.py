@@ -32,14 +32,18 @@ SQLITE_DROP = [
 
 def create(apps, schema_editor):
     vendor = schema_editor.connection.vendor
-    statements = [POSTGRES_CREATE] if vendor == "postgresql" else SQLITE_CREATE if vendor == "sqlite" else []
+    statements = (
+        [POSTGRES_CREATE] if vendor == "postgresql" else SQLITE_CREATE if vendor == "sqlite" else []
+    )
     for statement in statements:
         schema_editor.execute(statement, params=None)
 
 
 def drop(apps, schema_editor):
     vendor = schema_editor.connection.vendor
-    statements = [POSTGRES_DROP] if vendor == "postgresql" else SQLITE_DROP if vendor == "sqlite" else []
+    statements = (
+        [POSTGRES_DROP] if vendor == "postgresql" else SQLITE_DROP if vendor == "sqlite" else []
+    )
     for statement in statements:
         schema_editor.execute(statement, params=None)
 

@@ -21,7 +21,9 @@ def test_a_governance_lead_reads_every_tenants_events_newest_first(company):
 @pytest.mark.django_db
 def test_filters_narrow_the_trail(company):
     grace = client_for(company.grace)
-    only_a = grace.get(URL, {"tenant": company.a.slug, "action": "membership.created"}).json()["results"]
+    only_a = grace.get(URL, {"tenant": company.a.slug, "action": "membership.created"}).json()[
+        "results"
+    ]
     assert {e["after"]["user"] for e in only_a} == {"alice", "amir", "ava"}
     prefixed = grace.get(URL, {"tenant": "platform", "action": "user."}).json()["results"]
     assert prefixed and all(e["action"].startswith("user.") for e in prefixed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from itertools import pairwise
 
 import pytest
 from django.core.management import call_command
@@ -60,7 +61,7 @@ def busy_tenant(company) -> Tenant:
 def test_each_change_appends_one_event_linked_to_the_previous_one(busy_tenant):
     events = chain_of(busy_tenant)
     assert events[0].prev_hash == ""
-    for previous, event in zip(events, events[1:], strict=False):
+    for previous, event in pairwise(events):
         assert event.prev_hash == previous.hash
         assert event.hash == event_hash(event)
     assert events[-1].before == {"name": "Acme one"} and events[-1].after == {"name": "Acme two"}
@@ -87,7 +88,8 @@ def test_an_edited_event_is_found_at_its_sequence_number(busy_tenant):
 def test_a_deleted_event_is_found_at_its_sequence_number(busy_tenant):
     with triggers_disabled() as cursor:
         cursor.execute(
-            "DELETE FROM governance_auditevent WHERE chain = %s AND sequence = 3", [f"tenant:{busy_tenant.pk}"]
+            "DELETE FROM governance_auditevent WHERE chain = %s AND sequence = 3",
+            [f"tenant:{busy_tenant.pk}"],
         )
     assert "BROKEN at sequence 3" in verify_command(busy_tenant)
 
@@ -96,7 +98,8 @@ def test_a_deleted_event_is_found_at_its_sequence_number(busy_tenant):
 def test_deleting_the_newest_events_is_found_too(busy_tenant):
     with triggers_disabled() as cursor:
         cursor.execute(
-            "DELETE FROM governance_auditevent WHERE chain = %s AND sequence >= 5", [f"tenant:{busy_tenant.pk}"]
+            "DELETE FROM governance_auditevent WHERE chain = %s AND sequence >= 5",
+            [f"tenant:{busy_tenant.pk}"],
         )
     assert "BROKEN at sequence 5" in verify_command(busy_tenant)
 
@@ -105,16 +108,28 @@ def test_deleting_the_newest_events_is_found_too(busy_tenant):
 def test_reordered_events_are_found_at_the_first_moved_sequence_number(busy_tenant):
     chain = f"tenant:{busy_tenant.pk}"
     with triggers_disabled() as cursor:
-        cursor.execute("UPDATE governance_auditevent SET sequence = 1000 WHERE chain = %s AND sequence = 2", [chain])
-        cursor.execute("UPDATE governance_auditevent SET sequence = 2 WHERE chain = %s AND sequence = 5", [chain])
-        cursor.execute("UPDATE governance_auditevent SET sequence = 5 WHERE chain = %s AND sequence = 1000", [chain])
+        cursor.execute(
+            "UPDATE governance_auditevent SET sequence = 1000 WHERE chain = %s AND sequence = 2",
+            [chain],
+        )
+        cursor.execute(
+            "UPDATE governance_auditevent SET sequence = 2 WHERE chain = %s AND sequence = 5",
+            [chain],
+        )
+        cursor.execute(
+            "UPDATE governance_auditevent SET sequence = 5 WHERE chain = %s AND sequence = 1000",
+            [chain],
+        )
     assert "BROKEN at sequence 2" in verify_command(busy_tenant)
 
 
 @pytest.mark.django_db
 def test_other_tenants_chains_stay_intact_when_one_is_tampered_with(busy_tenant, company):
     with triggers_disabled() as cursor:
-        cursor.execute("UPDATE governance_auditevent SET actor_label = 'x' WHERE chain = %s", [f"tenant:{busy_tenant.pk}"])
+        cursor.execute(
+            "UPDATE governance_auditevent SET actor_label = 'x' WHERE chain = %s",
+            [f"tenant:{busy_tenant.pk}"],
+        )
     reports = {r.chain: r for r in audit_verify()}
     assert not reports[f"tenant:{busy_tenant.pk}"].ok
     assert reports[f"tenant:{company.b.pk}"].ok
@@ -148,12 +163,19 @@ def test_the_model_and_queryset_refuse_to_change_or_remove_events(company):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("statement", [
-    "UPDATE governance_auditevent SET action = 'x'",
-    pytest.param("DELETE FROM governance_auditevent", marks=pytest.mark.postgres),
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE governance_auditevent SET action = 'x'",
+        pytest.param("DELETE FROM governance_auditevent", marks=pytest.mark.postgres),
+    ],
+)
 def test_the_database_refuses_to_change_or_remove_events(company, statement):
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute(statement)
 
 
@@ -161,9 +183,15 @@ def test_the_database_refuses_to_change_or_remove_events(company, statement):
 @pytest.mark.postgres
 def test_the_postgres_trigger_refuses_even_the_table_owner(company):
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT tgname FROM pg_trigger WHERE tgrelid = 'governance_auditevent'::regclass AND NOT tgisinternal")
+        cursor.execute(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'governance_auditevent'::regclass AND NOT tgisinternal"
+        )
         assert cursor.fetchall() == [("audit_event_append_only",)]
-    with pytest.raises(DatabaseError, match="UPDATE refused"), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(DatabaseError, match="UPDATE refused"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute("UPDATE governance_auditevent SET actor_label = 'x' WHERE sequence = 1")
 
 
@@ -176,17 +204,31 @@ def test_audit_record_refuses_to_run_outside_a_transaction(company):
 @pytest.mark.django_db
 def test_a_platform_role_grant_lands_in_the_platform_chain(company):
     make_user("newcomer", platform_role="finance")
-    event = AuditEvent.objects.dangerously_across_tenants().filter(chain="platform").order_by("-sequence").first()
+    event = (
+        AuditEvent.objects.dangerously_across_tenants()
+        .filter(chain="platform")
+        .order_by("-sequence")
+        .first()
+    )
     assert (event.action, event.after, event.tenant_id) == (
-        "user.platform_role_changed", {"platform_role": "finance"}, None,
+        "user.platform_role_changed",
+        {"platform_role": "finance"},
+        None,
     )
 
 
 @pytest.mark.django_db
 def test_api_changes_record_who_and_which_request(company):
     client_for(company.adam).patch(
-        f"/api/v1/tenants/{company.a.slug}/", {"name": "Acme"}, format="json", HTTP_X_REQUEST_ID="req-12345678"
+        f"/api/v1/tenants/{company.a.slug}/",
+        {"name": "Acme"},
+        format="json",
+        HTTP_X_REQUEST_ID="req-12345678",
     )
     event = chain_of(company.a)[-1]
-    assert (event.actor_type, event.actor_label, event.actor_id) == ("user", "adam", company.adam.pk)
+    assert (event.actor_type, event.actor_label, event.actor_id) == (
+        "user",
+        "adam",
+        company.adam.pk,
+    )
     assert event.request_id == "req-12345678"

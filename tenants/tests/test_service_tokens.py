@@ -21,7 +21,9 @@ def tokens_url(tenant) -> str:
 @pytest.mark.django_db
 def test_an_owner_creates_a_token_and_sees_its_secret_once(company):
     alice = client_for(company.alice)
-    created = alice.post(tokens_url(company.a), {"name": "CI", "scopes": ["read", "deploy"]}, format="json")
+    created = alice.post(
+        tokens_url(company.a), {"name": "CI", "scopes": ["read", "deploy"]}, format="json"
+    )
     assert created.status_code == 201
     body = created.json()
     assert body["token"].startswith(body["prefix"] + "_")
@@ -34,9 +36,11 @@ def test_an_owner_creates_a_token_and_sees_its_secret_once(company):
 
 @pytest.mark.django_db
 def test_the_database_never_holds_a_tokens_secret(company):
-    secret = client_for(company.alice).post(
-        tokens_url(company.a), {"name": "CI", "scopes": ["read"]}, format="json"
-    ).json()["token"]
+    secret = (
+        client_for(company.alice)
+        .post(tokens_url(company.a), {"name": "CI", "scopes": ["read"]}, format="json")
+        .json()["token"]
+    )
     secret_part = secret.split("_", 2)[2]
     for model in apps.get_models():
         for row in model._base_manager.values():
@@ -45,7 +49,9 @@ def test_the_database_never_holds_a_tokens_secret(company):
 
 @pytest.mark.django_db
 def test_a_viewer_cannot_create_tokens(company):
-    answer = client_for(company.ava).post(tokens_url(company.a), {"name": "x", "scopes": ["read"]}, format="json")
+    answer = client_for(company.ava).post(
+        tokens_url(company.a), {"name": "x", "scopes": ["read"]}, format="json"
+    )
     assert answer.status_code == 403
     assert "manage" in answer.json()["detail"]
 
@@ -53,7 +59,12 @@ def test_a_viewer_cannot_create_tokens(company):
 @pytest.mark.django_db
 def test_an_engineer_cannot_create_tokens_but_can_list_them(company):
     amir = client_for(company.amir)
-    assert amir.post(tokens_url(company.a), {"name": "x", "scopes": ["read"]}, format="json").status_code == 403
+    assert (
+        amir.post(
+            tokens_url(company.a), {"name": "x", "scopes": ["read"]}, format="json"
+        ).status_code
+        == 403
+    )
     assert amir.get(tokens_url(company.a)).status_code == 200
 
 
@@ -85,16 +96,24 @@ def test_a_revoked_token_gets_401(company):
 def test_an_expired_token_gets_401(company):
     token, secret = make_token(company.a, ["read"])
     with tenant_scope(company.a):
-        ServiceToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+        ServiceToken.objects.filter(pk=token.pk).update(
+            expires_at=timezone.now() - timedelta(seconds=1)
+        )
     answer = client_for(token=secret).get(f"/api/v1/tenants/{company.a.slug}/")
     assert answer.status_code == 401
     assert "expired" in answer.json()["detail"]
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("header", [
-    "Bearer mlp_00000000_notarealsecret", "Bearer nonsense", "Bearer a b", "Bearer ",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer mlp_00000000_notarealsecret",
+        "Bearer nonsense",
+        "Bearer a b",
+        "Bearer ",
+    ],
+)
 def test_a_wrong_or_malformed_token_gets_401(company, header):
     make_token(company.a, ["read"])
     client = client_for()
@@ -112,7 +131,9 @@ def test_a_tampered_secret_with_a_real_prefix_gets_401(company):
 @pytest.mark.django_db
 def test_creating_and_revoking_tokens_is_audited_without_the_secret(company):
     alice = client_for(company.alice)
-    body = alice.post(tokens_url(company.a), {"name": "CI", "scopes": ["read"]}, format="json").json()
+    body = alice.post(
+        tokens_url(company.a), {"name": "CI", "scopes": ["read"]}, format="json"
+    ).json()
     alice.delete(f"{tokens_url(company.a)}{body['id']}/")
     with tenant_scope(company.a):
         events = list(AuditEvent.objects.filter(object_type="service_token").order_by("sequence"))
@@ -124,10 +145,18 @@ def test_creating_and_revoking_tokens_is_audited_without_the_secret(company):
 
 @pytest.mark.django_db
 def test_token_creation_is_throttled_with_retry_after(company, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"token_create": "2/hour"}}
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"token_create": "2/hour"},
+    }
     alice = client_for(company.alice)
     for _ in range(2):
-        assert alice.post(tokens_url(company.a), {"name": "x", "scopes": ["read"]}, format="json").status_code == 201
+        assert (
+            alice.post(
+                tokens_url(company.a), {"name": "x", "scopes": ["read"]}, format="json"
+            ).status_code
+            == 201
+        )
     throttled = alice.post(tokens_url(company.a), {"name": "x", "scopes": ["read"]}, format="json")
     assert throttled.status_code == 429
     assert int(throttled["Retry-After"]) > 0
@@ -141,7 +170,9 @@ def test_a_token_needs_a_known_scope_and_a_sensible_expiry(company):
     assert bad_scope.status_code == 400
     assert bad_scope.json()["errors"]["scopes"]
     too_long = alice.post(
-        tokens_url(company.a), {"name": "x", "scopes": ["read"], "expires_in_days": 5000}, format="json"
+        tokens_url(company.a),
+        {"name": "x", "scopes": ["read"], "expires_in_days": 5000},
+        format="json",
     )
     assert too_long.status_code == 400
     assert "expires_in_days" in too_long.json()["detail"]

@@ -33,7 +33,11 @@ def tenant_a_endpoints(company) -> list[tuple[str, str, dict]]:
 
 
 def _call(client, method: str, path: str, body: dict):
-    return getattr(client, method)(path, body, format="json") if body else getattr(client, method)(path)
+    return (
+        getattr(client, method)(path, body, format="json")
+        if body
+        else getattr(client, method)(path)
+    )
 
 
 @pytest.mark.django_db

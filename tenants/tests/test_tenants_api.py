@@ -13,7 +13,9 @@ from tenants.scoping import tenant_scope
 @pytest.mark.django_db
 def test_a_platform_admin_creates_a_tenant_and_it_is_audited(company):
     created = client_for(company.adam).post(
-        "/api/v1/tenants/", {"slug": "claims", "name": "Claims", "cost_center": "CC-9"}, format="json"
+        "/api/v1/tenants/",
+        {"slug": "claims", "name": "Claims", "cost_center": "CC-9"},
+        format="json",
     )
     assert created.status_code == 201
     tenant = Tenant.objects.get(slug="claims")
@@ -25,7 +27,9 @@ def test_a_platform_admin_creates_a_tenant_and_it_is_audited(company):
 @pytest.mark.django_db
 @pytest.mark.parametrize("who", ["alice", "grace", "fiona"])
 def test_only_platform_admins_create_tenants(company, who):
-    answer = client_for(getattr(company, who)).post("/api/v1/tenants/", {"slug": "x", "name": "X"}, format="json")
+    answer = client_for(getattr(company, who)).post(
+        "/api/v1/tenants/", {"slug": "x", "name": "X"}, format="json"
+    )
     assert answer.status_code == 403
 
 
@@ -49,7 +53,9 @@ def test_an_owner_cannot_change_the_tenant_but_a_platform_admin_can(company):
 
 @pytest.mark.django_db
 def test_a_deactivated_tenant_disappears_for_its_members(company):
-    client_for(company.adam).patch(f"/api/v1/tenants/{company.a.slug}/", {"active": False}, format="json")
+    client_for(company.adam).patch(
+        f"/api/v1/tenants/{company.a.slug}/", {"active": False}, format="json"
+    )
     assert client_for(company.alice).get(f"/api/v1/tenants/{company.a.slug}/").status_code == 404
     assert client_for(company.adam).get(f"/api/v1/tenants/{company.a.slug}/").status_code == 200
 

@@ -9,10 +9,14 @@ from tenants.models import Tenant
 
 
 class Command(BaseCommand):
-    help = "Verify the tamper-evident audit trail. Exits 1 and names the first broken sequence number."
+    help = (
+        "Verify the tamper-evident audit trail. Exits 1 and names the first broken sequence number."
+    )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--tenant", help="Verify only this tenant's chain (a slug, or 'platform').")
+        parser.add_argument(
+            "--tenant", help="Verify only this tenant's chain (a slug, or 'platform')."
+        )
 
     def handle(self, *args, tenant: str | None = None, **options) -> None:
         tenant_ids = None

@@ -20,11 +20,15 @@ class Command(BaseCommand):
 
         try:
             tenant = services.tenant_create(
-                actor=Actor.system("manage.py create_tenant"), slug=slug, name=name,
+                actor=Actor.system("manage.py create_tenant"),
+                slug=slug,
+                name=name,
                 cost_center=cost_center,
             )
         except PortalError as error:
             raise CommandError(error.detail) from None
         except ValidationError as error:
-            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())) from None
+            raise CommandError(
+                "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
+            ) from None
         self.stdout.write(self.style.SUCCESS(f"Created tenant {tenant.slug} ({tenant.name})."))

@@ -18,21 +18,30 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("tenant")
         parser.add_argument("name")
-        parser.add_argument("--scopes", default="read", help=f"Comma-separated: {', '.join(TokenScope.values)}")
+        parser.add_argument(
+            "--scopes", default="read", help=f"Comma-separated: {', '.join(TokenScope.values)}"
+        )
         parser.add_argument("--expires-days", type=int, default=90)
 
-    def handle(self, *args, tenant: str, name: str, scopes: str, expires_days: int, **options) -> None:
+    def handle(
+        self, *args, tenant: str, name: str, scopes: str, expires_days: int, **options
+    ) -> None:
         found = Tenant.objects.filter(slug=tenant).first()
         if found is None:
             raise CommandError(f"There is no tenant '{tenant}'.")
         try:
             with tenant_scope(found):
                 token, secret = services.token_create(
-                    actor=Actor.system("manage.py create_token"), tenant=found, name=name,
+                    actor=Actor.system("manage.py create_token"),
+                    tenant=found,
+                    name=name,
                     scopes=[s.strip() for s in scopes.split(",") if s.strip()],
-                    expires_at=timezone.now() + timedelta(days=expires_days), created_by=None,
+                    expires_at=timezone.now() + timedelta(days=expires_days),
+                    created_by=None,
                 )
         except PortalError as error:
             raise CommandError(error.detail) from None
-        self.stderr.write(f"Created token {token.name} ({token.prefix}) for {found.slug}; it is shown once:")
+        self.stderr.write(
+            f"Created token {token.name} ({token.prefix}) for {found.slug}; it is shown once:"
+        )
         self.stdout.write(secret)

@@ -43,8 +43,10 @@ class Command(BaseCommand):
             raise CommandError(f"A user '{options['username']}' already exists.")
         password = options["password"] or secrets.token_urlsafe(12)
         user = User(
-            username=options["username"], email=options["email"],
-            first_name=options["first_name"], last_name=options["last_name"],
+            username=options["username"],
+            email=options["email"],
+            first_name=options["first_name"],
+            last_name=options["last_name"],
         )
         try:
             validate_password(password, user)
@@ -61,7 +63,9 @@ class Command(BaseCommand):
                     )
                 if tenant is not None:
                     with tenant_scope(tenant):
-                        services.membership_add(actor=actor, tenant=tenant, user=user, role=options["role"])
+                        services.membership_add(
+                            actor=actor, tenant=tenant, user=user, role=options["role"]
+                        )
         except PortalError as error:
             raise CommandError(error.detail) from None
         self.stdout.write(self.style.SUCCESS(f"Created user {user.username}."))
