@@ -28,6 +28,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	DEBUG=true $(VENV)/bin/mypy portal tenants governance chargeback
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

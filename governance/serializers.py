@@ -6,7 +6,7 @@ from governance.models import AuditEvent
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
-    tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)  # type: ignore[var-annotated]
     actor = serializers.SerializerMethodField()
 
     class Meta:

@@ -7,6 +7,7 @@ failing later somewhere unrelated.
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
@@ -21,20 +22,22 @@ class Env:
     """Reads variables from a mapping (``os.environ`` by default) with clear errors."""
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
-        self.environ = os.environ if environ is None else environ
+        self.environ: Mapping[builtins.str, builtins.str] = (
+            os.environ if environ is None else environ
+        )
 
-    def _raw(self, name: str) -> str | None:
+    def _raw(self, name: builtins.str) -> builtins.str | None:
         value = self.environ.get(name)
         return None if value is None else value.strip()
 
-    def is_set(self, name: str) -> bool:
+    def is_set(self, name: builtins.str) -> bool:
         return bool(self._raw(name))
 
-    def str(self, name: str, default: str = "") -> str:
+    def str(self, name: builtins.str, default: builtins.str = "") -> builtins.str:
         value = self._raw(name)
         return default if value is None or value == "" else value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def bool(self, name: builtins.str, default: builtins.bool) -> builtins.bool:
         value = self._raw(name)
         if value is None:
             return default
@@ -46,7 +49,9 @@ class Env:
             f"{name} must be true or false (1/0, yes/no, on/off), got {value!r}."
         )
 
-    def int(self, name: str, default: int, *, minimum: int | None = None) -> int:
+    def int(
+        self, name: builtins.str, default: builtins.int, *, minimum: builtins.int | None = None
+    ) -> builtins.int:
         value = self._raw(name)
         if value is None or value == "":
             return default
@@ -58,13 +63,17 @@ class Env:
             raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}.")
         return number
 
-    def list(self, name: str, default: list[str]) -> list[str]:
+    def list(
+        self, name: builtins.str, default: builtins.list[builtins.str]
+    ) -> builtins.list[builtins.str]:
         value = self._raw(name)
         if value is None or value == "":
             return list(default)
         return [item.strip() for item in value.split(",") if item.strip()]
 
-    def url(self, name: str, default: str, *, schemes: tuple[str, ...]) -> str:
+    def url(
+        self, name: builtins.str, default: builtins.str, *, schemes: tuple[builtins.str, ...]
+    ) -> builtins.str:
         value = self.str(name, default)
         parts = urlsplit(value)
         if parts.scheme not in schemes:
@@ -76,7 +85,7 @@ class Env:
             raise ImproperlyConfigured(f"{name} must name a host, got {value!r}.")
         return value
 
-    def database(self, name: str, default: str) -> dict:
+    def database(self, name: builtins.str, default: builtins.str) -> dict:
         import dj_database_url
 
         value = self.str(name, default)
@@ -91,4 +100,4 @@ class Env:
             raise ImproperlyConfigured(f"{name} could not be read: {error}") from None
         if scheme != "sqlite" and not config.get("NAME"):
             raise ImproperlyConfigured(f"{name} must name a database, got {value!r}.")
-        return config
+        return dict(config)

@@ -9,6 +9,7 @@ real servers. README.md lists every variable.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -213,7 +214,7 @@ CONTENT_SECURITY_POLICY = (
 
 # --- REST API -----------------------------------------------------------------------------------
 
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "tenants.authentication.ServiceTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",

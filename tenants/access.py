@@ -54,7 +54,7 @@ def tenant_capabilities(principal: Any, tenant: Tenant) -> frozenset[str]:
     if not tenant.active:
         return platform if principal.platform_role == PlatformRole.PLATFORM_ADMIN else frozenset()
     role = Membership.objects.filter(user_id=principal.pk).values_list("role", flat=True).first()
-    return platform | ROLE_CAPABILITIES.get(role, frozenset())
+    return platform | ROLE_CAPABILITIES.get(role or "", frozenset())
 
 
 def platform_role_of(principal: Any) -> str:

@@ -62,7 +62,8 @@ class PortalUserAdmin(UserAdmin):
     list_filter = ["platform_role", "is_active"]
     readonly_fields = ["platform_role", "is_staff", "is_superuser", "last_login", "date_joined"]
     fieldsets = [
-        *UserAdmin.fieldsets[:2],
+        (None, {"fields": ["username", "password"]}),
+        ("Personal info", {"fields": ["first_name", "last_name", "email"]}),
         (
             "Access",
             {
@@ -70,5 +71,5 @@ class PortalUserAdmin(UserAdmin):
                 "description": "Platform roles change with `manage.py create_user --platform-role`, which audits them.",
             },
         ),
-        UserAdmin.fieldsets[3],
+        ("Important dates", {"fields": ["last_login", "date_joined"]}),
     ]

@@ -18,10 +18,16 @@ from django.http import Http404, HttpRequest, HttpResponse
 from rest_framework import exceptions
 
 from tenants.access import tenant_capabilities
-from tenants.models import Tenant
+from tenants.models import Tenant, User
 from tenants.scoping import tenant_scope
 
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+class TenantRequest(HttpRequest):
+    """What a ``tenant_page`` view receives: a signed-in person, their tenant and capabilities."""
+
+    user: User  # type: ignore[assignment]
+    tenant: Tenant
+    capabilities: frozenset[str]
 
 
 def _tenant_from_slug(slug: str | None) -> Tenant | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -16,10 +16,10 @@ from portal.errors import PortalError
 from tenants import services
 from tenants.forms import TokenCreateForm
 from tenants.models import Membership, ServiceToken
-from tenants.routing import tenant_page
+from tenants.routing import TenantRequest, tenant_page
 
 
-def _overview_context(request: HttpRequest) -> dict:
+def _overview_context(request: TenantRequest) -> dict:
     can_see_activity = {"manage", "govern", "administer"} & request.capabilities
     return {
         "tenant": request.tenant,
@@ -32,12 +32,12 @@ def _overview_context(request: HttpRequest) -> dict:
 
 
 @tenant_page(None)
-def tenant_overview(request: HttpRequest) -> HttpResponse:
+def tenant_overview(request: TenantRequest) -> HttpResponse:
     return render(request, "tenants/overview.html", _overview_context(request))
 
 
 @tenant_page("manage")
-def token_create_page(request: HttpRequest) -> HttpResponse:
+def token_create_page(request: TenantRequest) -> HttpResponse:
     form = TokenCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -68,7 +68,7 @@ def token_create_page(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @tenant_page("manage")
-def token_revoke_page(request: HttpRequest, pk: int) -> HttpResponse:
+def token_revoke_page(request: TenantRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(ServiceToken.objects.all(), pk=pk)
     services.token_revoke(actor=Actor.user(request.user), token=token)
     messages.success(request, f"Token {token.name} ({token.prefix}) is revoked.")

@@ -81,9 +81,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         code = code if isinstance(code, str) else "error"
         detail = getattr(exc, "detail", "")
         if isinstance(exc, exceptions.Throttled):
-            detail = (
-                f"Too many requests; try again in {exc.wait:.0f} seconds." if exc.wait else detail
-            )
+            wait = getattr(exc, "wait", None)
+            detail = f"Too many requests; try again in {wait:.0f} seconds." if wait else detail
         elif code in _SENTENCES and str(detail) in {
             str(exceptions.NotAuthenticated.default_detail),
             str(exceptions.PermissionDenied.default_detail),

@@ -19,7 +19,8 @@ class ScopedThrottle(BaseThrottle):
         methods = getattr(view, "throttle_methods", ("POST",))
         if not scope or request.method not in methods:
             return True
-        rate = Rate.parse(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][scope])
+        rates: dict[str, str] = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+        rate = Rate.parse(rates[scope])
         caller = f"user:{request.user.pk}" if request.user.pk else f"ip:{self.get_ident(request)}"
         token = getattr(request.auth, "prefix", None)
         if token:

@@ -19,7 +19,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, tenant: str | None = None, **options) -> None:
-        tenant_ids = None
+        tenant_ids: list[int | None] | None = None
         if tenant == "platform":
             tenant_ids = [None]
         elif tenant:
