@@ -76,16 +76,20 @@ def tenant_update(*, actor: Actor, tenant: Tenant, **updates: object) -> Tenant:
 # --- Memberships --------------------------------------------------------------------------------
 
 
+def _check_role(role: str) -> None:
+    if role not in TenantRole.values:
+        raise InvalidRequest(
+            f"'{role}' is not a tenant role; use one of {', '.join(TenantRole.values)}."
+        )
+
+
 def _membership_snapshot(membership: Membership) -> dict:
     return {"user": membership.user.get_username(), "role": membership.role}
 
 
 @transaction.atomic
 def membership_add(*, actor: Actor, tenant: Tenant, user: User, role: str) -> Membership:
-    if role not in TenantRole.values:
-        raise InvalidRequest(
-            f"'{role}' is not a tenant role; use one of {', '.join(TenantRole.values)}."
-        )
+    _check_role(role)
     if Membership.objects.filter(user=user).exists():
         raise Conflict(
             f"{user.get_username()} is already a member of {tenant.name}; change their role instead."
@@ -116,10 +120,7 @@ def _ensure_an_owner_remains(membership: Membership) -> None:
 
 @transaction.atomic
 def membership_change_role(*, actor: Actor, membership: Membership, role: str) -> Membership:
-    if role not in TenantRole.values:
-        raise InvalidRequest(
-            f"'{role}' is not a tenant role; use one of {', '.join(TenantRole.values)}."
-        )
+    _check_role(role)
     membership = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
     if membership.role == role:
         return membership
