@@ -169,3 +169,50 @@ def client_for(user: User | None = None, *, token: str | None = None) -> APIClie
     if token is not None:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return client
+
+
+# --- MLflow ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class MlflowFixture:
+    url: str
+    run_id: str
+    model_id: str
+
+    @property
+    def client(self):
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.url, registry_uri=self.url)
+
+    def register(self, name: str, *, tenant: str | None, versions: int = 1) -> None:
+        """A registered model with ``versions`` versions of the session's logged model."""
+        client = self.client
+        client.create_registered_model(name, tags={"portal.tenant": tenant} if tenant else {})
+        for _ in range(versions):
+            client.create_model_version(
+                name, source=f"models:/{self.model_id}", run_id=self.run_id, model_id=self.model_id
+            )
+
+
+@pytest.fixture(scope="session")
+def mlflow_session(tmp_path_factory):
+    from tests.mlflow_server import MlflowServer, log_demo_model
+
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow")).start()
+    try:
+        run_id, info = log_demo_model(server.url)
+        yield MlflowFixture(url=server.url, run_id=run_id, model_id=info.model_id)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mlflow_server(mlflow_session, settings):
+    """The session's MLflow server, with every registered model removed after the test."""
+    settings.MLFLOW_TRACKING_URI = mlflow_session.url
+    yield mlflow_session
+    client = mlflow_session.client
+    for model in client.search_registered_models(max_results=1000):
+        client.delete_registered_model(model.name)

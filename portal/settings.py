@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "portal",
     "tenants",
+    "portal.catalog",
     "governance",
     "chargeback",
 ]
@@ -120,6 +121,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# --- MLflow -------------------------------------------------------------------------------------
+
+MLFLOW_TRACKING_URI = env.url(
+    "MLFLOW_TRACKING_URI", "http://127.0.0.1:5500", schemes=("http", "https")
+)
+MLFLOW_TIMEOUT_SECONDS = env.int("MLFLOW_TIMEOUT_SECONDS", 10, minimum=1)
+MLFLOW_WEBHOOK_SECRET = env.str("MLFLOW_WEBHOOK_SECRET", "")
+MLFLOW_WEBHOOK_MAX_AGE_SECONDS = env.int("MLFLOW_WEBHOOK_MAX_AGE_SECONDS", 300, minimum=10)
+CATALOG_SYNC_INTERVAL_SECONDS = env.int("CATALOG_SYNC_INTERVAL_SECONDS", 300, minimum=10)
+CATALOG_DEEP_SYNC_SECONDS = env.int("CATALOG_DEEP_SYNC_SECONDS", 3600, minimum=60)
+
 # --- Redis, cache, Celery -----------------------------------------------------------------------
 
 REDIS_URL = env.url("REDIS_URL", "", schemes=("redis", "rediss")) if env.is_set("REDIS_URL") else ""
@@ -159,17 +171,15 @@ elif CELERY_BROKER_URL.startswith("redis"):
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    "sync-mlflow-registry": {
+        "task": "catalog.sync_all_tenants",
+        "schedule": CATALOG_SYNC_INTERVAL_SECONDS,
+    },
     "verify-audit-trail-daily": {
         "task": "governance.verify_audit_trail",
         "schedule": env.int("AUDIT_VERIFY_INTERVAL_SECONDS", 24 * 3600, minimum=60),
     },
 }
-
-# --- MLflow -------------------------------------------------------------------------------------
-
-MLFLOW_TRACKING_URI = env.url(
-    "MLFLOW_TRACKING_URI", "http://127.0.0.1:5500", schemes=("http", "https")
-)
 
 # --- Static files -------------------------------------------------------------------------------
 

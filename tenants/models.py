@@ -68,6 +68,12 @@ class Tenant(models.Model):
         help_text="The cost-center code that chargeback statements carry.",
     )
     active = models.BooleanField(default=True)
+    mlflow_name_prefix = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Registered models whose names start with this belong to the tenant too "
+        "(besides those tagged portal.tenant=<slug>).",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -3,4 +3,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("tenants.urls")),
     path("", include("governance.urls")),
+    path("", include("portal.catalog.urls")),
 ]

@@ -1,0 +1,148 @@
+"""API: the tenant's model catalog, its sync, and unassigned models for platform admins."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from governance.audit import Actor
+from portal.catalog import selectors, services, tasks
+from portal.catalog.models import ModelVersion, RegisteredModel, SyncRun, UnassignedModel
+from portal.catalog.serializers import (
+    AssignSerializer,
+    CatalogListFilterSerializer,
+    ModelDetailSerializer,
+    ModelSummarySerializer,
+    ModelUpdateSerializer,
+    RegisterFromRunSerializer,
+    SyncRunSerializer,
+    UnassignedModelSerializer,
+    VersionDetailSerializer,
+    VersionSummarySerializer,
+)
+from portal.errors import InvalidRequest, NotAllowed
+from tenants.access import platform_role_of
+from tenants.models import PlatformRole, Tenant
+from tenants.routing import TenantScopedAPIView
+
+
+class ModelListView(TenantScopedAPIView, generics.ListAPIView):
+    """The tenant's registered models, with search, filters and ordering. POST registers a run's model."""
+
+    serializer_class = ModelSummarySerializer
+
+    def get_queryset(self) -> QuerySet[RegisteredModel]:
+        filters = CatalogListFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.models_search(**filters.validated_data)
+
+    @extend_schema(parameters=[CatalogListFilterSerializer])
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=RegisterFromRunSerializer, responses={201: VersionDetailSerializer})
+    def post(self, request: Request, tenant: str) -> Response:
+        data = RegisterFromRunSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = services.model_register_from_run(
+            actor=Actor.from_request(request), tenant=self.tenant, **data.validated_data
+        )
+        return Response(VersionDetailSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+def _model(name: str) -> RegisteredModel:
+    versions = Prefetch("versions", queryset=ModelVersion.objects.order_by("-version"))
+    return get_object_or_404(RegisteredModel.objects.prefetch_related(versions), name=name)
+
+
+class ModelDetailView(TenantScopedAPIView, generics.GenericAPIView):
+    """One registered model with its versions. PATCH edits the catalog metadata (engineers, owners)."""
+
+    serializer_class = ModelDetailSerializer
+
+    def get(self, request: Request, tenant: str, name: str) -> Response:
+        return Response(ModelDetailSerializer(_model(name)).data)
+
+    @extend_schema(request=ModelUpdateSerializer, responses=ModelDetailSerializer)
+    def patch(self, request: Request, tenant: str, name: str) -> Response:
+        data = ModelUpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        services.model_update_metadata(
+            actor=Actor.from_request(request), model=_model(name), **data.validated_data
+        )
+        return Response(ModelDetailSerializer(_model(name)).data)
+
+
+class VersionListView(TenantScopedAPIView, generics.ListAPIView):
+    serializer_class = VersionSummarySerializer
+
+    def get_queryset(self) -> QuerySet[ModelVersion]:
+        model = get_object_or_404(RegisteredModel.objects.all(), name=self.kwargs["name"])
+        return ModelVersion.objects.filter(model=model).order_by("-version")
+
+
+class VersionDetailView(TenantScopedAPIView, generics.GenericAPIView):
+    """One version: run metrics and params, dataset lineage, signature, artifact size and digest."""
+
+    serializer_class = VersionDetailSerializer
+
+    def get(self, request: Request, tenant: str, name: str, version: int) -> Response:
+        found = get_object_or_404(
+            ModelVersion.objects.select_related("model"), model__name=name, version=version
+        )
+        return Response(VersionDetailSerializer(found).data)
+
+
+class SyncView(TenantScopedAPIView, generics.ListAPIView):
+    """The tenant's sync runs, newest first. POST asks for a sync now (202)."""
+
+    serializer_class = SyncRunSerializer
+
+    def get_queryset(self) -> QuerySet[SyncRun]:
+        return SyncRun.objects.order_by("-started_at")
+
+    @extend_schema(request=None, responses={202: None})
+    def post(self, request: Request, tenant: str) -> Response:
+        tasks.sync_tenant.delay_on_commit(tenant_id=self.tenant.pk, trigger="api", deep=True)
+        return Response(
+            {"detail": "A sync of this tenant is queued; follow it with GET on this URL."},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+def _require_platform_admin(request: Request) -> None:
+    if platform_role_of(request.user) != PlatformRole.PLATFORM_ADMIN:
+        raise NotAllowed("Only platform admins see and assign unassigned models.")
+
+
+class UnassignedModelListView(generics.ListAPIView):
+    """Registered models in MLflow that match no tenant (platform admins)."""
+
+    serializer_class = UnassignedModelSerializer
+
+    def get_queryset(self) -> QuerySet[UnassignedModel]:
+        _require_platform_admin(self.request)
+        return UnassignedModel.objects.order_by("name")
+
+
+class UnassignedModelAssignView(generics.GenericAPIView):
+    """Assign an unassigned model to a tenant: the portal tags it in MLflow and syncs it in."""
+
+    serializer_class = AssignSerializer
+
+    @extend_schema(request=AssignSerializer, responses={202: None})
+    def post(self, request: Request, name: str) -> Response:
+        _require_platform_admin(request)
+        data = AssignSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        tenant = Tenant.objects.filter(slug=data.validated_data["tenant"], active=True).first()
+        if tenant is None:
+            raise InvalidRequest(f"There is no active tenant '{data.validated_data['tenant']}'.")
+        services.model_assign(actor=Actor.from_request(request), name=name, tenant=tenant)
+        return Response(
+            {"detail": f"'{name}' now belongs to {tenant.name}."}, status=status.HTTP_202_ACCEPTED
+        )

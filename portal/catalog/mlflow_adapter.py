@@ -1,0 +1,369 @@
+"""The one place that talks to the MLflow registry and tracking API.
+
+Everything else in the portal sees plain dataclasses and the portal's own errors:
+``MlflowUnavailable`` (down, slow, 5xx: worth retrying), ``MlflowNotFound`` and
+``MlflowRejected`` (MLflow refused the request). Every call has a timeout and no hidden retries;
+the callers (Celery tasks) own retry and backoff.
+
+No model is ever loaded here and no model file is downloaded: the only artifact read is the small
+``MLmodel`` metadata file (YAML, parsed with ``safe_load``, capped in size) for the signature.
+The artifact digest is a SHA-256 over that file and the listing of the model's files with sizes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from portal.errors import PortalError
+
+# MLflow reads these per request; the portal wants fast failure and its own retries.
+os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(settings.MLFLOW_TIMEOUT_SECONDS)
+os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException, RestException
+
+TENANT_TAG = "portal.tenant"
+MLMODEL_MAX_BYTES = 1024 * 1024
+PAGE_SIZE = 1000
+
+
+class MlflowUnavailable(PortalError):
+    status_code = 503
+    code = "mlflow_unavailable"
+
+
+class MlflowNotFound(PortalError):
+    status_code = 404
+    code = "not_found"
+
+
+class MlflowRejected(PortalError):
+    status_code = 400
+    code = "mlflow_rejected"
+
+
+@dataclass(frozen=True)
+class MlflowModel:
+    name: str
+    description: str
+    tags: dict[str, str]
+    aliases: dict[str, int]
+    created_ms: int | None
+    updated_ms: int | None
+    latest_version: int | None = None
+
+
+@dataclass(frozen=True)
+class MlflowVersion:
+    name: str
+    version: int
+    run_id: str
+    source: str
+    status: str
+    description: str
+    tags: dict[str, str]
+    aliases: list[str]
+    created_ms: int | None
+    updated_ms: int | None
+
+
+@dataclass
+class VersionDetails:
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    datasets: list[dict[str, str]] = field(default_factory=list)
+    signature: dict | None = None
+    artifact_size_bytes: int | None = None
+    artifact_digest: str = ""
+    problems: list[str] = field(default_factory=list)
+
+
+def _translate(error: Exception, what: str) -> PortalError:
+    if isinstance(error, RestException | MlflowException):
+        code = getattr(error, "error_code", "")
+        message = getattr(error, "message", str(error))
+        if code == "RESOURCE_DOES_NOT_EXIST":
+            return MlflowNotFound(f"MLflow has no {what}.")
+        if code in {
+            "INVALID_PARAMETER_VALUE",
+            "RESOURCE_ALREADY_EXISTS",
+            "INVALID_STATE",
+            "PERMISSION_DENIED",
+        }:
+            return MlflowRejected(f"MLflow refused to {what}: {message}")
+        return MlflowUnavailable(f"MLflow could not {what}: {_first_line(message)}")
+    return MlflowUnavailable(f"MLflow could not {what}: {_first_line(str(error))}")
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:300] if text.strip() else "no answer"
+
+
+class MlflowRegistry:
+    """A client of one MLflow tracking server."""
+
+    def __init__(self, tracking_uri: str | None = None) -> None:
+        self.tracking_uri = tracking_uri or settings.MLFLOW_TRACKING_URI
+        self.client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def _call(self, what: str, function: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except Exception as error:
+            raise _translate(error, what) from error
+
+    # --- registered models ----------------------------------------------------------------------
+
+    def search_models(self, *, filter_string: str = "") -> Iterator[MlflowModel]:
+        """Every registered model matching the MLflow filter, page by page."""
+        token = None
+        while True:
+            page = self._call(
+                "list registered models",
+                self.client.search_registered_models,
+                filter_string=filter_string or None,
+                max_results=PAGE_SIZE,
+                page_token=token,
+            )
+            for model in page:
+                yield _model(model)
+            token = page.token
+            if not token:
+                return
+
+    def models_of_tenant(self, *, slug: str, name_prefix: str = "") -> Iterator[MlflowModel]:
+        """Models tagged for the tenant, plus untagged ones under its name prefix."""
+        seen = set()
+        for model in self.search_models(filter_string=f"tags.`{TENANT_TAG}` = '{_quote(slug)}'"):
+            seen.add(model.name)
+            yield model
+        if name_prefix:
+            for model in self.search_models(filter_string=f"name LIKE '{_quote(name_prefix)}%'"):
+                if model.name not in seen and model.tags.get(TENANT_TAG, slug) == slug:
+                    yield model
+
+    def get_model(self, name: str) -> MlflowModel:
+        return _model(
+            self._call(f"find registered model '{name}'", self.client.get_registered_model, name)
+        )
+
+    def set_model_tag(self, name: str, key: str, value: str) -> None:
+        self._call(
+            f"tag registered model '{name}'", self.client.set_registered_model_tag, name, key, value
+        )
+
+    # --- versions -------------------------------------------------------------------------------
+
+    def versions(self, name: str, aliases: dict[str, int] | None = None) -> list[MlflowVersion]:
+        by_version: dict[int, list[str]] = {}
+        for alias, number in (aliases or {}).items():
+            by_version.setdefault(int(number), []).append(alias)
+        found, token = [], None
+        while True:
+            page = self._call(
+                f"list versions of '{name}'",
+                self.client.search_model_versions,
+                filter_string=f"name = '{_quote(name)}'",
+                max_results=PAGE_SIZE,
+                page_token=token,
+            )
+            found.extend(_version(v, by_version) for v in page)
+            token = page.token
+            if not token:
+                return sorted(found, key=lambda v: v.version)
+
+    def create_version(
+        self, *, name: str, source: str, run_id: str, tenant_slug: str
+    ) -> MlflowVersion:
+        """Register ``source`` as a new version of ``name``, creating the model (tagged) if needed."""
+        try:
+            self.client.get_registered_model(name)
+        except Exception as error:
+            translated = _translate(error, f"find registered model '{name}'")
+            if not isinstance(translated, MlflowNotFound):
+                raise translated from error
+            self._call(
+                f"create registered model '{name}'",
+                self.client.create_registered_model,
+                name,
+                tags={TENANT_TAG: tenant_slug},
+            )
+        created = self._call(
+            f"register a version of '{name}'",
+            self.client.create_model_version,
+            name=name,
+            source=source,
+            run_id=run_id,
+        )
+        return _version(created, {})
+
+    def run_artifact_root(self, run_id: str) -> str:
+        run = self._call(f"find run '{run_id}'", self.client.get_run, run_id)
+        return run.info.artifact_uri
+
+    # --- details of one version -----------------------------------------------------------------
+
+    def version_details(self, version: MlflowVersion) -> VersionDetails:
+        """Run metrics, params and dataset lineage, the signature, artifact size and digest."""
+        details = VersionDetails()
+        if version.run_id:
+            try:
+                run = self._call(
+                    f"read run '{version.run_id}'", self.client.get_run, version.run_id
+                )
+            except MlflowNotFound:
+                details.problems.append(f"run {version.run_id} no longer exists in MLflow")
+            else:
+                details.metrics = dict(run.data.metrics)
+                details.params = dict(run.data.params)
+                details.datasets = [
+                    _dataset(d) for d in (run.inputs.dataset_inputs if run.inputs else [])
+                ]
+        artifact_uri = self._artifact_uri(version)
+        if artifact_uri:
+            files = self._list_files(artifact_uri)
+            details.artifact_size_bytes = sum(size for _, size in files)
+            mlmodel = next(
+                (
+                    p
+                    for p, size in files
+                    if p.rsplit("/", 1)[-1] == "MLmodel" and size <= MLMODEL_MAX_BYTES
+                ),
+                None,
+            )
+            text = self._read_text(artifact_uri, mlmodel) if mlmodel else ""
+            details.signature = _signature(text)
+            manifest = json.dumps(sorted(files), separators=(",", ":"))
+            details.artifact_digest = hashlib.sha256((manifest + "\n" + text).encode()).hexdigest()
+        else:
+            details.problems.append(
+                f"the source {version.source!r} has no readable artifact location"
+            )
+        return details
+
+    def _artifact_uri(self, version: MlflowVersion) -> str:
+        source = version.source
+        if source.startswith("models:/m-"):
+            model_id = source.removeprefix("models:/").split("/", 1)[0]
+            logged = self._call(
+                f"read logged model '{model_id}'", self.client.get_logged_model, model_id
+            )
+            return logged.artifact_location
+        if source.startswith("runs:/"):
+            run_id, _, path = source.removeprefix("runs:/").partition("/")
+            return self.run_artifact_root(run_id).rstrip("/") + (f"/{path}" if path else "")
+        return source if "://" in source or source.startswith("mlflow-artifacts:") else ""
+
+    def _list_files(self, artifact_uri: str) -> list[tuple[str, int]]:
+        files: list[tuple[str, int]] = []
+        pending = [""]
+        while pending:
+            prefix = pending.pop()
+            uri = artifact_uri.rstrip("/") + (f"/{prefix}" if prefix else "")
+            for entry in self._call(
+                "list model files",
+                mlflow.artifacts.list_artifacts,
+                artifact_uri=uri,
+                tracking_uri=self.tracking_uri,
+            ):
+                name = entry.path.rsplit("/", 1)[-1]
+                relative = f"{prefix}/{name}" if prefix else name
+                if entry.is_dir:
+                    pending.append(relative)
+                else:
+                    files.append((relative, int(entry.file_size or 0)))
+        return files
+
+    def _read_text(self, artifact_uri: str, relative: str) -> str:
+        with tempfile.TemporaryDirectory() as folder:
+            path = self._call(
+                "read the MLmodel file",
+                mlflow.artifacts.download_artifacts,
+                artifact_uri=f"{artifact_uri.rstrip('/')}/{relative}",
+                dst_path=folder,
+                tracking_uri=self.tracking_uri,
+            )
+            return Path(path).read_text(encoding="utf-8", errors="replace")[:MLMODEL_MAX_BYTES]
+
+
+def _quote(value: str) -> str:
+    return value.replace("'", "\\'")
+
+
+def _model(model: Any) -> MlflowModel:
+    latest = [int(v.version) for v in (model.latest_versions or [])]
+    return MlflowModel(
+        name=model.name,
+        description=model.description or "",
+        tags=dict(model.tags or {}),
+        aliases={alias: int(number) for alias, number in (model.aliases or {}).items()},
+        created_ms=model.creation_timestamp,
+        updated_ms=model.last_updated_timestamp,
+        latest_version=max(latest) if latest else None,
+    )
+
+
+def _version(version: Any, aliases_by_version: dict[int, list[str]]) -> MlflowVersion:
+    number = int(version.version)
+    return MlflowVersion(
+        name=version.name,
+        version=number,
+        run_id=version.run_id or "",
+        source=version.source or "",
+        status=version.status or "READY",
+        description=version.description or "",
+        tags=dict(version.tags or {}),
+        aliases=sorted(aliases_by_version.get(number, version.aliases or [])),
+        created_ms=version.creation_timestamp,
+        updated_ms=version.last_updated_timestamp,
+    )
+
+
+def _dataset(dataset_input: Any) -> dict[str, str]:
+    dataset = dataset_input.dataset
+    context = next((t.value for t in dataset_input.tags if t.key == "mlflow.data.context"), "")
+    try:
+        source = json.loads(dataset.source).get("uri") or dataset.source
+    except (TypeError, ValueError, AttributeError):
+        source = dataset.source
+    return {
+        "name": dataset.name,
+        "digest": dataset.digest,
+        "source": str(source),
+        "source_type": dataset.source_type,
+        "context": context,
+    }
+
+
+def _signature(mlmodel_text: str) -> dict | None:
+    if not mlmodel_text:
+        return None
+    import yaml
+
+    try:
+        document = yaml.safe_load(mlmodel_text) or {}
+    except yaml.YAMLError:
+        return None
+    signature = document.get("signature") if isinstance(document, dict) else None
+    if not isinstance(signature, dict):
+        return None
+    result = {}
+    for part in ("inputs", "outputs", "params"):
+        raw = signature.get(part)
+        if raw:
+            try:
+                result[part] = json.loads(raw) if isinstance(raw, str) else raw
+            except ValueError:
+                result[part] = raw
+    return result or None

@@ -1,0 +1,133 @@
+"""The governed catalog: each tenant's registered models and versions, mirrored from MLflow.
+
+MLflow owns names, versions, aliases, tags and run data; the portal owns the catalog metadata a
+governance process needs (owner, use case, intended use, limitations) and what it observed
+(artifact digest when first seen, when a model went missing from MLflow).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from tenants.scoping import TenantOwnedModel
+
+
+class RegisteredModel(TenantOwnedModel):
+    name = models.CharField(max_length=256)
+    description = models.TextField(blank=True)
+    owner = models.CharField(
+        max_length=150, blank=True, help_text="The person accountable for the model."
+    )
+    use_case = models.TextField(blank=True)
+    intended_use = models.TextField(blank=True)
+    limitations = models.TextField(blank=True)
+    mlflow_tags = models.JSONField(default=dict, blank=True)
+    aliases = models.JSONField(default=dict, blank=True)  # alias -> version number
+    mlflow_created_ms = models.BigIntegerField(null=True)
+    mlflow_updated_ms = models.BigIntegerField(null=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    gone_from_mlflow = models.BooleanField(default=False)
+    gone_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="catalog_model_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VersionStatus(models.TextChoices):
+    PENDING = "PENDING_REGISTRATION", "Pending registration"
+    FAILED = "FAILED_REGISTRATION", "Failed registration"
+    READY = "READY", "Ready"
+
+
+class ModelVersion(TenantOwnedModel):
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    run_id = models.CharField(max_length=64, blank=True)
+    source = models.CharField(max_length=1024, blank=True)
+    status = models.CharField(max_length=32, default=VersionStatus.READY)
+    description = models.TextField(blank=True)
+    aliases = models.JSONField(default=list, blank=True)
+    mlflow_tags = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    datasets = models.JSONField(
+        default=list, blank=True
+    )  # [{name, digest, source, source_type, context}]
+    signature = models.JSONField(null=True, blank=True)  # {"inputs": [...], "outputs": [...]}
+    artifact_size_bytes = models.BigIntegerField(null=True, blank=True)
+    artifact_digest = models.CharField(max_length=64, blank=True)
+    mlflow_created_ms = models.BigIntegerField(null=True)
+    mlflow_updated_ms = models.BigIntegerField(null=True)
+    details_synced_at = models.DateTimeField(null=True, blank=True)
+    details_error = models.TextField(blank=True)
+    gone_from_mlflow = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["model", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "version"], name="catalog_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_id} v{self.version}"
+
+
+class SyncStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class SyncRun(TenantOwnedModel):
+    """One pass of the registry sync for a tenant, with its counts and progress."""
+
+    trigger = models.CharField(max_length=32, default="schedule")  # schedule, api, command, webhook
+    deep = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=SyncStatus.choices, default=SyncStatus.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    models_seen = models.PositiveIntegerField(default=0)
+    models_changed = models.PositiveIntegerField(default=0)
+    models_gone = models.PositiveIntegerField(default=0)
+    versions_created = models.PositiveIntegerField(default=0)
+    versions_updated = models.PositiveIntegerField(default=0)
+    writes = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            # At most one running sync per tenant: a second one finds this and stands down.
+            models.UniqueConstraint(
+                fields=["tenant"], condition=Q(status="running"), name="catalog_one_running_sync"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"sync {self.pk} of tenant {self.tenant_id}: {self.status}"
+
+
+class UnassignedModel(models.Model):
+    """A registered model in MLflow that no tenant claims yet; platform admins assign it."""
+
+    name = models.CharField(max_length=256, unique=True)
+    mlflow_tags = models.JSONField(default=dict, blank=True)
+    latest_version = models.PositiveIntegerField(null=True, blank=True)
+    mlflow_updated_ms = models.BigIntegerField(null=True)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

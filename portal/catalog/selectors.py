@@ -1,0 +1,51 @@
+"""Reads of the catalog. Each runs inside the tenant's scope."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Max, Q, QuerySet
+
+from portal.catalog.models import RegisteredModel, SyncRun, SyncStatus
+
+ORDERINGS = {
+    "name": "name",
+    "-name": "-name",
+    "updated": "mlflow_updated_ms",
+    "-updated": "-mlflow_updated_ms",
+}
+
+
+def models_search(
+    *,
+    q: str = "",
+    tag: str = "",
+    owner: str = "",
+    alias: str = "",
+    status: str = "",
+    ordering: str = "name",
+) -> QuerySet[RegisteredModel]:
+    """The tenant's catalog with the latest version and version count, in one query."""
+    models = RegisteredModel.objects.annotate(
+        latest_version=Max("versions__version"), version_count=Count("versions")
+    )
+    if q:
+        models = models.filter(Q(name__icontains=q) | Q(description__icontains=q))
+    if tag:
+        key, has_value, value = tag.partition("=")
+        models = (
+            models.filter(**{f"mlflow_tags__{key}": value})
+            if has_value
+            else models.filter(mlflow_tags__has_key=key)
+        )
+    if owner:
+        models = models.filter(owner__iexact=owner)
+    if alias:
+        models = models.filter(aliases__has_key=alias)
+    if status == "active":
+        models = models.filter(gone_from_mlflow=False)
+    elif status == "gone":
+        models = models.filter(gone_from_mlflow=True)
+    return models.order_by(ORDERINGS.get(ordering, "name"), "pk")
+
+
+def sync_last_success() -> SyncRun | None:
+    return SyncRun.objects.filter(status=SyncStatus.SUCCEEDED).order_by("-finished_at").first()

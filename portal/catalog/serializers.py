@@ -1,0 +1,187 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from portal.catalog.models import ModelVersion, RegisteredModel, SyncRun, UnassignedModel
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class MillisecondsField(serializers.Field):
+    """MLflow's millisecond timestamps, shown as ISO 8601 times."""
+
+    def to_representation(self, value: int | None) -> str | None:
+        return None if value is None else datetime.fromtimestamp(value / 1000, tz=UTC).isoformat()
+
+
+class ModelSummarySerializer(serializers.ModelSerializer):
+    latest_version = serializers.IntegerField(read_only=True, allow_null=True)
+    version_count = serializers.IntegerField(read_only=True)
+    tags = serializers.JSONField(source="mlflow_tags", read_only=True)
+    mlflow_created_at = MillisecondsField(source="mlflow_created_ms", read_only=True)
+    mlflow_updated_at = MillisecondsField(source="mlflow_updated_ms", read_only=True)
+
+    class Meta:
+        model = RegisteredModel
+        fields = [
+            "name",
+            "description",
+            "owner",
+            "use_case",
+            "tags",
+            "aliases",
+            "latest_version",
+            "version_count",
+            "gone_from_mlflow",
+            "mlflow_created_at",
+            "mlflow_updated_at",
+            "last_synced_at",
+        ]
+        read_only_fields = fields
+
+
+class VersionSummarySerializer(serializers.ModelSerializer):
+    tags = serializers.JSONField(source="mlflow_tags", read_only=True)
+    mlflow_created_at = MillisecondsField(source="mlflow_created_ms", read_only=True)
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "version",
+            "status",
+            "aliases",
+            "run_id",
+            "tags",
+            "artifact_digest",
+            "gone_from_mlflow",
+            "mlflow_created_at",
+        ]
+        read_only_fields = fields
+
+
+class ModelDetailSerializer(ModelSummarySerializer):
+    versions = VersionSummarySerializer(many=True, read_only=True)
+
+    class Meta(ModelSummarySerializer.Meta):
+        fields = [
+            *ModelSummarySerializer.Meta.fields,
+            "intended_use",
+            "limitations",
+            "gone_at",
+            "versions",
+        ]
+        read_only_fields = fields
+
+
+class VersionDetailSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="model.name", read_only=True)
+    tags = serializers.JSONField(source="mlflow_tags", read_only=True)
+    lineage = serializers.JSONField(source="datasets", read_only=True)
+    mlflow_created_at = MillisecondsField(source="mlflow_created_ms", read_only=True)
+    mlflow_updated_at = MillisecondsField(source="mlflow_updated_ms", read_only=True)
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "model",
+            "version",
+            "status",
+            "description",
+            "aliases",
+            "run_id",
+            "source",
+            "tags",
+            "metrics",
+            "params",
+            "lineage",
+            "signature",
+            "artifact_size_bytes",
+            "artifact_digest",
+            "details_synced_at",
+            "details_error",
+            "gone_from_mlflow",
+            "mlflow_created_at",
+            "mlflow_updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ModelUpdateSerializer(serializers.Serializer):
+    owner = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    use_case = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    intended_use = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    limitations = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+
+class RegisterFromRunSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, help_text="The registered model's name.")
+    run_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    artifact_path = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        help_text="Path of the model inside the run (default 'model').",
+    )
+    logged_model_id = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="An MLflow 3 logged model id (m-...), instead of a run.",
+    )
+
+    def validate(self, data: dict) -> dict:
+        if not data.get("run_id") and not data.get("logged_model_id"):
+            raise serializers.ValidationError(
+                "Give a run_id (with an optional artifact_path) or a logged_model_id."
+            )
+        return data
+
+
+class CatalogListFilterSerializer(serializers.Serializer):
+    q = serializers.CharField(required=False, help_text="Searches names and descriptions.")
+    tag = serializers.CharField(required=False, help_text="A tag key, or key=value.")
+    owner = serializers.CharField(required=False)
+    alias = serializers.CharField(
+        required=False, help_text="Models with a version under this alias."
+    )
+    status = serializers.ChoiceField(choices=["active", "gone"], required=False)
+    ordering = serializers.ChoiceField(
+        choices=["name", "-name", "updated", "-updated"], required=False
+    )
+
+
+class SyncRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SyncRun
+        fields = [
+            "id",
+            "trigger",
+            "deep",
+            "status",
+            "started_at",
+            "finished_at",
+            "models_seen",
+            "models_changed",
+            "models_gone",
+            "versions_created",
+            "versions_updated",
+            "writes",
+            "error",
+        ]
+        read_only_fields = fields
+
+
+class UnassignedModelSerializer(serializers.ModelSerializer):
+    tags = serializers.JSONField(source="mlflow_tags", read_only=True)
+
+    class Meta:
+        model = UnassignedModel
+        fields = ["name", "tags", "latest_version", "last_seen_at"]
+        read_only_fields = fields
+
+
+class AssignSerializer(serializers.Serializer):
+    tenant = serializers.SlugField(help_text="The slug of the tenant that owns the model.")

@@ -1,0 +1,405 @@
+"""Keeping each tenant's catalog in step with the MLflow registry.
+
+A sync pass lists the tenant's registered models (tag ``portal.tenant=<slug>``, or the tenant's
+name prefix). A model whose ``last_updated_timestamp``, aliases, tags and description have not
+moved is skipped without a single write; MLflow does not move that timestamp for alias or
+version-tag changes, which is why aliases and tags are compared too, and why a *deep* pass (hourly
+by default, and on every webhook) re-reads the versions of every model. Only real changes are
+written, each with one audit event. Models and versions missing from MLflow are flagged, never
+deleted.
+
+Each model is applied in its own transaction, after its MLflow reads: a failure half-way through
+leaves every model either as it was or fully updated, and never flags anything as gone (that needs
+a complete listing). At most one pass runs per tenant at a time (a partial unique constraint on
+the running ``SyncRun``); a second one stands down.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import asdict
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from governance.audit import Actor, audit_record
+from portal.catalog.mlflow_adapter import (
+    TENANT_TAG,
+    MlflowModel,
+    MlflowNotFound,
+    MlflowRegistry,
+    MlflowUnavailable,
+    MlflowVersion,
+    VersionDetails,
+)
+from portal.catalog.models import (
+    ModelVersion,
+    RegisteredModel,
+    SyncRun,
+    SyncStatus,
+    UnassignedModel,
+)
+from tenants.models import Tenant
+from tenants.scoping import tenant_scope
+
+logger = logging.getLogger(__name__)
+
+SYNC_ACTOR = Actor.system("mlflow sync")
+ABANDONED_AFTER = timedelta(minutes=30)
+PROGRESS_EVERY = 50
+
+
+def sync_start(*, tenant: Tenant, trigger: str, deep: bool) -> SyncRun | None:
+    """Open a run for the tenant, or None when another one is already running."""
+    now = timezone.now()
+    SyncRun.objects.filter(status=SyncStatus.RUNNING, started_at__lt=now - ABANDONED_AFTER).update(
+        status=SyncStatus.FAILED, finished_at=now, error="Abandoned: the worker running it stopped."
+    )
+    try:
+        with transaction.atomic():
+            return SyncRun.objects.create(tenant=tenant, trigger=trigger, deep=deep)
+    except IntegrityError:
+        return None
+
+
+def _finish(run: SyncRun, *, status: str, error: str = "") -> SyncRun:
+    run.status, run.error, run.finished_at = status, error, timezone.now()
+    run.save()
+    return run
+
+
+def deep_sync_due(*, tenant: Tenant, every: timedelta) -> bool:
+    last = (
+        SyncRun.objects.filter(deep=True, status=SyncStatus.SUCCEEDED)
+        .order_by("-started_at")
+        .values_list("started_at", flat=True)
+        .first()
+    )
+    return last is None or timezone.now() - last > every
+
+
+def registry_sync(
+    *,
+    tenant: Tenant,
+    trigger: str = "schedule",
+    deep: bool = False,
+    only: str | None = None,
+    registry: MlflowRegistry | None = None,
+) -> SyncRun | None:
+    """One sync pass for ``tenant`` (inside its scope); ``only`` limits it to one model name."""
+    run = sync_start(tenant=tenant, trigger=trigger, deep=deep or bool(only))
+    if run is None:
+        logger.info("sync of %s skipped: another one is running", tenant.slug)
+        return None
+    registry = registry or MlflowRegistry()
+    try:
+        existing = {model.name: model for model in RegisteredModel.objects.all()}
+        seen: set[str] = set()
+        for remote in _remote_models(registry, tenant, only):
+            seen.add(remote.name)
+            run.models_seen += 1
+            local = existing.get(remote.name)
+            if local is None or run.deep or not _unchanged(local, remote):
+                _sync_model(run=run, tenant=tenant, local=local, remote=remote, registry=registry)
+            if run.models_seen % PROGRESS_EVERY == 0:
+                SyncRun.objects.filter(pk=run.pk).update(
+                    models_seen=run.models_seen,
+                    models_changed=run.models_changed,
+                    versions_created=run.versions_created,
+                )
+        names = [only] if only else list(existing)
+        for name in names:
+            if name not in seen and name in existing and not existing[name].gone_from_mlflow:
+                _mark_gone(run, existing[name])
+    except MlflowUnavailable as error:
+        _finish(run, status=SyncStatus.FAILED, error=error.detail)
+        raise
+    except Exception as error:
+        _finish(run, status=SyncStatus.FAILED, error=f"Unexpected error: {error}")
+        raise
+    return _finish(run, status=SyncStatus.SUCCEEDED)
+
+
+def _remote_models(
+    registry: MlflowRegistry, tenant: Tenant, only: str | None
+) -> Iterable[MlflowModel]:
+    if not only:
+        return registry.models_of_tenant(slug=tenant.slug, name_prefix=tenant.mlflow_name_prefix)
+    try:
+        model = registry.get_model(only)
+    except MlflowNotFound:
+        return []
+    return [model] if tenant_for_model(model, tenants=[tenant]) == tenant else []
+
+
+def tenant_for_model(model: MlflowModel, *, tenants: Iterable[Tenant]) -> Tenant | None:
+    """The tenant a registered model belongs to: its tag first, else a name prefix."""
+    tenants = list(tenants)
+    tagged = model.tags.get(TENANT_TAG)
+    if tagged:
+        return next((t for t in tenants if t.slug == tagged), None)
+    prefixed = [
+        t for t in tenants if t.mlflow_name_prefix and model.name.startswith(t.mlflow_name_prefix)
+    ]
+    return max(prefixed, key=lambda t: len(t.mlflow_name_prefix), default=None)
+
+
+def _unchanged(local: RegisteredModel, remote: MlflowModel) -> bool:
+    return (
+        not local.gone_from_mlflow
+        and local.mlflow_updated_ms == remote.updated_ms
+        and local.aliases == remote.aliases
+        and local.mlflow_tags == remote.tags
+        and local.description == remote.description
+    )
+
+
+def _sync_model(
+    *,
+    run: SyncRun,
+    tenant: Tenant,
+    local: RegisteredModel | None,
+    remote: MlflowModel,
+    registry: MlflowRegistry,
+) -> None:
+    versions = registry.versions(remote.name, remote.aliases)
+    known = set()
+    if local is not None:
+        known = set(ModelVersion.objects.filter(model=local).values_list("version", flat=True))
+    # MLflow reads happen before the transaction, so no lock is held while waiting on the network.
+    details = {v.version: registry.version_details(v) for v in versions if v.version not in known}
+    with transaction.atomic():
+        writes_before = run.writes
+        model = _apply_model(run, tenant, local, remote)
+        _apply_versions(run, model, versions, details)
+        if run.writes > writes_before:
+            run.models_changed += 1
+
+
+def _model_fields(remote: MlflowModel) -> dict:
+    return {
+        "description": remote.description,
+        "mlflow_tags": remote.tags,
+        "aliases": remote.aliases,
+        "gone_from_mlflow": False,
+    }
+
+
+def _apply_model(
+    run: SyncRun, tenant: Tenant, local: RegisteredModel | None, remote: MlflowModel
+) -> RegisteredModel:
+    now = timezone.now()
+    if local is None:
+        model = RegisteredModel.objects.create(
+            tenant=tenant,
+            name=remote.name,
+            mlflow_created_ms=remote.created_ms,
+            mlflow_updated_ms=remote.updated_ms,
+            last_synced_at=now,
+            **_model_fields(remote),
+        )
+        _audit(
+            run,
+            "model.registered",
+            "catalog_model",
+            model.pk,
+            after={"name": remote.name, **_model_fields(remote)},
+        )
+        return model
+    wanted = _model_fields(remote)
+    before = {k: getattr(local, k) for k, v in wanted.items() if getattr(local, k) != v}
+    after = {k: wanted[k] for k in before}
+    if before or local.mlflow_updated_ms != remote.updated_ms:
+        for name, value in wanted.items():
+            setattr(local, name, value)
+        local.mlflow_updated_ms, local.last_synced_at, local.gone_at = remote.updated_ms, now, None
+        local.save()
+        run.writes += 1
+    if before:
+        action = (
+            "model.aliases_changed" if set(before) == {"aliases"} else "model.changed_in_mlflow"
+        )
+        if before.get("gone_from_mlflow"):
+            action = "model.returned_to_mlflow"
+        _audit(run, action, "catalog_model", local.pk, before=before, after=after)
+    return local
+
+
+def _version_fields(remote: MlflowVersion) -> dict:
+    return {
+        "run_id": remote.run_id,
+        "source": remote.source,
+        "status": remote.status,
+        "description": remote.description,
+        "aliases": remote.aliases,
+        "mlflow_tags": remote.tags,
+        "gone_from_mlflow": False,
+    }
+
+
+def _apply_versions(
+    run: SyncRun,
+    model: RegisteredModel,
+    versions: list[MlflowVersion],
+    details: dict[int, VersionDetails],
+) -> None:
+    local = {v.version: v for v in ModelVersion.objects.filter(model=model)}
+    now = timezone.now()
+    for remote in versions:
+        wanted = _version_fields(remote)
+        existing = local.get(remote.version)
+        if existing is None:
+            found = details.get(remote.version) or VersionDetails()
+            info = {k: v for k, v in asdict(found).items() if k != "problems"}
+            version = ModelVersion.objects.create(
+                tenant=model.tenant,
+                model=model,
+                version=remote.version,
+                mlflow_created_ms=remote.created_ms,
+                mlflow_updated_ms=remote.updated_ms,
+                details_synced_at=now,
+                details_error="; ".join(found.problems),
+                **wanted,
+                **info,
+            )
+            run.versions_created += 1
+            _audit(
+                run,
+                "version.registered",
+                "model_version",
+                version.pk,
+                after={
+                    "model": model.name,
+                    "version": remote.version,
+                    "run_id": remote.run_id,
+                    "source": remote.source,
+                    "artifact_digest": found.artifact_digest,
+                },
+            )
+            continue
+        before = {k: getattr(existing, k) for k, v in wanted.items() if getattr(existing, k) != v}
+        if before:
+            for name, value in wanted.items():
+                setattr(existing, name, value)
+            existing.mlflow_updated_ms = remote.updated_ms
+            existing.save()
+            run.versions_updated += 1
+            _audit(
+                run,
+                "version.changed_in_mlflow",
+                "model_version",
+                existing.pk,
+                before={"version": remote.version, **before},
+                after={"version": remote.version, **{k: wanted[k] for k in before}},
+            )
+    remote_numbers = {v.version for v in versions}
+    for number, existing in local.items():
+        if number not in remote_numbers and not existing.gone_from_mlflow:
+            existing.gone_from_mlflow = True
+            existing.save(update_fields=["gone_from_mlflow"])
+            _audit(
+                run,
+                "version.gone_from_mlflow",
+                "model_version",
+                existing.pk,
+                before={"version": number, "gone_from_mlflow": False},
+                after={"version": number, "gone_from_mlflow": True},
+            )
+
+
+@transaction.atomic
+def _mark_gone(run: SyncRun, model: RegisteredModel) -> None:
+    model.gone_from_mlflow, model.gone_at = True, timezone.now()
+    model.save(update_fields=["gone_from_mlflow", "gone_at"])
+    run.models_gone += 1
+    _audit(
+        run,
+        "model.gone_from_mlflow",
+        "catalog_model",
+        model.pk,
+        before={"gone_from_mlflow": False},
+        after={"gone_from_mlflow": True},
+    )
+
+
+def _audit(
+    run: SyncRun, action: str, object_type: str, object_id: int, *, before=None, after=None
+) -> None:
+    audit_record(
+        actor=SYNC_ACTOR,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        tenant_id=run.tenant_id,
+        before=before,
+        after=after,
+    )
+    run.writes += 2
+
+
+# --- models no tenant claims ---------------------------------------------------------------------
+
+
+def unassigned_scan(*, registry: MlflowRegistry | None = None) -> int:
+    """Record the registered models that match no active tenant; returns how many there are."""
+    registry = registry or MlflowRegistry()
+    tenants = list(Tenant.objects.filter(active=True))
+    now = timezone.now()
+    names = set()
+    for model in registry.search_models():
+        if tenant_for_model(model, tenants=tenants) is not None:
+            continue
+        names.add(model.name)
+        UnassignedModel.objects.update_or_create(
+            name=model.name,
+            defaults={
+                "mlflow_tags": model.tags,
+                "latest_version": model.latest_version,
+                "mlflow_updated_ms": model.updated_ms,
+                "last_seen_at": now,
+            },
+        )
+    UnassignedModel.objects.exclude(name__in=names).delete()
+    return len(names)
+
+
+def tenant_sync_model(
+    *, name: str, trigger: str, registry: MlflowRegistry | None = None
+) -> list[SyncRun]:
+    """Sync one model by name into the tenant it belongs to (webhooks, assignment).
+
+    A model deleted from MLflow is flagged in every tenant that had it.
+    """
+    registry = registry or MlflowRegistry()
+    try:
+        model: MlflowModel | None = registry.get_model(name)
+    except MlflowNotFound:
+        model = None
+    tenants = list(Tenant.objects.filter(active=True))
+    owner = tenant_for_model(model, tenants=tenants) if model else None
+    # Across tenants on purpose: a model may have moved, or vanished from every tenant.
+    holders = set(
+        RegisteredModel.objects.dangerously_across_tenants()
+        .filter(name=name, gone_from_mlflow=False)
+        .values_list("tenant_id", flat=True)
+    )
+    if model is not None and owner is None:
+        UnassignedModel.objects.update_or_create(
+            name=model.name,
+            defaults={
+                "mlflow_tags": model.tags,
+                "latest_version": model.latest_version,
+                "mlflow_updated_ms": model.updated_ms,
+                "last_seen_at": timezone.now(),
+            },
+        )
+    runs = []
+    for tenant in tenants:
+        if tenant == owner or tenant.pk in holders:
+            with tenant_scope(tenant):
+                run = registry_sync(tenant=tenant, trigger=trigger, only=name, registry=registry)
+            if run is not None:
+                runs.append(run)
+    return runs
