@@ -204,9 +204,17 @@ class MlflowRegistry:
             self.client.create_model_version,
             name=name,
             source=source,
-            run_id=run_id,
+            run_id=run_id or None,
+            model_id=source.removeprefix("models:/") if source.startswith("models:/") else None,
         )
         return _version(created, {})
+
+    def logged_model_run(self, model_id: str) -> str:
+        """The run a logged model came from (MLflow 3)."""
+        logged = self._call(
+            f"find logged model '{model_id}'", self.client.get_logged_model, model_id
+        )
+        return logged.source_run_id or ""
 
     def run_artifact_root(self, run_id: str) -> str:
         run = self._call(f"find run '{run_id}'", self.client.get_run, run_id)

@@ -97,13 +97,14 @@ def model_register_from_run(
         raise Conflict(
             f"'{name}' exists in MLflow but belongs to no unit; ask a platform admin to assign it."
         )
-    if logged_model_id:
-        run_id = ""
-    else:
-        try:
+    try:
+        if logged_model_id:
+            run_id = registry.logged_model_run(logged_model_id)
+        else:
             registry.run_artifact_root(run_id)
-        except MlflowNotFound:
-            raise InvalidRequest(f"MLflow has no run '{run_id}'.") from None
+    except MlflowNotFound:
+        missing = f"logged model '{logged_model_id}'" if logged_model_id else f"run '{run_id}'"
+        raise InvalidRequest(f"MLflow has no {missing}.") from None
     created = registry.create_version(
         name=name, source=source, run_id=run_id, tenant_slug=tenant.slug
     )
