@@ -169,7 +169,8 @@ class MlflowRegistry:
         by_version: dict[int, list[str]] = {}
         for alias, number in (aliases or {}).items():
             by_version.setdefault(int(number), []).append(alias)
-        found, token = [], None
+        found: list[MlflowVersion] = []
+        token = None
         while True:
             page = self._call(
                 f"list versions of '{name}'",

@@ -7,11 +7,17 @@ governance process needs (owner, use case, intended use, limitations) and what i
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from tenants.scoping import TenantOwnedModel
+
+
+def _from_ms(value: int | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value / 1000, tz=UTC)
 
 
 class RegisteredModel(TenantOwnedModel):
@@ -40,6 +46,10 @@ class RegisteredModel(TenantOwnedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def mlflow_updated_at(self) -> datetime | None:
+        return _from_ms(self.mlflow_updated_ms)
 
 
 class VersionStatus(models.TextChoices):
@@ -80,6 +90,10 @@ class ModelVersion(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.model_id} v{self.version}"
+
+    @property
+    def mlflow_created_at(self) -> datetime | None:
+        return _from_ms(self.mlflow_created_ms)
 
 
 class SyncStatus(models.TextChoices):

@@ -1,0 +1,53 @@
+from django import forms
+
+
+class CatalogSearchForm(forms.Form):
+    q = forms.CharField(
+        required=False,
+        label="Search",
+        widget=forms.TextInput(attrs={"placeholder": "name or description"}),
+    )
+    tag = forms.CharField(
+        required=False,
+        label="Tag",
+        widget=forms.TextInput(attrs={"placeholder": "key or key=value"}),
+    )
+    owner = forms.CharField(required=False)
+    alias = forms.CharField(required=False)
+    status = forms.ChoiceField(
+        required=False, choices=[("", "any"), ("active", "in MLflow"), ("gone", "gone from MLflow")]
+    )
+    ordering = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("name", "name A-Z"),
+            ("-name", "name Z-A"),
+            ("-updated", "recently updated"),
+            ("updated", "least recently updated"),
+        ],
+    )
+
+
+class ModelMetadataForm(forms.Form):
+    owner = forms.CharField(
+        required=False, max_length=150, help_text="The person accountable for the model."
+    )
+    use_case = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=5000
+    )
+    intended_use = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=5000
+    )
+    limitations = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=5000
+    )
+
+
+class AssignForm(forms.Form):
+    tenant: forms.ModelChoiceField = forms.ModelChoiceField(queryset=None, empty_label="choose a unit")
+
+    def __init__(self, *args, **kwargs):
+        from tenants.models import Tenant
+
+        super().__init__(*args, **kwargs)
+        self.fields["tenant"].queryset = Tenant.objects.filter(active=True).order_by("name")

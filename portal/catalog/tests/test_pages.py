@@ -1,0 +1,92 @@
+"""Catalog pages as people see them."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from portal.catalog.sync import registry_sync, unassigned_scan
+from tenants.scoping import tenant_scope
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def synced(company, mlflow_server):
+    mlflow_server.register("credit-scoring", tenant=company.a.slug, versions=2)
+    mlflow_server.register("limit-setting", tenant=company.a.slug)
+    with tenant_scope(company.a):
+        registry_sync(tenant=company.a)
+    return mlflow_server
+
+
+def test_the_catalog_page_lists_searches_and_shows_the_last_sync(company, synced):
+    amir = signed_in(company.amir)
+    html = amir.get(f"/t/{company.a.slug}/models/").content.decode()
+    assert "credit-scoring" in html and "limit-setting" in html and "Catalog last synced" in html
+    filtered = amir.get(f"/t/{company.a.slug}/models/", {"q": "limit"}).content.decode()
+    assert "limit-setting" in filtered and "credit-scoring" not in filtered
+
+
+def test_an_engineer_fills_in_the_catalog_entry_and_a_viewer_only_reads_it(company, synced):
+    url = f"/t/{company.a.slug}/models/credit-scoring/"
+    saved = signed_in(company.amir).post(
+        url,
+        {"owner": "Amir", "use_case": "Credit decisions", "intended_use": "", "limitations": ""},
+        follow=True,
+    )
+    assert "Catalog entry saved." in saved.content.decode()
+    viewer_html = signed_in(company.ava).get(url).content.decode()
+    assert "Credit decisions" in viewer_html and "Save catalog entry" not in viewer_html
+    assert signed_in(company.ava).post(url, {"owner": "Ava"}).status_code == 403
+
+
+def test_the_version_page_shows_lineage_signature_and_metrics(company, synced):
+    html = (
+        signed_in(company.ava)
+        .get(f"/t/{company.a.slug}/models/credit-scoring/versions/1/")
+        .content.decode()
+    )
+    for text in (
+        "credit-train",
+        "s3://credit-data/train.parquet",
+        "debt_ratio",
+        "accuracy",
+        "Digest (first seen)",
+    ):
+        assert text in html
+
+
+def test_another_units_model_page_is_not_found(company, synced):
+    assert (
+        signed_in(company.bob).get(f"/t/{company.a.slug}/models/credit-scoring/").status_code == 404
+    )
+    assert (
+        signed_in(company.bob).get(f"/t/{company.b.slug}/models/credit-scoring/").status_code == 404
+    )
+
+
+def test_the_sync_page_shows_runs_and_offers_sync_now_only_to_those_who_may(company, synced):
+    engineer = signed_in(company.amir).get(f"/t/{company.a.slug}/sync/").content.decode()
+    assert "succeeded" in engineer and "Sync now" in engineer
+    assert (
+        "Sync now" not in signed_in(company.ava).get(f"/t/{company.a.slug}/sync/").content.decode()
+    )
+
+
+def test_platform_admins_assign_unassigned_models_on_a_page(company, mlflow_server):
+    mlflow_server.register("orphan", tenant=None)
+    unassigned_scan()
+    admin = signed_in(company.adam)
+    assert "orphan" in admin.get("/catalog/unassigned/").content.decode()
+    done = admin.post(
+        "/catalog/unassigned/orphan/assign/", {"tenant": company.b.pk}, follow=True
+    ).content.decode()
+    assert "now belongs to Bravo Marketing" in done
+    assert signed_in(company.alice).get("/catalog/unassigned/").status_code == 403

@@ -1,0 +1,149 @@
+"""Catalog pages: the list, a model, a version, the sync status, unassigned models."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from governance.audit import Actor
+from portal.catalog import selectors, services, tasks
+from portal.catalog.forms import AssignForm, CatalogSearchForm, ModelMetadataForm
+from portal.catalog.models import (
+    ModelVersion,
+    RegisteredModel,
+    SyncRun,
+    SyncStatus,
+    UnassignedModel,
+)
+from portal.errors import PortalError
+from tenants.access import platform_role_of
+from tenants.models import PlatformRole
+from tenants.routing import TenantRequest, tenant_page
+
+PAGE_SIZE = 25
+
+
+@tenant_page("read")
+def catalog_list(request: TenantRequest) -> HttpResponse:
+    form = CatalogSearchForm(request.GET or None)
+    criteria = {k: v for k, v in form.cleaned_data.items() if v} if form.is_valid() else {}
+    page = Paginator(selectors.models_search(**criteria), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "catalog/list.html",
+        {
+            "tenant": request.tenant,
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "last_sync": selectors.sync_last_success(),
+            "can_write": "write" in request.capabilities,
+        },
+    )
+
+
+def _model_with_versions(name: str) -> RegisteredModel:
+    versions = Prefetch("versions", queryset=ModelVersion.objects.order_by("-version"))
+    return get_object_or_404(RegisteredModel.objects.prefetch_related(versions), name=name)
+
+
+@tenant_page("read")
+def model_detail(request: TenantRequest, name: str) -> HttpResponse:
+    model = _model_with_versions(name)
+    can_write = "write" in request.capabilities
+    form = ModelMetadataForm(
+        request.POST or None, initial={f: getattr(model, f) for f in services.METADATA_FIELDS}
+    )
+    if request.method == "POST":
+        if not can_write:
+            raise PermissionDenied("Your role in this unit cannot edit the catalog.")
+        if form.is_valid():
+            services.model_update_metadata(
+                actor=Actor.user(request.user), model=model, **form.cleaned_data
+            )
+            messages.success(request, "Catalog entry saved.")
+            return redirect("catalog-model", tenant=request.tenant.slug, name=model.name)
+    return render(
+        request,
+        "catalog/model.html",
+        {
+            "tenant": request.tenant,
+            "model": model,
+            "form": form,
+            "can_write": can_write,
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@tenant_page("read")
+def version_detail(request: TenantRequest, name: str, version: int) -> HttpResponse:
+    found = get_object_or_404(
+        ModelVersion.objects.select_related("model"), model__name=name, version=version
+    )
+    return render(request, "catalog/version.html", {"tenant": request.tenant, "version": found})
+
+
+@tenant_page("read")
+def sync_status(request: TenantRequest) -> HttpResponse:
+    runs = list(SyncRun.objects.order_by("-started_at")[:30])
+    running = any(run.status == SyncStatus.RUNNING for run in runs)
+    return render(
+        request,
+        "catalog/sync.html",
+        {
+            "tenant": request.tenant,
+            "runs": runs,
+            "running": running,
+            "last_sync": selectors.sync_last_success(),
+            "can_write": "write" in request.capabilities,
+        },
+    )
+
+
+@require_POST
+@tenant_page("write")
+def sync_now(request: TenantRequest) -> HttpResponse:
+    tasks.sync_tenant.delay_on_commit(tenant_id=request.tenant.pk, trigger="page", deep=True)
+    messages.success(request, "A sync is queued; this page shows its progress.")
+    return redirect("catalog-sync", tenant=request.tenant.slug)
+
+
+def _platform_admin_only(request: HttpRequest) -> None:
+    if platform_role_of(request.user) != PlatformRole.PLATFORM_ADMIN:
+        raise PermissionDenied("Only platform admins see unassigned models.")
+
+
+@login_required
+def unassigned_list(request: HttpRequest) -> HttpResponse:
+    _platform_admin_only(request)
+    models = UnassignedModel.objects.order_by("name")
+    return render(request, "catalog/unassigned.html", {"models": models, "form": AssignForm()})
+
+
+@require_POST
+@login_required
+def unassigned_assign(request: HttpRequest, name: str) -> HttpResponse:
+    _platform_admin_only(request)
+    form = AssignForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose the unit that owns the model.")
+        return redirect("catalog-unassigned")
+    tenant = form.cleaned_data["tenant"]
+    try:
+        services.model_assign(actor=Actor.user(request.user), name=name, tenant=tenant)
+    except PortalError as error:
+        messages.error(request, error.detail)
+    else:
+        messages.success(request, f"'{name}' now belongs to {tenant.name}.")
+    return redirect("catalog-unassigned")
