@@ -198,11 +198,12 @@ class MlflowFixture:
 
 @pytest.fixture(scope="session")
 def mlflow_session(tmp_path_factory):
-    from tests.mlflow_server import MlflowServer, log_demo_model
+    from portal.demo_training import log_demo_model
+    from tests.mlflow_server import MlflowServer
 
     server = MlflowServer(tmp_path_factory.mktemp("mlflow")).start()
     try:
-        run_id, info = log_demo_model(server.url)
+        run_id, info = log_demo_model(server.url, experiment="portal-tests")
         yield MlflowFixture(url=server.url, run_id=run_id, model_id=info.model_id)
     finally:
         server.stop()

@@ -82,3 +82,31 @@ def seed_people_and_tenants() -> list[DemoPerson]:
                 if not Membership.objects.filter(user=user).exists():
                     services.membership_add(actor=ACTOR, tenant=tenant, user=user, role=person.role)
     return DEMO_PEOPLE
+
+
+def seed_models(*, webhook_url: str = "") -> list[str]:
+    """Demo models in MLflow (trained and registered when missing), then a sync of both units."""
+    from django.conf import settings
+
+    from portal.catalog.mlflow_adapter import MlflowRegistry, MlflowUnavailable
+    from portal.catalog.sync import registry_sync
+    from portal.demo_training import ensure_demo_models, ensure_webhook
+
+    uri = settings.MLFLOW_TRACKING_URI
+    registry = MlflowRegistry(uri)
+    try:
+        next(iter(registry.search_models(filter_string="name = 'credit-scoring'")), None)
+    except MlflowUnavailable as error:
+        return [
+            f"MLflow at {uri} is not reachable, so the catalog stays empty for now: {error.detail}"
+        ]
+    lines = ensure_demo_models(uri)
+    if webhook_url and settings.MLFLOW_WEBHOOK_SECRET:
+        lines.append(ensure_webhook(uri, url=webhook_url, secret=settings.MLFLOW_WEBHOOK_SECRET))
+    for slug in DEMO_TENANTS:
+        tenant = Tenant.objects.get(slug=slug)
+        with tenant_scope(tenant):
+            run = registry_sync(tenant=tenant, trigger="seed", deep=True, registry=registry)
+        if run is not None:
+            lines.append(f"{tenant.name}: {run.models_seen} models in the catalog")
+    return lines

@@ -7,10 +7,12 @@ cache. With ``DATABASE_URL`` and ``REDIS_URL`` set, the same processes use those
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,16 +31,79 @@ def _manage(*args: str, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
 
+def _embedded_mlflow(env: dict[str, str]) -> subprocess.Popen | None:
+    """Start MLflow on loopback (SQLite, local artifacts) unless MLFLOW_TRACKING_URI points elsewhere."""
+    if env.get("MLFLOW_TRACKING_URI"):
+        return None
+    folder = Path(env.get("PORTAL_VAR_DIR", ROOT / "var")) / "mlflow"
+    folder.mkdir(parents=True, exist_ok=True)
+    secret_file = folder / "webhook-secret"
+    if not secret_file.exists():
+        secret_file.write_text(secrets.token_urlsafe(32))
+    env["MLFLOW_TRACKING_URI"] = "http://127.0.0.1:5500"
+    env.setdefault("MLFLOW_WEBHOOK_SECRET", secret_file.read_text().strip())
+    mlflow_env = {
+        k: v
+        for k, v in env.items()
+        if k not in {"SECRET_KEY", "DATABASE_URL", "MLFLOW_WEBHOOK_SECRET"}
+    }
+    # Loopback delivery needs both switches; the short cache makes a new webhook take effect at once.
+    mlflow_env.update(
+        MLFLOW_WEBHOOK_ALLOWED_SCHEMES="http,https",
+        MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS="true",
+        MLFLOW_WEBHOOK_CACHE_TTL="5",
+    )
+    process = subprocess.Popen(
+        [
+            str(BIN / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "5500",
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{folder / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(folder / "artifacts"),
+        ],
+        cwd=ROOT,
+        env=mlflow_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    for _ in range(120):
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:5500/health", timeout=1):
+                print("MLflow is up at http://127.0.0.1:5500/", flush=True)
+                return process
+        except OSError:
+            if process.poll() is not None:
+                break
+            time.sleep(0.5)
+    print("MLflow did not start; the catalog will stay empty until it does.", file=sys.stderr)
+    return process
+
+
 def main() -> int:
     env = _environment()
     host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "8000")
+    mlflow = _embedded_mlflow(env)
     try:
         _manage("migrate", "--noinput", env=env)
         if env["DEBUG"].lower() not in {"1", "true", "yes", "on"}:
             _manage("collectstatic", "--noinput", "--verbosity", "0", env=env)
-        _manage("seed_demo", env=env)
+        _manage(
+            "seed_demo",
+            "--webhook-url",
+            f"http://127.0.0.1:{port}/api/v1/webhooks/mlflow/",
+            env=env,
+        )
     except subprocess.CalledProcessError as error:
         print(f"Start-up step failed: {' '.join(error.cmd[1:])}", file=sys.stderr)
+        if mlflow:
+            mlflow.terminate()
         return 1
 
     commands = {
@@ -71,6 +136,8 @@ def main() -> int:
         "beat": [str(BIN / "celery"), "-A", "portal", "beat", "--loglevel", "INFO"],
     }
     processes = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in commands.items()}
+    if mlflow:
+        processes["mlflow"] = mlflow
     print(
         f"\nThe portal is starting at http://{host}:{port}/  (API docs: /api/docs/). Ctrl-C stops it.\n",
         flush=True,

@@ -44,7 +44,9 @@ class ModelMetadataForm(forms.Form):
 
 
 class AssignForm(forms.Form):
-    tenant: forms.ModelChoiceField = forms.ModelChoiceField(queryset=None, empty_label="choose a unit")
+    tenant: forms.ModelChoiceField = forms.ModelChoiceField(
+        queryset=None, empty_label="choose a unit"
+    )
 
     def __init__(self, *args, **kwargs):
         from tenants.models import Tenant

@@ -8,8 +8,9 @@ from conftest import client_for
 from portal.catalog.mlflow_adapter import MlflowRegistry, MlflowUnavailable
 from portal.catalog.models import RegisteredModel, SyncRun
 from portal.catalog.sync import registry_sync
+from portal.demo_training import log_demo_model
 from tenants.scoping import tenant_scope
-from tests.mlflow_server import MlflowServer, log_demo_model
+from tests.mlflow_server import MlflowServer
 
 pytestmark = pytest.mark.django_db
 
