@@ -8,6 +8,7 @@ It talks to MLflow the way a unit's engineer does, through the ``mlflow`` packag
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -84,6 +85,7 @@ def log_demo_model(
     import warnings
 
     import mlflow
+    from mlflow.data.pandas_dataset import from_pandas
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
 
@@ -103,7 +105,7 @@ def log_demo_model(
             if kind == "credit"
             else "s3://marketing-data/churn.parquet"
         )
-        dataset = mlflow.data.from_pandas(
+        dataset = from_pandas(
             features.assign(label=target), source=source, name=f"{kind}-train", targets="label"
         )
         mlflow.log_input(dataset, context="training")
@@ -177,7 +179,7 @@ def ensure_webhook(tracking_uri: str, *, url: str, secret: str) -> str:
     from mlflow.entities.webhook import WebhookEvent
 
     client = MlflowClient(tracking_uri=tracking_uri)
-    events = [WebhookEvent(entity, action) for entity, action in REGISTRY_EVENTS]
+    events: list[Any] = [WebhookEvent(entity, action) for entity, action in REGISTRY_EVENTS]
     existing = [hook for hook in client.list_webhooks() if hook.name == "mlops-portal"]
     if existing:
         client.update_webhook(existing[0].webhook_id, url=url, secret=secret, events=events)
