@@ -81,6 +81,17 @@ def event_hash(event: AuditEvent) -> str:
     return hashlib.sha256(_canonical(payload)).hexdigest()
 
 
+@dataclass(frozen=True)
+class Change:
+    """One change to record: what happened to which object, with the values before and after."""
+
+    action: str
+    object_type: str
+    object_id: Any
+    before: dict | None = None
+    after: dict | None = None
+
+
 def audit_record(
     *,
     actor: Actor,
@@ -91,38 +102,53 @@ def audit_record(
     before: dict | None = None,
     after: dict | None = None,
 ) -> AuditEvent:
-    """Append one event to the tenant's chain (or the platform chain when ``tenant_id`` is None).
+    """Append one event to the tenant's chain (or the platform chain when ``tenant_id`` is None)."""
+    change = Change(
+        action=action, object_type=object_type, object_id=object_id, before=before, after=after
+    )
+    return audit_record_many(actor=actor, tenant_id=tenant_id, changes=[change])[0]
 
-    Must run inside the transaction of the change it records: the event commits or rolls back
-    with it. The chain head row is locked for the append, so concurrent writers queue up.
+
+def audit_record_many(
+    *, actor: Actor, tenant_id: int | None, changes: list[Change]
+) -> list[AuditEvent]:
+    """Append events for several changes by one actor to one chain, in order.
+
+    Must run inside the transaction of the changes it records: the events commit or roll back
+    with them. The chain head row is locked for the append, so concurrent writers queue up.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_record must run inside the transaction of the change it records")
+    if not changes:
+        return []
     key = chain_key(tenant_id)
     AuditChainHead.objects.get_or_create(chain=key)
     head = AuditChainHead.objects.select_for_update().get(chain=key)
-    event = AuditEvent(
-        chain=key,
-        sequence=head.last_sequence + 1,
-        tenant_id=tenant_id,
-        actor_type=actor.type,
-        actor_id=actor.id,
-        actor_label=actor.label[:150],
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        before=_normalize(before),
-        after=_normalize(after),
-        request_id=current_request_id(),
-        created_at=timezone.now(),
-        prev_hash=head.last_hash,
-    )
-    event.hash = event_hash(event)
-    event.save()
-    head.last_sequence = event.sequence
-    head.last_hash = event.hash
+    now, request_id = timezone.now(), current_request_id()
+    events = []
+    for change in changes:
+        event = AuditEvent(
+            chain=key,
+            sequence=head.last_sequence + 1,
+            tenant_id=tenant_id,
+            actor_type=actor.type,
+            actor_id=actor.id,
+            actor_label=actor.label[:150],
+            action=change.action,
+            object_type=change.object_type,
+            object_id=str(change.object_id),
+            before=_normalize(change.before),
+            after=_normalize(change.after),
+            request_id=request_id,
+            created_at=now,
+            prev_hash=head.last_hash,
+        )
+        event.hash = event_hash(event)
+        head.last_sequence, head.last_hash = event.sequence, event.hash
+        events.append(event)
+    AuditEvent.objects.dangerously_across_tenants().bulk_create(events)
     head.save(update_fields=["last_sequence", "last_hash"])
-    return event
+    return events
 
 
 def changes(instance: Any, fields: Iterable[str], updates: dict) -> tuple[dict, dict]:

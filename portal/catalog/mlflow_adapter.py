@@ -36,6 +36,8 @@ from mlflow.exceptions import MlflowException, RestException
 TENANT_TAG = "portal.tenant"
 MLMODEL_MAX_BYTES = 1024 * 1024
 PAGE_SIZE = 1000
+VERSIONS_PAGE_SIZE = 10000
+NAMES_PER_CALL = 100
 
 
 class MlflowUnavailable(PortalError):
@@ -166,23 +168,43 @@ class MlflowRegistry:
     # --- versions -------------------------------------------------------------------------------
 
     def versions(self, name: str, aliases: dict[str, int] | None = None) -> list[MlflowVersion]:
-        by_version: dict[int, list[str]] = {}
-        for alias, number in (aliases or {}).items():
-            by_version.setdefault(int(number), []).append(alias)
-        found: list[MlflowVersion] = []
+        by_version = _aliases_by_version(aliases or {})
+        found = self._search_versions(f"name = '{_quote(name)}'", f"list versions of '{name}'")
+        return sorted((_version(v, by_version) for v in found), key=lambda v: v.version)
+
+    def versions_of_models(self, models: list[MlflowModel]) -> dict[str, list[MlflowVersion]]:
+        """Versions of several models, read in batches (``name IN (...)``) where MLflow allows it."""
+        result: dict[str, list[MlflowVersion]] = {m.name: [] for m in models}
+        aliases = {m.name: _aliases_by_version(m.aliases) for m in models}
+        for start in range(0, len(models), NAMES_PER_CALL):
+            batch = models[start : start + NAMES_PER_CALL]
+            names = ", ".join(f"'{_quote(m.name)}'" for m in batch)
+            try:
+                found = self._search_versions(f"name IN ({names})", "list model versions")
+            except MlflowRejected:  # a store without IN support: one call per model
+                for model in batch:
+                    result[model.name] = self.versions(model.name, model.aliases)
+                continue
+            for version in found:
+                if version.name in result:
+                    result[version.name].append(_version(version, aliases[version.name]))
+        return {name: sorted(found, key=lambda v: v.version) for name, found in result.items()}
+
+    def _search_versions(self, filter_string: str, what: str) -> list[Any]:
+        found: list[Any] = []
         token = None
         while True:
             page = self._call(
-                f"list versions of '{name}'",
+                what,
                 self.client.search_model_versions,
-                filter_string=f"name = '{_quote(name)}'",
-                max_results=PAGE_SIZE,
+                filter_string=filter_string,
+                max_results=VERSIONS_PAGE_SIZE,
                 page_token=token,
             )
-            found.extend(_version(v, by_version) for v in page)
+            found.extend(page)
             token = page.token
             if not token:
-                return sorted(found, key=lambda v: v.version)
+                return found
 
     def create_version(
         self, *, name: str, source: str, run_id: str, tenant_slug: str
@@ -223,23 +245,24 @@ class MlflowRegistry:
 
     # --- details of one version -----------------------------------------------------------------
 
-    def version_details(self, version: MlflowVersion) -> VersionDetails:
+    def version_details(self, *, run_id: str, source: str) -> VersionDetails:
         """Run metrics, params and dataset lineage, the signature, artifact size and digest."""
         details = VersionDetails()
-        if version.run_id:
+        if run_id:
             try:
-                run = self._call(
-                    f"read run '{version.run_id}'", self.client.get_run, version.run_id
-                )
+                run = self._call(f"read run '{run_id}'", self.client.get_run, run_id)
             except MlflowNotFound:
-                details.problems.append(f"run {version.run_id} no longer exists in MLflow")
+                details.problems.append(f"run {run_id} no longer exists in MLflow")
             else:
                 details.metrics = dict(run.data.metrics)
                 details.params = dict(run.data.params)
                 details.datasets = [
                     _dataset(d) for d in (run.inputs.dataset_inputs if run.inputs else [])
                 ]
-        artifact_uri = self._artifact_uri(version)
+        try:
+            artifact_uri = self._artifact_uri(source)
+        except MlflowNotFound:
+            artifact_uri = ""
         if artifact_uri:
             files = self._list_files(artifact_uri)
             details.artifact_size_bytes = sum(size for _, size in files)
@@ -256,13 +279,10 @@ class MlflowRegistry:
             manifest = json.dumps(sorted(files), separators=(",", ":"))
             details.artifact_digest = hashlib.sha256((manifest + "\n" + text).encode()).hexdigest()
         else:
-            details.problems.append(
-                f"the source {version.source!r} has no readable artifact location"
-            )
+            details.problems.append(f"the source {source!r} has no readable artifact location")
         return details
 
-    def _artifact_uri(self, version: MlflowVersion) -> str:
-        source = version.source
+    def _artifact_uri(self, source: str) -> str:
         if source.startswith("models:/m-"):
             model_id = source.removeprefix("models:/").split("/", 1)[0]
             logged = self._call(
@@ -304,6 +324,13 @@ class MlflowRegistry:
                 tracking_uri=self.tracking_uri,
             )
             return Path(path).read_text(encoding="utf-8", errors="replace")[:MLMODEL_MAX_BYTES]
+
+
+def _aliases_by_version(aliases: dict[str, int]) -> dict[int, list[str]]:
+    by_version: dict[int, list[str]] = {}
+    for alias, number in aliases.items():
+        by_version.setdefault(int(number), []).append(alias)
+    return by_version
 
 
 def _quote(value: str) -> str:

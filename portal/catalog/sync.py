@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from governance.audit import Actor, audit_record
+from governance.audit import Actor, Change, audit_record_many
 from portal.catalog.mlflow_adapter import (
     TENANT_TAG,
     MlflowModel,
@@ -48,7 +49,8 @@ logger = logging.getLogger(__name__)
 
 SYNC_ACTOR = Actor.system("mlflow sync")
 ABANDONED_AFTER = timedelta(minutes=30)
-PROGRESS_EVERY = 50
+BATCH = 100  # models whose versions are read in one MLflow call
+DETAIL_WORKERS = 4
 
 
 def sync_start(*, tenant: Tenant, trigger: str, deep: bool) -> SyncRun | None:
@@ -87,8 +89,13 @@ def registry_sync(
     deep: bool = False,
     only: str | None = None,
     registry: MlflowRegistry | None = None,
+    details: bool = True,
 ) -> SyncRun | None:
-    """One sync pass for ``tenant`` (inside its scope); ``only`` limits it to one model name."""
+    """One sync pass for ``tenant`` (inside its scope); ``only`` limits it to one model name.
+
+    The registry pass mirrors models, versions and aliases; the details pass then reads, for each
+    version seen for the first time, its run data, signature, size and digest.
+    """
     run = sync_start(tenant=tenant, trigger=trigger, deep=deep or bool(only))
     if run is None:
         logger.info("sync of %s skipped: another one is running", tenant.slug)
@@ -97,22 +104,23 @@ def registry_sync(
     try:
         existing = {model.name: model for model in RegisteredModel.objects.all()}
         seen: set[str] = set()
+        pending: list[tuple[RegisteredModel | None, MlflowModel]] = []
         for remote in _remote_models(registry, tenant, only):
             seen.add(remote.name)
             run.models_seen += 1
             local = existing.get(remote.name)
             if local is None or run.deep or not _unchanged(local, remote):
-                _sync_model(run=run, tenant=tenant, local=local, remote=remote, registry=registry)
-            if run.models_seen % PROGRESS_EVERY == 0:
-                SyncRun.objects.filter(pk=run.pk).update(
-                    models_seen=run.models_seen,
-                    models_changed=run.models_changed,
-                    versions_created=run.versions_created,
-                )
+                pending.append((local, remote))
+            if len(pending) >= BATCH:
+                _sync_batch(run, tenant, pending, registry)
+                pending = []
+        _sync_batch(run, tenant, pending, registry)
         names = [only] if only else list(existing)
         for name in names:
             if name not in seen and name in existing and not existing[name].gone_from_mlflow:
                 _mark_gone(run, existing[name])
+        if details:
+            version_details_sync(run=run, registry=registry)
     except MlflowUnavailable as error:
         _finish(run, status=SyncStatus.FAILED, error=error.detail)
         raise
@@ -156,26 +164,30 @@ def _unchanged(local: RegisteredModel, remote: MlflowModel) -> bool:
     )
 
 
-def _sync_model(
-    *,
+def _sync_batch(
     run: SyncRun,
     tenant: Tenant,
-    local: RegisteredModel | None,
-    remote: MlflowModel,
+    pending: list[tuple[RegisteredModel | None, MlflowModel]],
     registry: MlflowRegistry,
 ) -> None:
-    versions = registry.versions(remote.name, remote.aliases)
-    known = set()
-    if local is not None:
-        known = set(ModelVersion.objects.filter(model=local).values_list("version", flat=True))
-    # MLflow reads happen before the transaction, so no lock is held while waiting on the network.
-    details = {v.version: registry.version_details(v) for v in versions if v.version not in known}
-    with transaction.atomic():
-        writes_before = run.writes
-        model = _apply_model(run, tenant, local, remote)
-        _apply_versions(run, model, versions, details)
-        if run.writes > writes_before:
-            run.models_changed += 1
+    if not pending:
+        return
+    # MLflow is read before any transaction opens, so no lock is held while waiting on the network.
+    versions = registry.versions_of_models([remote for _, remote in pending])
+    for local, remote in pending:
+        with transaction.atomic():
+            changes: list[Change] = []
+            writes_before = run.writes
+            model = _apply_model(run, tenant, local, remote, changes)
+            _apply_versions(run, model, versions[remote.name], changes)
+            _audit(run, changes)
+            if run.writes > writes_before:
+                run.models_changed += 1
+    SyncRun.objects.filter(pk=run.pk).update(
+        models_seen=run.models_seen,
+        models_changed=run.models_changed,
+        versions_created=run.versions_created,
+    )
 
 
 def _model_fields(remote: MlflowModel) -> dict:
@@ -188,7 +200,11 @@ def _model_fields(remote: MlflowModel) -> dict:
 
 
 def _apply_model(
-    run: SyncRun, tenant: Tenant, local: RegisteredModel | None, remote: MlflowModel
+    run: SyncRun,
+    tenant: Tenant,
+    local: RegisteredModel | None,
+    remote: MlflowModel,
+    changes: list[Change],
 ) -> RegisteredModel:
     now = timezone.now()
     if local is None:
@@ -200,12 +216,14 @@ def _apply_model(
             last_synced_at=now,
             **_model_fields(remote),
         )
-        _audit(
-            run,
-            "model.registered",
-            "catalog_model",
-            model.pk,
-            after={"name": remote.name, **_model_fields(remote)},
+        run.writes += 1
+        changes.append(
+            Change(
+                "model.registered",
+                "catalog_model",
+                model.pk,
+                after={"name": remote.name, **_model_fields(remote)},
+            )
         )
         return model
     wanted = _model_fields(remote)
@@ -223,7 +241,7 @@ def _apply_model(
         )
         if before.get("gone_from_mlflow"):
             action = "model.returned_to_mlflow"
-        _audit(run, action, "catalog_model", local.pk, before=before, after=after)
+        changes.append(Change(action, "catalog_model", local.pk, before=before, after=after))
     return local
 
 
@@ -240,45 +258,44 @@ def _version_fields(remote: MlflowVersion) -> dict:
 
 
 def _apply_versions(
-    run: SyncRun,
-    model: RegisteredModel,
-    versions: list[MlflowVersion],
-    details: dict[int, VersionDetails],
+    run: SyncRun, model: RegisteredModel, versions: list[MlflowVersion], changes: list[Change]
 ) -> None:
     local = {v.version: v for v in ModelVersion.objects.filter(model=model)}
-    now = timezone.now()
-    for remote in versions:
-        wanted = _version_fields(remote)
-        existing = local.get(remote.version)
-        if existing is None:
-            found = details.get(remote.version) or VersionDetails()
-            info = {k: v for k, v in asdict(found).items() if k != "problems"}
-            version = ModelVersion.objects.create(
-                tenant=model.tenant,
-                model=model,
-                version=remote.version,
-                mlflow_created_ms=remote.created_ms,
-                mlflow_updated_ms=remote.updated_ms,
-                details_synced_at=now,
-                details_error="; ".join(found.problems),
-                **wanted,
-                **info,
-            )
-            run.versions_created += 1
-            _audit(
-                run,
+    created = [
+        ModelVersion(
+            tenant_id=model.tenant_id,
+            model=model,
+            version=remote.version,
+            mlflow_created_ms=remote.created_ms,
+            mlflow_updated_ms=remote.updated_ms,
+            **_version_fields(remote),
+        )
+        for remote in versions
+        if remote.version not in local
+    ]
+    if created:
+        ModelVersion.objects.bulk_create(created)
+        run.versions_created += len(created)
+        run.writes += 1
+        changes.extend(
+            Change(
                 "version.registered",
                 "model_version",
                 version.pk,
                 after={
                     "model": model.name,
-                    "version": remote.version,
-                    "run_id": remote.run_id,
-                    "source": remote.source,
-                    "artifact_digest": found.artifact_digest,
+                    "version": version.version,
+                    "run_id": version.run_id,
+                    "source": version.source,
                 },
             )
+            for version in created
+        )
+    for remote in versions:
+        existing = local.get(remote.version)
+        if existing is None:
             continue
+        wanted = _version_fields(remote)
         before = {k: getattr(existing, k) for k, v in wanted.items() if getattr(existing, k) != v}
         if before:
             for name, value in wanted.items():
@@ -286,26 +303,30 @@ def _apply_versions(
             existing.mlflow_updated_ms = remote.updated_ms
             existing.save()
             run.versions_updated += 1
-            _audit(
-                run,
-                "version.changed_in_mlflow",
-                "model_version",
-                existing.pk,
-                before={"version": remote.version, **before},
-                after={"version": remote.version, **{k: wanted[k] for k in before}},
+            run.writes += 1
+            changes.append(
+                Change(
+                    "version.changed_in_mlflow",
+                    "model_version",
+                    existing.pk,
+                    before={"version": remote.version, **before},
+                    after={"version": remote.version, **{k: wanted[k] for k in before}},
+                )
             )
     remote_numbers = {v.version for v in versions}
     for number, existing in local.items():
         if number not in remote_numbers and not existing.gone_from_mlflow:
             existing.gone_from_mlflow = True
             existing.save(update_fields=["gone_from_mlflow"])
-            _audit(
-                run,
-                "version.gone_from_mlflow",
-                "model_version",
-                existing.pk,
-                before={"version": number, "gone_from_mlflow": False},
-                after={"version": number, "gone_from_mlflow": True},
+            run.writes += 1
+            changes.append(
+                Change(
+                    "version.gone_from_mlflow",
+                    "model_version",
+                    existing.pk,
+                    before={"version": number, "gone_from_mlflow": False},
+                    after={"version": number, "gone_from_mlflow": True},
+                )
             )
 
 
@@ -314,29 +335,77 @@ def _mark_gone(run: SyncRun, model: RegisteredModel) -> None:
     model.gone_from_mlflow, model.gone_at = True, timezone.now()
     model.save(update_fields=["gone_from_mlflow", "gone_at"])
     run.models_gone += 1
+    run.writes += 1
     _audit(
         run,
-        "model.gone_from_mlflow",
-        "catalog_model",
-        model.pk,
-        before={"gone_from_mlflow": False},
-        after={"gone_from_mlflow": True},
+        [
+            Change(
+                "model.gone_from_mlflow",
+                "catalog_model",
+                model.pk,
+                before={"gone_from_mlflow": False},
+                after={"gone_from_mlflow": True},
+            )
+        ],
     )
 
 
-def _audit(
-    run: SyncRun, action: str, object_type: str, object_id: int, *, before=None, after=None
-) -> None:
-    audit_record(
-        actor=SYNC_ACTOR,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        tenant_id=run.tenant_id,
-        before=before,
-        after=after,
+def _audit(run: SyncRun, changes: list[Change]) -> None:
+    if changes:
+        audit_record_many(actor=SYNC_ACTOR, tenant_id=run.tenant_id, changes=changes)
+        run.writes += len(changes)
+
+
+# --- details of versions seen for the first time -----------------------------------------------
+
+
+def version_details_sync(
+    *, run: SyncRun, registry: MlflowRegistry, workers: int = DETAIL_WORKERS
+) -> int:
+    """Read run data, signature, size and digest of every version not read yet; returns how many.
+
+    MLflow is read from a few threads (they never touch the database); each version is then
+    written with its one audit event recording the digest first seen.
+    """
+    pending = list(
+        ModelVersion.objects.filter(details_synced_at__isnull=True, gone_from_mlflow=False)
+        .select_related("model")
+        .order_by("pk")
     )
-    run.writes += 2
+    if not pending:
+        return 0
+
+    def read(version: ModelVersion) -> VersionDetails:
+        return registry.version_details(run_id=version.run_id, source=version.source)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        found = list(pool.map(read, pending))
+    now = timezone.now()
+    for version, details in zip(pending, found, strict=True):
+        with transaction.atomic():
+            for name, value in asdict(details).items():
+                if name != "problems":
+                    setattr(version, name, value)
+            version.details_error = "; ".join(details.problems)
+            version.details_synced_at = now
+            version.save()
+            _audit(
+                run,
+                [
+                    Change(
+                        "version.digest_recorded",
+                        "model_version",
+                        version.pk,
+                        after={
+                            "model": version.model.name,
+                            "version": version.version,
+                            "artifact_digest": details.artifact_digest,
+                            "artifact_size_bytes": details.artifact_size_bytes,
+                        },
+                    )
+                ],
+            )
+    return len(pending)
 
 
 # --- models no tenant claims ---------------------------------------------------------------------

@@ -25,7 +25,7 @@ def own_mlflow(tmp_path, settings):
 
 
 def test_mlflow_stopping_mid_sync_leaves_the_catalog_intact_and_the_run_failed_with_a_reason(
-    company, own_mlflow
+    company, own_mlflow, monkeypatch
 ):
     run_id, info = log_demo_model(own_mlflow.url)
     registry = MlflowRegistry(own_mlflow.url)
@@ -41,14 +41,16 @@ def test_mlflow_stopping_mid_sync_leaves_the_catalog_intact_and_the_run_failed_w
             name, source=f"models:/{info.model_id}", run_id=run_id, model_id=info.model_id
         )
 
+    monkeypatch.setattr("portal.catalog.sync.BATCH", 1)  # one model per MLflow read
+
     class StopsHalfway(MlflowRegistry):
         reads = 0
 
-        def versions(self, name, aliases=None):
+        def versions_of_models(self, models):
             StopsHalfway.reads += 1
             if StopsHalfway.reads == 2:
                 own_mlflow.stop()
-            return super().versions(name, aliases)
+            return super().versions_of_models(models)
 
     with tenant_scope(company.a), pytest.raises(MlflowUnavailable):
         registry_sync(tenant=company.a, registry=StopsHalfway(own_mlflow.url))
@@ -58,7 +60,7 @@ def test_mlflow_stopping_mid_sync_leaves_the_catalog_intact_and_the_run_failed_w
         counts = {m.name: m.versions.count() for m in RegisteredModel.objects.all()}
         flagged = RegisteredModel.objects.filter(gone_from_mlflow=True).count()
     assert failed.status == "failed" and failed.finished_at is not None
-    assert failed.error.startswith("MLflow could not list versions of 'beta'")
+    assert failed.error.startswith("MLflow could not list model versions")
     assert counts == {"alpha": 2, "beta": 1, "gamma": 1}  # alpha fully updated, the rest untouched
     assert flagged == 0
 
