@@ -17,6 +17,18 @@ class CatalogSearchForm(forms.Form):
     status = forms.ChoiceField(
         required=False, choices=[("", "any"), ("active", "in MLflow"), ("gone", "gone from MLflow")]
     )
+    risk_tier = forms.ChoiceField(
+        required=False,
+        label="Risk tier",
+        choices=[
+            ("", "any"),
+            ("high", "high"),
+            ("limited", "limited"),
+            ("minimal", "minimal"),
+            ("prohibited", "prohibited"),
+            ("unclassified", "not classified yet"),
+        ],
+    )
     ordering = forms.ChoiceField(
         required=False,
         choices=[

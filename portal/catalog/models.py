@@ -20,8 +20,18 @@ def _from_ms(value: int | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value / 1000, tz=UTC)
 
 
+class RiskTier(models.TextChoices):
+    """EU AI Act risk tiers; empty until the model's classification questionnaire is answered."""
+
+    PROHIBITED = "prohibited", "Prohibited"
+    HIGH = "high", "High risk"
+    LIMITED = "limited", "Limited risk"
+    MINIMAL = "minimal", "Minimal risk"
+
+
 class RegisteredModel(TenantOwnedModel):
     name = models.CharField(max_length=256)
+    risk_tier = models.CharField(max_length=16, choices=RiskTier.choices, blank=True, default="")
     description = models.TextField(blank=True)
     owner = models.CharField(
         max_length=150, blank=True, help_text="The person accountable for the model."

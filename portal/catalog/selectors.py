@@ -21,6 +21,7 @@ def models_search(
     owner: str = "",
     alias: str = "",
     status: str = "",
+    risk_tier: str = "",
     ordering: str = "name",
 ) -> QuerySet[RegisteredModel]:
     """The tenant's catalog with the latest version and version count, in one query."""
@@ -40,6 +41,10 @@ def models_search(
         models = models.filter(owner__iexact=owner)
     if alias:
         models = models.filter(aliases__has_key=alias)
+    if risk_tier == "unclassified":
+        models = models.filter(risk_tier="")
+    elif risk_tier:
+        models = models.filter(risk_tier=risk_tier)
     if status == "active":
         models = models.filter(gone_from_mlflow=False)
     elif status == "gone":

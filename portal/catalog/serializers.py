@@ -29,6 +29,7 @@ class ModelSummarySerializer(serializers.ModelSerializer):
         fields = [
             "name",
             "description",
+            "risk_tier",
             "owner",
             "use_case",
             "tags",
@@ -148,6 +149,9 @@ class CatalogListFilterSerializer(serializers.Serializer):
         required=False, help_text="Models with a version under this alias."
     )
     status = serializers.ChoiceField(choices=["active", "gone"], required=False)
+    risk_tier = serializers.ChoiceField(
+        choices=["prohibited", "high", "limited", "minimal", "unclassified"], required=False
+    )
     ordering = serializers.ChoiceField(
         choices=["name", "-name", "updated", "-updated"], required=False
     )

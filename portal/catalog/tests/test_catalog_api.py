@@ -50,6 +50,10 @@ def test_the_list_searches_filters_and_orders(company, catalog):
     assert names(tag="team") == ["limit-setting"]
     assert names(alias="champion") == ["credit-scoring"]
     assert names(ordering="-name") == ["limit-setting", "credit-scoring"]
+    with tenant_scope(company.a):
+        RegisteredModel.objects.filter(name="credit-scoring").update(risk_tier="high")
+    assert names(risk_tier="high") == ["credit-scoring"]
+    assert names(risk_tier="unclassified") == ["limit-setting"]
     first = amir.get(models_url(company.a)).json()["results"][0]
     assert (first["latest_version"], first["version_count"]) == (2, 2)
     bad = amir.get(models_url(company.a), {"ordering": "password"})
