@@ -151,13 +151,25 @@ def audit_record_many(
     return events
 
 
-def changes(instance: Any, fields: Iterable[str], updates: dict) -> tuple[dict, dict]:
-    """The before and after values of the fields ``updates`` really changes on ``instance``."""
+def apply_updates(
+    instance: Any, *, editable: Iterable[str], updates: dict, refusal: str
+) -> tuple[dict, dict]:
+    """Set the fields ``updates`` really changes on ``instance`` (unsaved); return before and after.
+
+    A field outside ``editable`` is refused with ``refusal`` followed by the offending names.
+    """
+    editable = tuple(editable)
+    unknown = set(updates) - set(editable)
+    if unknown:
+        from portal.errors import InvalidRequest
+
+        raise InvalidRequest(f"{refusal}: {', '.join(sorted(unknown))}.")
     before, after = {}, {}
-    for name in fields:
+    for name in editable:
         if name in updates and getattr(instance, name) != updates[name]:
             before[name] = getattr(instance, name)
             after[name] = updates[name]
+            setattr(instance, name, updates[name])
     return before, after
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from governance.audit import Actor, audit_record, changes
+from governance.audit import Actor, apply_updates, audit_record
 from portal.errors import Conflict, InvalidRequest, NotAllowed, Unauthenticated
 from tenants.models import Membership, ServiceToken, Tenant, TenantRole, TokenScope, User
 
@@ -46,16 +46,14 @@ def tenant_create(*, actor: Actor, slug: str, name: str, cost_center: str = "") 
 
 @transaction.atomic
 def tenant_update(*, actor: Actor, tenant: Tenant, **updates: object) -> Tenant:
-    unknown = set(updates) - set(TENANT_FIELDS)
-    if unknown:
-        raise InvalidRequest(
-            f"These tenant fields cannot be changed: {', '.join(sorted(unknown))}."
-        )
-    before, after = changes(tenant, TENANT_FIELDS, updates)
+    before, after = apply_updates(
+        tenant,
+        editable=TENANT_FIELDS,
+        updates=updates,
+        refusal="These tenant fields cannot be changed",
+    )
     if not after:
         return tenant
-    for name, value in after.items():
-        setattr(tenant, name, value)
     tenant.full_clean()
     tenant.save(update_fields=[*after, "updated_at"])
     action = "tenant.updated"

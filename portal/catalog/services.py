@@ -6,7 +6,7 @@ import re
 
 from django.db import transaction
 
-from governance.audit import Actor, audit_record, changes
+from governance.audit import Actor, apply_updates, audit_record
 from portal.catalog.mlflow_adapter import TENANT_TAG, MlflowNotFound, MlflowRegistry
 from portal.catalog.models import ModelVersion, RegisteredModel, UnassignedModel
 from portal.catalog.sync import registry_sync, tenant_sync_model
@@ -25,16 +25,14 @@ ARTIFACT_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-
 def model_update_metadata(
     *, actor: Actor, model: RegisteredModel, **updates: str
 ) -> RegisteredModel:
-    unknown = set(updates) - set(METADATA_FIELDS)
-    if unknown:
-        raise InvalidRequest(
-            f"These fields come from MLflow or are not editable: {', '.join(sorted(unknown))}."
-        )
-    before, after = changes(model, METADATA_FIELDS, updates)
+    before, after = apply_updates(
+        model,
+        editable=METADATA_FIELDS,
+        updates=updates,
+        refusal="These fields come from MLflow or are not editable",
+    )
     if not after:
         return model
-    for name, value in after.items():
-        setattr(model, name, value)
     model.save(update_fields=list(after))
     audit_record(
         actor=actor,
