@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from governance.models import AuditEvent, AuditVerification
+from governance.models import AuditEvent
 
 
 def audit_events_across_tenants(
@@ -42,7 +42,3 @@ def audit_events_across_tenants(
     if until:
         events = events.filter(created_at__lt=until)
     return events.order_by("-created_at", "-id")
-
-
-def audit_latest_verification() -> AuditVerification | None:
-    return AuditVerification.objects.order_by("-started_at").first()

@@ -70,10 +70,6 @@ def current_tenant_id() -> int:
     return tenant_id
 
 
-def current_tenant_id_or_none() -> int | None:
-    return _current_tenant_id.get()
-
-
 class TenantScopedManager(models.Manager):
     """Default manager of tenant-owned models: only the scoped tenant's rows, or an error."""
 

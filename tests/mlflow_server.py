@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -79,12 +78,3 @@ class MlflowServer:
                 self.process.wait()
         if getattr(self, "log", None):
             self.log.close()
-
-
-@contextmanager
-def running_mlflow(folder: Path, **kwargs):
-    server = MlflowServer(folder, **kwargs).start()
-    try:
-        yield server
-    finally:
-        server.stop()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -92,12 +92,3 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         body = {"code": code, "detail": str(detail)}
     response.data = body
     return response
-
-
-def json_error_view(status_code: int, body: dict):
-    """A plain Django view answering with an API-shaped error, for the URLconf's handlers."""
-
-    def view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-        return JsonResponse(body, status=status_code)
-
-    return view

@@ -71,10 +71,10 @@ class ModelDetailView(TenantScopedAPIView, generics.GenericAPIView):
     def patch(self, request: Request, tenant: str, name: str) -> Response:
         data = ModelUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        services.model_update_metadata(
+        model = services.model_update_metadata(
             actor=Actor.from_request(request), model=_model(name), **data.validated_data
         )
-        return Response(ModelDetailSerializer(_model(name)).data)
+        return Response(ModelDetailSerializer(model).data)
 
 
 class VersionListView(TenantScopedAPIView, generics.ListAPIView):

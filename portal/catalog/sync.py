@@ -102,7 +102,10 @@ def registry_sync(
         return None
     registry = registry or MlflowRegistry()
     try:
-        existing = {model.name: model for model in RegisteredModel.objects.all()}
+        local_models = (
+            RegisteredModel.objects.filter(name=only) if only else RegisteredModel.objects.all()
+        )
+        existing = {model.name: model for model in local_models}
         seen: set[str] = set()
         pending: list[tuple[RegisteredModel | None, MlflowModel]] = []
         for remote in _remote_models(registry, tenant, only):
@@ -120,7 +123,7 @@ def registry_sync(
             if name not in seen and name in existing and not existing[name].gone_from_mlflow:
                 _mark_gone(run, existing[name])
         if details:
-            version_details_sync(run=run, registry=registry)
+            version_details_sync(run=run, registry=registry, model_name=only)
     except MlflowUnavailable as error:
         _finish(run, status=SyncStatus.FAILED, error=error.detail)
         raise
@@ -360,18 +363,22 @@ def _audit(run: SyncRun, changes: list[Change]) -> None:
 
 
 def version_details_sync(
-    *, run: SyncRun, registry: MlflowRegistry, workers: int = DETAIL_WORKERS
+    *,
+    run: SyncRun,
+    registry: MlflowRegistry,
+    model_name: str | None = None,
+    workers: int = DETAIL_WORKERS,
 ) -> int:
-    """Read run data, signature, size and digest of every version not read yet; returns how many.
+    """Read run data, signature, size and digest of every version not read yet (of one model
+    when ``model_name`` is given); returns how many.
 
     MLflow is read from a few threads (they never touch the database); each version is then
     written with its one audit event recording the digest first seen.
     """
-    pending = list(
-        ModelVersion.objects.filter(details_synced_at__isnull=True, gone_from_mlflow=False)
-        .select_related("model")
-        .order_by("pk")
-    )
+    versions = ModelVersion.objects.filter(details_synced_at__isnull=True, gone_from_mlflow=False)
+    if model_name:
+        versions = versions.filter(model__name=model_name)
+    pending = list(versions.select_related("model").order_by("pk"))
     if not pending:
         return 0
 
@@ -411,6 +418,18 @@ def version_details_sync(
 # --- models no tenant claims ---------------------------------------------------------------------
 
 
+def _record_unassigned(model: MlflowModel, *, seen_at) -> None:
+    UnassignedModel.objects.update_or_create(
+        name=model.name,
+        defaults={
+            "mlflow_tags": model.tags,
+            "latest_version": model.latest_version,
+            "mlflow_updated_ms": model.updated_ms,
+            "last_seen_at": seen_at,
+        },
+    )
+
+
 def unassigned_scan(*, registry: MlflowRegistry | None = None) -> int:
     """Record the registered models that match no active tenant; returns how many there are."""
     registry = registry or MlflowRegistry()
@@ -421,15 +440,7 @@ def unassigned_scan(*, registry: MlflowRegistry | None = None) -> int:
         if tenant_for_model(model, tenants=tenants) is not None:
             continue
         names.add(model.name)
-        UnassignedModel.objects.update_or_create(
-            name=model.name,
-            defaults={
-                "mlflow_tags": model.tags,
-                "latest_version": model.latest_version,
-                "mlflow_updated_ms": model.updated_ms,
-                "last_seen_at": now,
-            },
-        )
+        _record_unassigned(model, seen_at=now)
     UnassignedModel.objects.exclude(name__in=names).delete()
     return len(names)
 
@@ -455,15 +466,7 @@ def tenant_sync_model(
         .values_list("tenant_id", flat=True)
     )
     if model is not None and owner is None:
-        UnassignedModel.objects.update_or_create(
-            name=model.name,
-            defaults={
-                "mlflow_tags": model.tags,
-                "latest_version": model.latest_version,
-                "mlflow_updated_ms": model.updated_ms,
-                "last_seen_at": timezone.now(),
-            },
-        )
+        _record_unassigned(model, seen_at=timezone.now())
     runs = []
     for tenant in tenants:
         if tenant == owner or tenant.pk in holders:
