@@ -2,7 +2,22 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from governance.models import AuditEvent
+from governance.models import (
+    ApprovalDecision,
+    ApprovalRequest,
+    ApprovalState,
+    AuditEvent,
+    Incident,
+    IncidentEntry,
+    IncidentSeverity,
+    IncidentStatus,
+    ModelCard,
+    PolicyVersion,
+    RiskClassification,
+    Verdict,
+)
+from governance.services.cards import card_completeness
+from portal.deployments.models import Environment
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -43,3 +58,283 @@ class AuditEventFilterSerializer(serializers.Serializer):
     actor = serializers.CharField(required=False, help_text="A username or a token prefix.")
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
+
+
+# --- Risk classification ----------------------------------------------------------------------
+
+
+class ClassifySerializer(serializers.Serializer):
+    answers = serializers.DictField(
+        help_text="Each question's key to its answer (true/false, or a choice's value)."
+    )
+
+
+class RiskClassificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RiskClassification
+        fields = [
+            "id",
+            "tier",
+            "reasons",
+            "answers",
+            "classifier_version",
+            "classified_by_label",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+# --- Policies -----------------------------------------------------------------------------------
+
+
+class PolicyVersionSerializer(serializers.ModelSerializer):
+    in_force = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PolicyVersion
+        fields = [
+            "id",
+            "name",
+            "version",
+            "description",
+            "tenants",
+            "content_hash",
+            "source",
+            "note",
+            "published_by_label",
+            "created_at",
+            "in_force",
+            "document",
+        ]
+        read_only_fields = fields
+
+    def get_in_force(self, version: PolicyVersion) -> bool:
+        return version.pk in self.context.get("in_force_ids", set())
+
+
+class PolicyPublishSerializer(serializers.Serializer):
+    document = serializers.CharField(trim_whitespace=False, help_text="The policy's YAML.")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class DryRunSerializer(serializers.Serializer):
+    """A hypothetical request: name a real tenant's model version, or give the context outright."""
+
+    tenant = serializers.SlugField(required=False)
+    model = serializers.CharField(required=False)
+    version = serializers.IntegerField(required=False, min_value=1)
+    environment = serializers.ChoiceField(choices=Environment.choices, required=False)
+    target = serializers.CharField(required=False, default="local")
+    instance_type = serializers.CharField(required=False, default="cpu.small")
+    replicas = serializers.IntegerField(required=False, default=1, min_value=1)
+    drift_monitor = serializers.BooleanField(required=False, default=True)
+    context = serializers.DictField(  # type: ignore[assignment]  # a field named like Field.context
+        required=False, help_text="A whole request context (see the policy documentation)."
+    )
+    document = serializers.CharField(
+        required=False, trim_whitespace=False, help_text="A draft policy to try instead."
+    )
+
+
+class DecisionSerializer(serializers.Serializer):
+    outcome = serializers.CharField()
+    requirements = serializers.DictField(child=serializers.IntegerField())
+    reasons = serializers.ListField(child=serializers.CharField())
+    rules = serializers.ListField(child=serializers.DictField())
+    policy = serializers.DictField(allow_null=True)
+    context = serializers.DictField()  # type: ignore[assignment]  # a field named like Field.context
+
+
+# --- Approvals ----------------------------------------------------------------------------------
+
+
+class ApprovalDecisionSerializer(serializers.ModelSerializer):
+    reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+
+    class Meta:
+        model = ApprovalDecision
+        fields = ["reviewer", "reviewer_role", "verdict", "comment", "created_at"]
+        read_only_fields = fields
+
+
+class ApprovalSerializer(serializers.ModelSerializer):
+    tenant = serializers.CharField(source="tenant.slug", read_only=True)
+    model = serializers.CharField(source="model_version.model.name", read_only=True)
+    version = serializers.IntegerField(source="model_version.version", read_only=True)
+    environment = serializers.CharField(source="deployment.environment", read_only=True)
+    target = serializers.CharField(source="deployment.target", read_only=True)
+    instance_type = serializers.CharField(source="deployment.instance_type", read_only=True)
+    policy = serializers.SerializerMethodField()
+    decisions = ApprovalDecisionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ApprovalRequest
+        fields = [
+            "id",
+            "tenant",
+            "state",
+            "deployment",
+            "model",
+            "version",
+            "artifact_digest",
+            "environment",
+            "target",
+            "instance_type",
+            "risk_tier",
+            "requirements",
+            "reasons",
+            "policy",
+            "requested_by_label",
+            "created_at",
+            "expires_at",
+            "closed_at",
+            "decisions",
+        ]
+        read_only_fields = fields
+
+    def get_policy(self, approval: ApprovalRequest) -> dict:
+        policy = approval.policy_version
+        return {"id": policy.pk, "name": policy.name, "version": policy.version}
+
+
+class DecideSerializer(serializers.Serializer):
+    verdict = serializers.ChoiceField(choices=Verdict.choices)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
+
+    def validate(self, data: dict) -> dict:
+        if data["verdict"] != Verdict.APPROVE and not data.get("comment", "").strip():
+            raise serializers.ValidationError(
+                {"comment": "Say why, so the unit knows what to change."}
+            )
+        return data
+
+
+class ApprovalFilterSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=ApprovalState.choices, required=False)
+    tenant = serializers.SlugField(required=False)
+
+
+# --- Model cards --------------------------------------------------------------------------------
+
+
+class ModelCardSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="model_version.model.name", read_only=True)
+    version = serializers.IntegerField(source="model_version.version", read_only=True)
+    risk_rating = serializers.CharField(source="model_version.model.risk_tier", read_only=True)
+    evaluation_metrics = serializers.JSONField(source="model_version.metrics", read_only=True)
+    completeness = serializers.SerializerMethodField()
+    missing = serializers.SerializerMethodField()
+    approved_by = serializers.CharField(source="approved_by.username", read_only=True, default="")
+
+    class Meta:
+        model = ModelCard
+        fields = [
+            "model",
+            "version",
+            "status",
+            "completeness",
+            "missing",
+            "purpose",
+            "intended_uses",
+            "factors",
+            "risk_rating",
+            "risk_explanation",
+            "training_data",
+            "evaluation_metrics",
+            "limitations",
+            "ethical_considerations",
+            "owner",
+            "approved_by",
+            "approved_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_completeness(self, card: ModelCard) -> int:
+        return card_completeness(card, card.model_version)[0]
+
+    def get_missing(self, card: ModelCard) -> list[str]:
+        return card_completeness(card, card.model_version)[1]
+
+
+class ModelCardUpdateSerializer(serializers.Serializer):
+    purpose = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+    intended_uses = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+    factors = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+    risk_explanation = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+    training_data = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+    limitations = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+    ethical_considerations = serializers.CharField(
+        required=False, allow_blank=True, max_length=10000
+    )
+    owner = serializers.CharField(required=False, allow_blank=True, max_length=150)
+
+
+class CardReviewSerializer(serializers.Serializer):
+    approve = serializers.BooleanField()
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
+
+
+# --- Incidents ----------------------------------------------------------------------------------
+
+
+class IncidentEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = IncidentEntry
+        fields = ["kind", "text", "author_label", "created_at"]
+        read_only_fields = fields
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="model.name", read_only=True, default=None)
+    time_to_resolve_seconds = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id",
+            "title",
+            "description",
+            "severity",
+            "status",
+            "source",
+            "opened_by_label",
+            "model",
+            "deployment",
+            "resolution",
+            "opened_at",
+            "resolved_at",
+            "time_to_resolve_seconds",
+        ]
+        read_only_fields = fields
+
+    def get_time_to_resolve_seconds(self, incident: Incident) -> int | None:
+        delta = incident.time_to_resolve
+        return int(delta.total_seconds()) if delta is not None else None
+
+
+class IncidentDetailSerializer(IncidentSerializer):
+    entries = IncidentEntrySerializer(many=True, read_only=True)
+
+    class Meta(IncidentSerializer.Meta):
+        fields = [*IncidentSerializer.Meta.fields, "entries"]
+        read_only_fields = fields
+
+
+class IncidentOpenSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    severity = serializers.ChoiceField(choices=IncidentSeverity.choices)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    model = serializers.CharField(required=False, help_text="A registered model's name.")
+    deployment = serializers.IntegerField(required=False)
+
+
+class IncidentChangeSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=IncidentStatus.choices, required=False)
+    severity = serializers.ChoiceField(choices=IncidentSeverity.choices, required=False)
+    resolution = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class IncidentNoteSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=10000)

@@ -110,3 +110,89 @@ def seed_models(*, webhook_url: str = "") -> list[str]:
         if run is not None:
             lines.append(f"{tenant.name}: {run.models_seen} models in the catalog")
     return lines
+
+
+DEMO_CLASSIFICATIONS = {
+    "credit-scoring": {
+        "prohibited_practice": False,
+        "annex_iii_area": "essential_services",
+        "narrow_procedural_task": False,
+        "profiles_people": True,
+        "interacts_with_people": False,
+        "generates_content": False,
+    },
+    "credit-limit": {
+        "prohibited_practice": False,
+        "annex_iii_area": "essential_services",
+        "narrow_procedural_task": False,
+        "profiles_people": True,
+        "interacts_with_people": False,
+        "generates_content": False,
+    },
+    "churn-prediction": {
+        "prohibited_practice": False,
+        "annex_iii_area": "none",
+        "narrow_procedural_task": False,
+        "profiles_people": False,
+        "interacts_with_people": False,
+        "generates_content": False,
+    },
+}
+DEMO_CARD = {
+    "intended_uses": "Pre-screening of retail loan applications; a credit officer decides.",
+    "factors": "Thin credit files and volatile income lower accuracy.",
+    "limitations": "Not for business loans or mortgages.",
+    "ethical_considerations": "Age and postcode are not features; the fairness gap is tracked.",
+    "owner": "Olivia Owner",
+}
+
+
+def seed_governance() -> list[str]:
+    """Policies from the repository, risk tiers for the demo models, and a few deployment
+    requests so every role has something to look at. Only on a unit with no deployments yet."""
+    from governance.services.cards import card_get_or_create, card_update
+    from governance.services.classification import model_classify
+    from governance.services.policies import policy_load_from_repo
+    from portal.catalog.models import ModelVersion, RegisteredModel
+    from portal.deployments.models import Deployment
+    from portal.deployments.services import deployment_request
+
+    lines = [f"Policy {v.name} v{v.version} loaded" for v in policy_load_from_repo(actor=ACTOR)]
+    requests = {
+        "retail-credit": [
+            ("credit-scoring", "production", "emma"),
+            ("credit-limit", "staging", "emma"),
+        ],
+        "marketing": [("churn-prediction", "staging", "milo")],
+    }
+    for slug, wanted in requests.items():
+        tenant = Tenant.objects.get(slug=slug)
+        with tenant_scope(tenant):
+            if Deployment.objects.exists():
+                continue
+            for model in RegisteredModel.objects.filter(name__in=DEMO_CLASSIFICATIONS):
+                if not model.risk_tier:
+                    model_classify(
+                        actor=ACTOR, model=model, answers=DEMO_CLASSIFICATIONS[model.name]
+                    )
+            for name, environment, username in wanted:
+                version = ModelVersion.objects.filter(model__name=name).order_by("-version").first()
+                if version is None:
+                    continue
+                if name == "credit-scoring":
+                    card = card_get_or_create(actor=ACTOR, version=version)
+                    card_update(actor=ACTOR, card=card, **DEMO_CARD)
+                user = User.objects.get(username=username)
+                deployment = deployment_request(
+                    actor=Actor.user(user),
+                    tenant=tenant,
+                    version=version,
+                    environment=environment,
+                    instance_type="cpu.medium",
+                    user=user,
+                )
+                lines.append(
+                    f"{tenant.name}: {name} v{version.version} to {environment} is "
+                    f"{deployment.get_state_display().lower()}"
+                )
+    return lines

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "portal",
     "tenants",
     "portal.catalog",
+    "portal.deployments",
     "governance",
     "chargeback",
 ]
@@ -132,6 +133,13 @@ MLFLOW_WEBHOOK_MAX_AGE_SECONDS = env.int("MLFLOW_WEBHOOK_MAX_AGE_SECONDS", 300, 
 CATALOG_SYNC_INTERVAL_SECONDS = env.int("CATALOG_SYNC_INTERVAL_SECONDS", 300, minimum=10)
 CATALOG_DEEP_SYNC_SECONDS = env.int("CATALOG_DEEP_SYNC_SECONDS", 3600, minimum=60)
 
+# --- Governance -----------------------------------------------------------------------------------
+
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+APPROVAL_EXPIRY_DAYS = env.int("APPROVAL_EXPIRY_DAYS", 30, minimum=1)
+RECERTIFICATION_DAYS = env.int("RECERTIFICATION_DAYS", 180, minimum=1)
+RECERTIFICATION_DUE_WINDOW_DAYS = env.int("RECERTIFICATION_DUE_WINDOW_DAYS", 14, minimum=0)
+
 # --- Redis, cache, Celery -----------------------------------------------------------------------
 
 REDIS_URL = env.url("REDIS_URL", "", schemes=("redis", "rediss")) if env.is_set("REDIS_URL") else ""
@@ -175,11 +183,30 @@ CELERY_BEAT_SCHEDULE = {
         "task": "catalog.sync_all_tenants",
         "schedule": CATALOG_SYNC_INTERVAL_SECONDS,
     },
+    "governance-daily": {
+        "task": "governance.daily_checks",
+        "schedule": env.int("GOVERNANCE_CHECK_INTERVAL_SECONDS", 6 * 3600, minimum=60),
+    },
     "verify-audit-trail-daily": {
         "task": "governance.verify_audit_trail",
         "schedule": env.int("AUDIT_VERIFY_INTERVAL_SECONDS", 24 * 3600, minimum=60),
     },
 }
+
+# --- Email and outgoing webhooks (tenants/notifications.py) ------------------------------------
+
+DEFAULT_FROM_EMAIL = env.str("PORTAL_FROM_EMAIL", "mlops-portal@localhost")
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env.str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", 25, minimum=1)
+WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
+WEBHOOK_RETRY_BASE_SECONDS = env.int("WEBHOOK_RETRY_BASE_SECONDS", 30, minimum=0)
+WEBHOOK_ALLOW_PRIVATE_HOSTS = env.bool("WEBHOOK_ALLOW_PRIVATE_HOSTS", DEBUG)
 
 # --- Static files -------------------------------------------------------------------------------
 
@@ -251,7 +278,8 @@ API_MAX_PAGE_SIZE = 500
 SPECTACULAR_SETTINGS = {
     "TITLE": "MLOps portal API",
     "DESCRIPTION": (
-        "Tenants, members, service tokens and the audit trail of the MLOps as a Service portal. "
+        "Tenants, members, service tokens, the model catalog, deployments, approvals, policies, "
+        "model cards, incidents and the audit trail of the MLOps as a Service portal. "
         "Authenticate with `Authorization: Bearer <token>` (a service token) or a browser session. "
         "Errors are JSON objects with a `code` and a human `detail` sentence."
     ),
@@ -266,6 +294,12 @@ SPECTACULAR_SETTINGS = {
         "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
     },
     "SECURITY": [{"bearerAuth": []}],
+    "ENUM_NAME_OVERRIDES": {
+        "DeploymentEnvironmentEnum": "portal.deployments.models.Environment",
+        "RiskTierEnum": "portal.catalog.models.RiskTier",
+        "IncidentStatusEnum": "governance.models.incidents.IncidentStatus",
+        "CardStatusEnum": "governance.models.cards.CardStatus",
+    },
 }
 
 # --- Logging ------------------------------------------------------------------------------------

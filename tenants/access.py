@@ -6,7 +6,7 @@ A capability is a word a view asks for per HTTP method:
     write     change catalog metadata, request deployments
     deploy    roll out and roll back
     predict   call the inference gateway
-    manage    manage members and service tokens
+    manage    manage members, service tokens and webhook endpoints
     govern    classify risk, decide approvals (platform governance leads)
     billing   read and act on chargeback statements (platform finance)
     administer  change the tenant itself (platform admins)

@@ -1,4 +1,4 @@
-"""API: tenants, members and service tokens."""
+"""API: tenants, members, service tokens and webhook endpoints."""
 
 from __future__ import annotations
 
@@ -12,9 +12,17 @@ from rest_framework.response import Response
 from governance.audit import Actor
 from portal.api.throttling import ScopedThrottle
 from portal.errors import InvalidRequest, NotAllowed
-from tenants import selectors, services
+from tenants import notifications, selectors, services
 from tenants.access import platform_role_of
-from tenants.models import Membership, PlatformRole, ServiceToken, Tenant, User
+from tenants.models import (
+    Membership,
+    PlatformRole,
+    ServiceToken,
+    Tenant,
+    User,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from tenants.routing import TenantScopedAPIView
 from tenants.serializers import (
     MembershipCreateSerializer,
@@ -26,6 +34,11 @@ from tenants.serializers import (
     TenantCreateSerializer,
     TenantSerializer,
     TenantUpdateSerializer,
+    WebhookDeliverySerializer,
+    WebhookEndpointCreatedSerializer,
+    WebhookEndpointCreateSerializer,
+    WebhookEndpointSerializer,
+    WebhookEndpointUpdateSerializer,
 )
 
 
@@ -172,3 +185,89 @@ class TokenDetailView(TenantScopedAPIView, generics.GenericAPIView):
     def delete(self, request: Request, tenant: str, pk: int) -> Response:
         services.token_revoke(actor=Actor.from_request(request), token=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WebhookListView(TenantScopedAPIView, generics.ListAPIView):
+    """The tenant's webhook endpoints. Owners add them; the secret is in the 201 response only."""
+
+    serializer_class = WebhookEndpointSerializer
+    required_capabilities = {**TenantScopedAPIView.required_capabilities, "POST": "manage"}
+
+    def get_queryset(self) -> QuerySet[WebhookEndpoint]:
+        return WebhookEndpoint.objects.select_related("created_by").order_by("-created_at", "-id")
+
+    @extend_schema(
+        request=WebhookEndpointCreateSerializer, responses={201: WebhookEndpointCreatedSerializer}
+    )
+    def post(self, request: Request, tenant: str) -> Response:
+        data = WebhookEndpointCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        endpoint = notifications.webhook_endpoint_create(
+            actor=Actor.from_request(request),
+            tenant=self.tenant,
+            created_by=request.user if isinstance(request.user, User) else None,
+            **data.validated_data,
+        )
+        return Response(
+            WebhookEndpointCreatedSerializer(endpoint).data, status=status.HTTP_201_CREATED
+        )
+
+
+class WebhookDetailView(TenantScopedAPIView, generics.GenericAPIView):
+    """One webhook endpoint; owners change its events, description and activity, or delete it."""
+
+    serializer_class = WebhookEndpointSerializer
+    required_capabilities = {
+        **TenantScopedAPIView.required_capabilities,
+        "PATCH": "manage",
+        "DELETE": "manage",
+    }
+
+    def get_object(self) -> WebhookEndpoint:
+        return get_object_or_404(
+            WebhookEndpoint.objects.select_related("created_by"), pk=self.kwargs["pk"]
+        )
+
+    def get(self, request: Request, tenant: str, pk: int) -> Response:
+        return Response(WebhookEndpointSerializer(self.get_object()).data)
+
+    @extend_schema(request=WebhookEndpointUpdateSerializer, responses=WebhookEndpointSerializer)
+    def patch(self, request: Request, tenant: str, pk: int) -> Response:
+        endpoint = self.get_object()
+        data = WebhookEndpointUpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        endpoint = notifications.webhook_endpoint_update(
+            actor=Actor.from_request(request), endpoint=endpoint, **data.validated_data
+        )
+        return Response(WebhookEndpointSerializer(endpoint).data)
+
+    def delete(self, request: Request, tenant: str, pk: int) -> Response:
+        notifications.webhook_endpoint_delete(
+            actor=Actor.from_request(request), endpoint=self.get_object()
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WebhookDeliveryListView(TenantScopedAPIView, generics.ListAPIView):
+    """The endpoint's delivery log, newest first, with the outcome of each one's last attempt."""
+
+    serializer_class = WebhookDeliverySerializer
+
+    def get_queryset(self) -> QuerySet[WebhookDelivery]:
+        endpoint = get_object_or_404(WebhookEndpoint.objects.all(), pk=self.kwargs["pk"])
+        return WebhookDelivery.objects.filter(endpoint=endpoint).order_by("-created_at", "-id")
+
+
+class WebhookRedeliverView(TenantScopedAPIView, generics.GenericAPIView):
+    """Queue a failed delivery again, for a fresh round of attempts."""
+
+    serializer_class = WebhookDeliverySerializer
+    required_capabilities = {**TenantScopedAPIView.required_capabilities, "POST": "manage"}
+
+    @extend_schema(request=None, responses={202: WebhookDeliverySerializer})
+    def post(self, request: Request, tenant: str, pk: int, delivery_id: str) -> Response:
+        delivery = get_object_or_404(
+            WebhookDelivery.objects.all(), endpoint_id=pk, delivery_id=delivery_id
+        )
+        delivery = notifications.webhook_delivery_redeliver(delivery=delivery)
+        return Response(WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

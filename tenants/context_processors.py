@@ -8,6 +8,16 @@ from tenants.access import platform_role_of
 from tenants.models import PlatformRole
 from tenants.selectors import tenant_choices_for
 
+# Who sees the platform-wide governance links (policies, the audit trail).
+GOVERNANCE_ROLES = {PlatformRole.GOVERNANCE_LEAD, PlatformRole.PLATFORM_ADMIN}
+# URL name prefixes to the navigation link they belong under, for aria-current.
+SECTIONS = (
+    ("approval-", "approvals"),
+    ("policy-", "policies"),
+    ("audit-", "audit"),
+    ("incident-", "incidents"),
+)
+
 
 def navigation(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
@@ -17,9 +27,12 @@ def navigation(request: HttpRequest) -> dict:
     current = match.kwargs.get("tenant") if match else None
     choices = tenant_choices_for(user)
     role = platform_role_of(user)
+    url_name = (match.url_name or "") if match else ""
     return {
         "nav_tenants": choices,
         "nav_current_tenant": next((c for c in choices if c.tenant.slug == current), None),
         "nav_platform_role": PlatformRole(role).label if role else "",
         "nav_is_platform_admin": role == PlatformRole.PLATFORM_ADMIN,
+        "nav_is_governance": role in GOVERNANCE_ROLES,
+        "nav_section": next((s for p, s in SECTIONS if url_name.startswith(p)), ""),
     }

@@ -1,8 +1,11 @@
-"""Tenants (the company's business units), people, their roles, and service tokens."""
+"""Tenants (the company's business units), people, their roles, service tokens and webhooks."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib.auth.models import AbstractUser
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -127,3 +130,68 @@ class ServiceToken(TenantOwnedModel):
         if self.expires_at and self.expires_at <= timezone.now():
             return "expired"
         return "active"
+
+
+class WebhookEndpoint(TenantOwnedModel):
+    """A URL of the tenant's that receives its events as signed JSON POSTs.
+
+    The secret is kept as given because it is the HMAC key the receiver verifies with; it is shown
+    once, in the answer to the creation, and never again.
+    """
+
+    # Not a URLField: hosts without a dot are fine on a private network (see notifications.py).
+    url = models.CharField(max_length=500)
+    description = models.CharField(max_length=200, blank=True)
+    secret = models.CharField(max_length=100, editable=False)
+    events = models.JSONField(
+        default=list, help_text='Event names this endpoint receives, or ["*"] for all of them.'
+    )
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def receives(self, event: str) -> bool:
+        return self.active and ("*" in self.events or event in self.events)
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(TenantOwnedModel):
+    """One event on its way to one endpoint, with the outcome of its last attempt."""
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.CharField(max_length=100)
+    payload = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    delivery_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["endpoint", "-created_at"], name="webhookdelivery_log"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint_id} ({self.status})"

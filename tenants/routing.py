@@ -37,11 +37,12 @@ def _tenant_from_slug(slug: str | None) -> Tenant | None:
 class TenantScopedAPIView:
     """Mixin for DRF views under ``/api/v1/tenants/{tenant}/``.
 
-    ``required_capabilities`` maps an HTTP method to the capability it needs (see
-    ``tenants.access``); ``None`` means any access to the tenant is enough.
+    ``required_capabilities`` maps an HTTP method to the capability it needs, or a tuple of
+    capabilities any one of which is enough (see ``tenants.access``); ``None`` means any access
+    to the tenant is enough.
     """
 
-    required_capabilities: ClassVar[dict[str, str | None]] = {
+    required_capabilities: ClassVar[dict[str, str | tuple[str, ...] | None]] = {
         "GET": "read",
         "HEAD": "read",
         "OPTIONS": None,
@@ -71,9 +72,11 @@ class TenantScopedAPIView:
         if not self.capabilities:
             raise exceptions.NotFound()
         needed = self.required_capabilities.get(request.method)
-        if needed and needed not in self.capabilities:
+        options = (needed,) if isinstance(needed, str) else needed or ()
+        if options and not set(options) & self.capabilities:
+            wanted = "' or '".join(options)
             raise exceptions.PermissionDenied(
-                f"Your role in {self.tenant.name} does not allow this (it needs '{needed}')."
+                f"Your role in {self.tenant.name} does not allow this (it needs '{wanted}')."
             )
 
     def get_serializer_context(self) -> dict:

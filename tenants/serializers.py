@@ -5,7 +5,16 @@ from datetime import timedelta
 from django.utils import timezone
 from rest_framework import serializers
 
-from tenants.models import Membership, ServiceToken, Tenant, TenantRole, TokenScope, slug_validator
+from tenants.models import (
+    Membership,
+    ServiceToken,
+    Tenant,
+    TenantRole,
+    TokenScope,
+    WebhookDelivery,
+    WebhookEndpoint,
+    slug_validator,
+)
 
 
 class TenantSerializer(serializers.ModelSerializer):
@@ -86,4 +95,68 @@ class ServiceTokenCreatedSerializer(ServiceTokenSerializer):
 
     class Meta(ServiceTokenSerializer.Meta):
         fields = [*ServiceTokenSerializer.Meta.fields, "token"]
+        read_only_fields = fields
+
+
+class WebhookEndpointSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "url", "description", "events", "active", "created_at", "created_by"]
+        read_only_fields = fields
+
+
+class WebhookEndpointCreateSerializer(serializers.Serializer):
+    url = serializers.CharField(
+        max_length=500, help_text="Where events are POSTed: an http(s) URL on a public address."
+    )
+    events = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        allow_empty=False,
+        max_length=50,
+        help_text='Event names such as "deployment.approved", or ["*"] for every event.',
+    )
+    description = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default=""
+    )
+
+
+class WebhookEndpointUpdateSerializer(serializers.Serializer):
+    events = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        allow_empty=False,
+        max_length=50,
+        required=False,
+    )
+    active = serializers.BooleanField(required=False)
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
+    secret = serializers.CharField(
+        read_only=True,
+        help_text="The key of the X-Portal-Signature HMAC; shown only in this response.",
+    )
+
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
+        read_only_fields = fields
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "delivery_id",
+            "event",
+            "status",
+            "attempts",
+            "last_status_code",
+            "last_error",
+            "created_at",
+            "next_attempt_at",
+            "delivered_at",
+            "payload",
+        ]
         read_only_fields = fields

@@ -11,4 +11,20 @@ urlpatterns = [
     ),
     path("tenants/<slug:tenant>/tokens/", api.TokenListView.as_view(), name="api-tokens"),
     path("tenants/<slug:tenant>/tokens/<int:pk>/", api.TokenDetailView.as_view(), name="api-token"),
+    path("tenants/<slug:tenant>/webhooks/", api.WebhookListView.as_view(), name="api-webhooks"),
+    path(
+        "tenants/<slug:tenant>/webhooks/<int:pk>/",
+        api.WebhookDetailView.as_view(),
+        name="api-webhook",
+    ),
+    path(
+        "tenants/<slug:tenant>/webhooks/<int:pk>/deliveries/",
+        api.WebhookDeliveryListView.as_view(),
+        name="api-webhook-deliveries",
+    ),
+    path(
+        "tenants/<slug:tenant>/webhooks/<int:pk>/deliveries/<uuid:delivery_id>/redeliver/",
+        api.WebhookRedeliverView.as_view(),
+        name="api-webhook-redeliver",
+    ),
 ]

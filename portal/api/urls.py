@@ -4,4 +4,5 @@ urlpatterns = [
     path("", include("tenants.urls")),
     path("", include("governance.urls")),
     path("", include("portal.catalog.urls")),
+    path("", include("portal.deployments.urls")),
 ]

@@ -1,0 +1,122 @@
+"""API: the approval queue and reviewers' decisions.
+
+Governance leads and platform admins see every tenant's requests, riskiest and oldest first;
+everyone else sees the requests of the tenants they belong to (a token: its own tenant). A
+request outside what the caller may see is a 404, the same as a missing one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from governance.audit import Actor
+from governance.models import ApprovalDecision, ApprovalRequest
+from governance.serializers import ApprovalFilterSerializer, ApprovalSerializer, DecideSerializer
+from governance.services.approvals import approval_decide, approval_withdraw
+from portal.errors import NotAllowed, NotFound
+from tenants.access import platform_role_of
+from tenants.models import Membership, PlatformRole, TenantRole
+from tenants.scoping import tenant_scope
+
+QUEUE_READERS = {PlatformRole.GOVERNANCE_LEAD, PlatformRole.PLATFORM_ADMIN}
+
+
+def visible_approvals(principal: Any) -> QuerySet[ApprovalRequest]:
+    """The approval requests ``principal`` may see (a cross-tenant read, filtered by access)."""
+    decisions = ApprovalDecision.objects.dangerously_across_tenants().select_related("reviewer")
+    approvals = (
+        ApprovalRequest.objects.dangerously_across_tenants()
+        .select_related("tenant", "model_version__model", "deployment", "policy_version")
+        .prefetch_related(Prefetch("decisions", queryset=decisions))
+    )
+    if platform_role_of(principal) in QUEUE_READERS:
+        return approvals
+    token = getattr(principal, "token", None)
+    if token is not None:
+        return approvals.filter(tenant_id=token.tenant_id, tenant__active=True)
+    tenant_ids = Membership.objects.dangerously_across_tenants().filter(user_id=principal.pk)
+    return approvals.filter(tenant_id__in=tenant_ids.values("tenant_id"), tenant__active=True)
+
+
+def _approval(request: Request, approval_id: int) -> ApprovalRequest:
+    approval = visible_approvals(request.user).filter(pk=approval_id).first()
+    if approval is None:
+        raise NotFound("Not found.")
+    return approval
+
+
+def _human(request: Request) -> Any:
+    if getattr(request.user, "token", None) is not None:
+        raise NotAllowed("Service tokens cannot decide approvals; a person must.")
+    return request.user
+
+
+class ApprovalListView(generics.ListAPIView):
+    """The approval queue: every tenant's requests for governance, your tenants' for others."""
+
+    serializer_class = ApprovalSerializer
+
+    def get_queryset(self) -> QuerySet[ApprovalRequest]:
+        filters = ApprovalFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        approvals = visible_approvals(self.request.user)
+        if state := filters.validated_data.get("state"):
+            approvals = approvals.filter(state=state)
+        if slug := filters.validated_data.get("tenant"):
+            approvals = approvals.filter(tenant__slug=slug)
+        return approvals.order_by("risk_rank", "created_at", "id")
+
+    @extend_schema(parameters=[ApprovalFilterSerializer])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class ApprovalDetailView(generics.GenericAPIView):
+    serializer_class = ApprovalSerializer
+
+    def get(self, request: Request, approval_id: int) -> Response:
+        return Response(ApprovalSerializer(_approval(request, approval_id)).data)
+
+
+class ApprovalDecisionView(generics.GenericAPIView):
+    """Record your verdict: approve, reject or request changes (a comment says why)."""
+
+    serializer_class = DecideSerializer
+
+    @extend_schema(request=DecideSerializer, responses=ApprovalSerializer)
+    def post(self, request: Request, approval_id: int) -> Response:
+        approval = _approval(request, approval_id)
+        reviewer = _human(request)
+        data = DecideSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        with tenant_scope(approval.tenant):
+            approval = approval_decide(
+                actor=Actor.from_request(request),
+                reviewer=reviewer,
+                approval=approval,
+                **data.validated_data,
+            )
+            return Response(ApprovalSerializer(approval).data)
+
+
+class ApprovalWithdrawView(generics.GenericAPIView):
+    """The requester, or an owner of the unit, withdraws an open request."""
+
+    serializer_class = ApprovalSerializer
+
+    @extend_schema(request=None, responses=ApprovalSerializer)
+    def post(self, request: Request, approval_id: int) -> Response:
+        approval = _approval(request, approval_id)
+        person = _human(request)
+        with tenant_scope(approval.tenant):
+            is_owner = Membership.objects.filter(user_id=person.pk, role=TenantRole.OWNER).exists()
+            if approval.requested_by_id != person.pk and not is_owner:
+                raise NotAllowed("Only the requester or an owner of the unit can withdraw it.")
+            approval = approval_withdraw(actor=Actor.from_request(request), approval=approval)
+            return Response(ApprovalSerializer(approval).data)

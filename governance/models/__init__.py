@@ -1,0 +1,39 @@
+"""Governance records: the audit trail, risk classifications, policies, approvals, cards, incidents."""
+
+from governance.models.approvals import (
+    ApprovalDecision,
+    ApprovalRequest,
+    ApprovalState,
+    ModelCertification,
+    Verdict,
+)
+from governance.models.audit import (
+    AuditChainHead,
+    AuditEvent,
+    AuditEventImmutable,
+    AuditVerification,
+)
+from governance.models.cards import CardStatus, ModelCard
+from governance.models.incidents import Incident, IncidentEntry, IncidentSeverity, IncidentStatus
+from governance.models.policies import PolicyVersion
+from governance.models.risk import RiskClassification
+
+__all__ = [
+    "ApprovalDecision",
+    "ApprovalRequest",
+    "ApprovalState",
+    "AuditChainHead",
+    "AuditEvent",
+    "AuditEventImmutable",
+    "AuditVerification",
+    "CardStatus",
+    "Incident",
+    "IncidentEntry",
+    "IncidentSeverity",
+    "IncidentStatus",
+    "ModelCard",
+    "ModelCertification",
+    "PolicyVersion",
+    "RiskClassification",
+    "Verdict",
+]

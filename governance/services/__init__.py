@@ -1,0 +1,1 @@
+"""Governance actions: each changes state in one transaction and writes its audit events."""

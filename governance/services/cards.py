@@ -1,0 +1,249 @@
+"""Model cards: prefilled from the catalog and MLflow, edited by the unit, approved by governance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from governance.audit import Actor, apply_updates, audit_record
+from governance.models import CardStatus, ModelCard, RiskClassification
+from portal.catalog.models import ModelVersion, RiskTier
+from portal.errors import Conflict, InvalidRequest
+
+TEXT_FIELDS = (
+    "purpose",
+    "intended_uses",
+    "factors",
+    "risk_explanation",
+    "training_data",
+    "limitations",
+    "ethical_considerations",
+    "owner",
+)
+# Every item a complete card has, in reading order; two of them come from the catalog itself.
+COMPLETENESS_ITEMS: tuple[tuple[str, str], ...] = (
+    ("purpose", "Purpose"),
+    ("intended_uses", "Intended uses"),
+    ("factors", "Factors affecting performance"),
+    ("risk_rating", "Risk rating"),
+    ("risk_explanation", "Risk explanation"),
+    ("training_data", "Training data"),
+    ("evaluation_metrics", "Evaluation metrics"),
+    ("limitations", "Limitations"),
+    ("ethical_considerations", "Ethical considerations"),
+    ("owner", "Owner"),
+)
+
+
+def card_completeness(card: ModelCard | None, version: ModelVersion) -> tuple[int, list[str]]:
+    """The share of the card's items that are filled in, and the labels of those still missing."""
+    missing = []
+    for key, label in COMPLETENESS_ITEMS:
+        if key == "risk_rating":
+            filled = bool(version.model.risk_tier)
+        elif key == "evaluation_metrics":
+            filled = bool(version.metrics)
+        else:
+            filled = bool(card is not None and getattr(card, key).strip())
+        if not filled:
+            missing.append(label)
+    total = len(COMPLETENESS_ITEMS)
+    return round(100 * (total - len(missing)) / total), missing
+
+
+def _datasets_text(version: ModelVersion) -> str:
+    lines = []
+    for dataset in version.datasets or []:
+        context = f" ({dataset.get('context')})" if dataset.get("context") else ""
+        source = f", from {dataset['source']}" if dataset.get("source") else ""
+        digest = f", digest {dataset['digest']}" if dataset.get("digest") else ""
+        lines.append(f"Dataset '{dataset.get('name', 'unnamed')}'{context}{source}{digest}.")
+    return "\n".join(lines)
+
+
+def card_prefill(version: ModelVersion) -> dict[str, str]:
+    """What the catalog, MLflow and the previous version's card already say."""
+    model = version.model
+    previous = (
+        ModelCard.objects.filter(
+            model_version__model=model, model_version__version__lt=version.version
+        )
+        .order_by("-model_version__version")
+        .first()
+    )
+    classification = RiskClassification.objects.filter(model=model).first()
+    values = {
+        "purpose": model.use_case or model.description,
+        "intended_uses": model.intended_use,
+        "limitations": model.limitations,
+        "owner": model.owner,
+        "risk_explanation": " ".join(classification.reasons) if classification else "",
+        "training_data": _datasets_text(version),
+        "factors": "",
+        "ethical_considerations": "",
+    }
+    if previous is not None:
+        for name in TEXT_FIELDS:
+            if not values[name] and getattr(previous, name):
+                values[name] = getattr(previous, name)
+    return values
+
+
+@transaction.atomic
+def card_get_or_create(*, actor: Actor, version: ModelVersion) -> ModelCard:
+    card = ModelCard.objects.filter(model_version=version).first()
+    if card is not None:
+        return card
+    card = ModelCard.objects.create(
+        tenant_id=version.tenant_id, model_version=version, **card_prefill(version)
+    )
+    audit_record(
+        actor=actor,
+        action="model_card.created",
+        object_type="model_card",
+        object_id=card.pk,
+        tenant_id=card.tenant_id,
+        after={"model_version": version.pk, "status": card.status},
+    )
+    return card
+
+
+@transaction.atomic
+def card_update(*, actor: Actor, card: ModelCard, **updates: str) -> ModelCard:
+    """Edit the card's text; an edit to a card in review or approved sends it back to draft."""
+    before, after = apply_updates(
+        card,
+        editable=TEXT_FIELDS,
+        updates=updates,
+        refusal="These card fields come from the catalog or are not editable",
+    )
+    if not after:
+        return card
+    if card.status != CardStatus.DRAFT:
+        before["status"], after["status"] = card.status, CardStatus.DRAFT
+        card.status, card.approved_by, card.approved_at = CardStatus.DRAFT, None, None
+    card.updated_at = timezone.now()
+    card.save()
+    audit_record(
+        actor=actor,
+        action="model_card.updated",
+        object_type="model_card",
+        object_id=card.pk,
+        tenant_id=card.tenant_id,
+        before=before,
+        after=after,
+    )
+    return card
+
+
+def _transition(
+    *, actor: Actor, card: ModelCard, to: str, action: str, extra: dict | None = None
+) -> ModelCard:
+    before = {"status": card.status}
+    card.status = to
+    card.updated_at = timezone.now()
+    card.save()
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type="model_card",
+        object_id=card.pk,
+        tenant_id=card.tenant_id,
+        before=before,
+        after={"status": to, **(extra or {})},
+    )
+    return card
+
+
+@transaction.atomic
+def card_submit(*, actor: Actor, card: ModelCard) -> ModelCard:
+    """Send a complete draft to governance for review."""
+    if card.status != CardStatus.DRAFT:
+        raise Conflict(
+            f"Only a draft can be sent for review; this card is {card.get_status_display().lower()}."
+        )
+    percent, missing = card_completeness(card, card.model_version)
+    if missing:
+        raise InvalidRequest(
+            f"The card is {percent}% complete; fill in {', '.join(missing)} first."
+        )
+    return _transition(
+        actor=actor, card=card, to=CardStatus.IN_REVIEW, action="model_card.submitted"
+    )
+
+
+@transaction.atomic
+def card_review(
+    *, actor: Actor, reviewer: Any, card: ModelCard, approve: bool, comment: str = ""
+) -> ModelCard:
+    """A governance lead approves a card in review, or returns it to draft with a comment."""
+    if card.status != CardStatus.IN_REVIEW:
+        raise Conflict("Only a card in review can be approved or returned.")
+    if approve:
+        card.approved_by, card.approved_at = reviewer, timezone.now()
+        return _transition(
+            actor=actor,
+            card=card,
+            to=CardStatus.APPROVED,
+            action="model_card.approved",
+            extra={"comment": comment},
+        )
+    return _transition(
+        actor=actor,
+        card=card,
+        to=CardStatus.DRAFT,
+        action="model_card.returned",
+        extra={"comment": comment},
+    )
+
+
+def card_summary(version: ModelVersion) -> dict[str, Any]:
+    """The card's state as the policy context sees it (a version without a card is 0% filled)."""
+    card = ModelCard.objects.filter(model_version=version).first()
+    percent, missing = card_completeness(card, version)
+    return {
+        "completeness": percent,
+        "complete": not missing,
+        "status": card.status if card else "none",
+        "missing": missing,
+    }
+
+
+def card_document(card: ModelCard) -> dict[str, Any]:
+    """The card as a plain mapping, the input of the Markdown and PDF renderers."""
+    version = card.model_version
+    model = version.model
+    percent, missing = card_completeness(card, version)
+    return {
+        "model_name": model.name,
+        "version": version.version,
+        "tenant_name": card.tenant.name,
+        "status": card.status,
+        "completeness": percent,
+        "missing": missing,
+        **{name: getattr(card, name) for name in TEXT_FIELDS},
+        "risk_rating": model.risk_tier,
+        "risk_rating_label": RiskTier(model.risk_tier).label
+        if model.risk_tier
+        else "Not classified",
+        "metrics": dict(version.metrics or {}),
+        "params": dict(version.params or {}),
+        "datasets": list(version.datasets or []),
+        "run_id": version.run_id,
+        "artifact_digest": version.artifact_digest,
+        "updated_at": card.updated_at.isoformat(),
+        "approved_by": card.approved_by.get_username() if card.approved_by else "",
+        "approved_at": card.approved_at.isoformat() if card.approved_at else "",
+    }
+
+
+def card_or_draft(version: ModelVersion) -> ModelCard:
+    """The version's card, or an unsaved draft prefilled from the catalog when none exists yet."""
+    card = ModelCard.objects.filter(model_version=version).first()
+    if card is None:
+        card = ModelCard(
+            tenant_id=version.tenant_id, model_version=version, **card_prefill(version)
+        )
+    return card

@@ -1,0 +1,51 @@
+"""Classifying a registered model's EU AI Act risk from its questionnaire."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from governance.audit import Actor, audit_record
+from governance.classification import classify
+from governance.models import RiskClassification
+from portal.catalog.models import RegisteredModel
+
+
+@transaction.atomic
+def model_classify(
+    *, actor: Actor, model: RegisteredModel, answers: Any, user: Any = None
+) -> RiskClassification:
+    """Store the answers and the tier they give, set the model's tier, and audit the change."""
+    result = classify(answers)
+    model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+    previous = RiskClassification.objects.filter(model=model).first()
+    classification = RiskClassification.objects.create(
+        tenant_id=model.tenant_id,
+        model=model,
+        answers=result.answers,
+        tier=result.tier,
+        reasons=result.reasons,
+        classifier_version=result.classifier_version,
+        classified_by=user,
+        classified_by_label=actor.label,
+    )
+    before_tier = model.risk_tier
+    if model.risk_tier != result.tier:
+        model.risk_tier = result.tier
+        model.save(update_fields=["risk_tier"])
+    audit_record(
+        actor=actor,
+        action="model.risk_classified",
+        object_type="catalog_model",
+        object_id=model.pk,
+        tenant_id=model.tenant_id,
+        before={"tier": before_tier, "answers": previous.answers if previous else None},
+        after={
+            "tier": result.tier,
+            "answers": result.answers,
+            "classifier_version": result.classifier_version,
+            "classification": classification.pk,
+        },
+    )
+    return classification

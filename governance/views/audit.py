@@ -1,0 +1,65 @@
+"""The audit trail across tenants, for governance leads and platform admins, with the latest
+verification of its hash chains and a way to verify them now."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from governance.api.audit import AUDIT_READERS
+from governance.audit import audit_verification_run
+from governance.forms import AuditFilterForm
+from governance.models import AuditVerification
+from governance.selectors import audit_events_across_tenants
+from tenants.access import platform_role_of
+
+PAGE_SIZE = 50
+
+
+def _audit_readers_only(request: HttpRequest) -> None:
+    if platform_role_of(request.user) not in AUDIT_READERS:
+        raise PermissionDenied("The audit trail is open to governance leads and platform admins.")
+
+
+@login_required
+def audit_trail(request: HttpRequest) -> HttpResponse:
+    _audit_readers_only(request)
+    form = AuditFilterForm(request.GET or None)
+    criteria = {k: v for k, v in form.cleaned_data.items() if v} if form.is_valid() else {}
+    events = audit_events_across_tenants(tenant_slug=criteria.pop("tenant", None), **criteria)
+    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "governance/audit.html",
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "verification": AuditVerification.objects.order_by("-started_at").first(),
+        },
+    )
+
+
+@require_POST
+@login_required
+def audit_verify_now(request: HttpRequest) -> HttpResponse:
+    _audit_readers_only(request)
+    run = audit_verification_run()
+    if run.ok:
+        messages.success(
+            request,
+            f"The audit trail is intact: {run.events_checked} events in "
+            f"{run.chains_checked} chains verified.",
+        )
+    else:
+        messages.error(
+            request, f"{len(run.failures)} chain(s) are broken; see the verification below."
+        )
+    return redirect("audit-trail")

@@ -1,0 +1,85 @@
+"""API: a tenant's deployments. POST requests one; the governance policy decides what it needs."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from governance.audit import Actor
+from portal.catalog.models import ModelVersion
+from portal.deployments import services
+from portal.deployments.models import Deployment
+from portal.deployments.serializers import DeploymentRequestSerializer, DeploymentSerializer
+from portal.errors import InvalidRequest
+from tenants.routing import TenantScopedAPIView
+
+
+def _user(request: Request) -> object | None:
+    return None if getattr(request.user, "token", None) else request.user
+
+
+def _deployments() -> QuerySet[Deployment]:
+    return Deployment.objects.select_related("model_version__model").prefetch_related("approvals")
+
+
+class DeploymentListView(TenantScopedAPIView, generics.ListAPIView):
+    """The tenant's deployments, newest first. POST requests a deployment of a model version."""
+
+    serializer_class = DeploymentSerializer
+
+    def get_queryset(self) -> QuerySet[Deployment]:
+        deployments = _deployments()
+        if state := self.request.query_params.get("state"):
+            deployments = deployments.filter(state=state)
+        return deployments.order_by("-created_at", "-id")
+
+    @extend_schema(request=DeploymentRequestSerializer, responses={201: DeploymentSerializer})
+    def post(self, request: Request, tenant: str) -> Response:
+        data = DeploymentRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        given = dict(data.validated_data)
+        version = (
+            ModelVersion.objects.select_related("model")
+            .filter(model__name=given.pop("model"), version=given.pop("version"))
+            .first()
+        )
+        if version is None:
+            raise InvalidRequest("There is no such model version in this tenant's catalog.")
+        deployment = services.deployment_request(
+            actor=Actor.from_request(request),
+            tenant=self.tenant,
+            version=version,
+            user=_user(request),
+            **given,
+        )
+        return Response(
+            DeploymentSerializer(_deployments().get(pk=deployment.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class DeploymentDetailView(TenantScopedAPIView, generics.GenericAPIView):
+    serializer_class = DeploymentSerializer
+
+    def get(self, request: Request, tenant: str, deployment_id: int) -> Response:
+        return Response(
+            DeploymentSerializer(get_object_or_404(_deployments(), pk=deployment_id)).data
+        )
+
+
+class DeploymentResubmitView(TenantScopedAPIView, generics.GenericAPIView):
+    """After reviewers asked for changes, ask the policy again (a new approval request)."""
+
+    serializer_class = DeploymentSerializer
+
+    @extend_schema(request=None, responses=DeploymentSerializer)
+    def post(self, request: Request, tenant: str, deployment_id: int) -> Response:
+        deployment = get_object_or_404(Deployment.objects.all(), pk=deployment_id)
+        services.deployment_resubmit(
+            actor=Actor.from_request(request), deployment=deployment, user=_user(request)
+        )
+        return Response(DeploymentSerializer(_deployments().get(pk=deployment_id)).data)

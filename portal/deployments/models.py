@@ -1,0 +1,75 @@
+"""Deployments: a request to serve one model version in an environment, and its lifecycle.
+
+A deployment is created by a request, decided by the governance policy (allowed, waiting for
+approvals, or denied) and, once approved, rolled out on its target.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from tenants.scoping import TenantOwnedModel
+
+
+class Environment(models.TextChoices):
+    STAGING = "staging", "Staging"
+    PRODUCTION = "production", "Production"
+
+
+class Target(models.TextChoices):
+    LOCAL = "local", "Local model servers"
+    KSERVE = "kserve", "KServe on Kubernetes"
+    SAGEMAKER = "sagemaker", "Amazon SageMaker"
+
+
+class DeploymentState(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    PENDING_APPROVAL = "pending_approval", "Pending approval"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+    DEPLOYING = "deploying", "Deploying"
+    LIVE = "live", "Live"
+    FAILED = "failed", "Failed"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+    RETIRED = "retired", "Retired"
+
+
+class Deployment(TenantOwnedModel):
+    model_version = models.ForeignKey(
+        "catalog.ModelVersion", on_delete=models.PROTECT, related_name="deployments"
+    )
+    environment = models.CharField(max_length=16, choices=Environment.choices)
+    target = models.CharField(max_length=16, choices=Target.choices, default=Target.LOCAL)
+    instance_type = models.CharField(max_length=64)
+    replicas = models.PositiveSmallIntegerField(default=1)
+    canary_weight = models.PositiveSmallIntegerField(null=True, blank=True)
+    drift_monitor = models.BooleanField(
+        default=True, help_text="Monitor drift of this deployment's traffic."
+    )
+    state = models.CharField(
+        max_length=20, choices=DeploymentState.choices, default=DeploymentState.REQUESTED
+    )
+    policy_version = models.ForeignKey(
+        "governance.PolicyVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="deployments",
+    )
+    decision = models.JSONField(default=dict, blank=True)  # outcome, requirements, reasons, rules
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_by_label = models.CharField(max_length=150)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    state_changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "state"], name="deployment_tenant_state")]
+
+    def __str__(self) -> str:
+        return f"deployment {self.pk} ({self.environment}, {self.state})"

@@ -1,0 +1,247 @@
+"""Requesting deployments and moving them through their states.
+
+``deployment_request`` asks the governance policy in force what the request needs: it is
+approved at once, waits for an approval request, or is rejected with the policy's reasons. A
+prohibited model is refused whatever a policy says.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from governance.audit import Actor, audit_record
+from governance.models import ApprovalRequest
+from governance.policy import Decision
+from governance.services.approvals import approval_open, approvals_supersede
+from governance.services.policies import policy_context, policy_decide
+from portal.catalog.models import ModelVersion, RiskTier, VersionStatus
+from portal.deployments.models import Deployment, DeploymentState, Environment, Target
+from portal.errors import Conflict, InvalidRequest
+from tenants.models import Tenant
+
+INSTANCE_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+PROHIBITED_REASON = (
+    "The model is classified as a prohibited AI practice (EU AI Act, Article 5); the portal "
+    "never deploys it, whatever a policy says."
+)
+# Which states may follow which; anything else is refused.
+TRANSITIONS: dict[str, set[str]] = {
+    DeploymentState.REQUESTED: {"pending_approval", "approved", "rejected"},
+    DeploymentState.PENDING_APPROVAL: {"approved", "rejected", "cancelled", "pending_approval"},
+    DeploymentState.APPROVED: {"deploying", "cancelled"},
+    DeploymentState.DEPLOYING: {"live", "failed"},
+    DeploymentState.LIVE: {"rolled_back", "retired", "failed"},
+    DeploymentState.FAILED: {"retired"},
+    DeploymentState.ROLLED_BACK: {"retired"},
+}
+
+
+def cost_estimate(
+    *, environment: str, target: str, instance_type: str, replicas: int
+) -> dict[str, Any] | None:
+    """The hourly and monthly cost of a planned deployment, once the price catalog exists.
+
+    Until prices are loaded, the estimate is unknown and policies see ``cost.known == false``.
+    """
+    return None
+
+
+def _validate(
+    *,
+    version: ModelVersion,
+    environment: str,
+    target: str,
+    instance_type: str,
+    replicas: int,
+    canary_weight: int | None,
+) -> None:
+    if environment not in Environment.values:
+        raise InvalidRequest(f"environment must be one of: {', '.join(Environment.values)}.")
+    if target not in Target.values:
+        raise InvalidRequest(f"target must be one of: {', '.join(Target.values)}.")
+    if not INSTANCE_TYPE.match(instance_type or ""):
+        raise InvalidRequest("instance_type must be a name such as 'cpu.small' or 'ml.m5.large'.")
+    if not 1 <= replicas <= 50:
+        raise InvalidRequest("replicas must be from 1 to 50.")
+    if canary_weight is not None and not 1 <= canary_weight <= 99:
+        raise InvalidRequest("canary_weight must be a percentage from 1 to 99, or left out.")
+    if version.gone_from_mlflow:
+        raise InvalidRequest("This version no longer exists in MLflow; pick another version.")
+    if version.status != VersionStatus.READY:
+        raise InvalidRequest("This version is not ready in MLflow yet; try again once it is.")
+
+
+def deployment_transition(
+    *,
+    actor: Actor,
+    deployment: Deployment,
+    to: str,
+    reason: str = "",
+    extra: dict[str, Any] | None = None,
+) -> Deployment:
+    """Move a deployment to another state and audit it; runs inside the caller's transaction."""
+    if to not in TRANSITIONS.get(deployment.state, set()):
+        raise Conflict(
+            f"A deployment that is {deployment.get_state_display().lower()} cannot become "
+            f"{DeploymentState(to).label.lower()}."
+        )
+    before = {"state": deployment.state}
+    deployment.state, deployment.state_changed_at = to, timezone.now()
+    deployment.save(update_fields=["state", "state_changed_at"])
+    audit_record(
+        actor=actor,
+        action=f"deployment.{to}",
+        object_type="deployment",
+        object_id=deployment.pk,
+        tenant_id=deployment.tenant_id,
+        before=before,
+        after={"state": to, "reason": reason, **(extra or {})},
+    )
+    return deployment
+
+
+def _decide(deployment: Deployment, tenant: Tenant) -> tuple[Any, Decision]:
+    version = deployment.model_version
+    context = policy_context(
+        tenant=tenant,
+        version=version,
+        environment=deployment.environment,
+        target=deployment.target,
+        instance_type=deployment.instance_type,
+        replicas=deployment.replicas,
+        drift_monitor=deployment.drift_monitor,
+        cost=cost_estimate(
+            environment=deployment.environment,
+            target=deployment.target,
+            instance_type=deployment.instance_type,
+            replicas=deployment.replicas,
+        ),
+    )
+    policy_version, decision = policy_decide(tenant=tenant, context=context)
+    if version.model.risk_tier == RiskTier.PROHIBITED and decision.outcome != "deny":
+        decision = Decision("deny", {}, [PROHIBITED_REASON], decision.rules)
+    return policy_version, decision
+
+
+def _apply_decision(
+    *, actor: Actor, deployment: Deployment, tenant: Tenant, user: Any
+) -> Deployment:
+    policy_version, decision = _decide(deployment, tenant)
+    deployment.policy_version, deployment.decision = (
+        policy_version,
+        {
+            **decision.as_dict(),
+            "policy": {"name": policy_version.name, "version": policy_version.version},
+        },
+    )
+    deployment.save(update_fields=["policy_version", "decision"])
+    to = {"allow": "approved", "deny": "rejected"}.get(decision.outcome, "pending_approval")
+    deployment_transition(
+        actor=actor,
+        deployment=deployment,
+        to=to,
+        reason=" ".join(decision.reasons),
+        extra={"policy_version": policy_version.pk, "outcome": decision.outcome},
+    )
+    if to == "pending_approval":
+        approval_open(
+            actor=actor,
+            deployment=deployment,
+            policy_version=policy_version,
+            decision=decision,
+            requested_by=user,
+        )
+    return deployment
+
+
+@transaction.atomic
+def deployment_request(
+    *,
+    actor: Actor,
+    tenant: Tenant,
+    version: ModelVersion,
+    environment: str,
+    target: str = Target.LOCAL,
+    instance_type: str,
+    replicas: int = 1,
+    canary_weight: int | None = None,
+    drift_monitor: bool = True,
+    user: Any = None,
+) -> Deployment:
+    """Record a deployment request and let the policy in force decide what it needs.
+
+    Open requests for the same model, environment and target are superseded by this one.
+    """
+    _validate(
+        version=version,
+        environment=environment,
+        target=target,
+        instance_type=instance_type,
+        replicas=replicas,
+        canary_weight=canary_weight,
+    )
+    deployment = Deployment.objects.create(
+        tenant=tenant,
+        model_version=version,
+        environment=environment,
+        target=target,
+        instance_type=instance_type,
+        replicas=replicas,
+        canary_weight=canary_weight,
+        drift_monitor=drift_monitor,
+        requested_by=user,
+        requested_by_label=actor.label,
+    )
+    audit_record(
+        actor=actor,
+        action="deployment.requested",
+        object_type="deployment",
+        object_id=deployment.pk,
+        tenant_id=tenant.pk,
+        after={
+            "state": deployment.state,
+            "model": version.model.name,
+            "version": version.version,
+            "environment": environment,
+            "target": target,
+            "instance_type": instance_type,
+            "replicas": replicas,
+        },
+    )
+    older = Deployment.objects.filter(
+        model_version__model=version.model,
+        environment=environment,
+        target=target,
+        state=DeploymentState.PENDING_APPROVAL,
+    ).exclude(pk=deployment.pk)
+    for previous in older.select_for_update():
+        approvals_supersede(
+            actor=actor,
+            approvals=ApprovalRequest.objects.filter(deployment=previous),
+            reason=f"deployment {deployment.pk} replaces this request",
+        )
+        deployment_transition(
+            actor=actor,
+            deployment=previous,
+            to="cancelled",
+            reason=f"Replaced by deployment request {deployment.pk}.",
+        )
+    return _apply_decision(actor=actor, deployment=deployment, tenant=tenant, user=user)
+
+
+@transaction.atomic
+def deployment_resubmit(*, actor: Actor, deployment: Deployment, user: Any = None) -> Deployment:
+    """After reviewers asked for changes, ask the policy again; the old approval is superseded."""
+    deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    if deployment.state != DeploymentState.PENDING_APPROVAL:
+        raise Conflict("Only a deployment waiting for approval can be submitted again.")
+    approvals_supersede(
+        actor=actor,
+        approvals=ApprovalRequest.objects.filter(deployment=deployment),
+        reason="the request was submitted again",
+    )
+    return _apply_decision(actor=actor, deployment=deployment, tenant=deployment.tenant, user=user)

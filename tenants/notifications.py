@@ -1,0 +1,445 @@
+"""Outgoing notifications: signed webhooks to a tenant's endpoints, and emails to people.
+
+``notify(tenant_id=..., event=..., payload=...)`` is what other apps call, inside the transaction
+of the change they announce. It records one delivery per active endpoint subscribed to the event
+and enqueues the deliveries and the emails only when that transaction commits, so a rolled-back
+change announces nothing.
+
+A delivery is a JSON POST signed with its endpoint's secret (README: "Outgoing webhooks"):
+
+    X-Portal-Signature: v1,<hex HMAC-SHA256 of "<delivery id>.<timestamp>.<body>">
+
+Each attempt waits at most ``WEBHOOK_TIMEOUT_SECONDS``. A non-2xx answer or a network error is
+retried with exponential backoff (``WEBHOOK_RETRY_BASE_SECONDS``, doubling) up to ``MAX_ATTEMPTS``
+attempts; then the delivery is failed and an owner may redeliver it. A delivered delivery is never
+sent again. Redirects are not followed.
+
+Unless ``WEBHOOK_ALLOW_PRIVATE_HOSTS`` is on, endpoints reach public addresses only: the host is
+resolved and checked when the endpoint is created, and the address actually connected to is
+checked again on every attempt, so a DNS change later cannot point the portal at its own network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import ipaddress
+import json
+import logging
+import re
+import secrets
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from governance.audit import Actor, apply_updates, audit_record
+from portal.errors import Conflict, InvalidRequest
+from tenants import tasks
+from tenants.models import DeliveryStatus, Tenant, User, WebhookDelivery, WebhookEndpoint
+from tenants.scoping import tenant_scope
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+MAX_EVENTS_PER_ENDPOINT = 50
+ERROR_EXCERPT_BYTES = 1000  # of a receiver's error answer, kept in the delivery log
+EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)*$")
+ENDPOINT_FIELDS = ("description", "events", "active")
+USER_AGENT = "mlops-portal-webhooks/1"
+
+# --- Notify -------------------------------------------------------------------------------------
+
+
+def notify(
+    *,
+    tenant_id: int,
+    event: str,
+    payload: dict,
+    emails: Iterable[str] = (),
+    subject: str = "",
+    body: str = "",
+) -> list[WebhookDelivery]:
+    """Announce ``event`` of a tenant to its subscribed endpoints and to ``emails``.
+
+    Call it inside the transaction of the change it announces: deliveries and emails leave only
+    once that transaction commits. Empty, duplicate and malformed addresses are skipped. Without
+    ``subject`` and ``body`` the email names the tenant and the event and carries the payload.
+    """
+    if len(event) > 100 or not EVENT_NAME.match(event):
+        raise ValueError(f"{event!r} is not an event name (lowercase words joined by dots)")
+    if isinstance(emails, str):
+        raise TypeError("emails takes a list of addresses, not one string")
+    with transaction.atomic(), tenant_scope(tenant_id):
+        endpoints = [e for e in WebhookEndpoint.objects.filter(active=True) if e.receives(event)]
+        deliveries = [
+            WebhookDelivery.objects.create(
+                tenant_id=tenant_id, endpoint=endpoint, event=event, payload=payload
+            )
+            for endpoint in endpoints
+        ]
+        for delivery in deliveries:
+            tasks.deliver_webhook.delay_on_commit(
+                tenant_id=tenant_id, delivery_id=str(delivery.delivery_id)
+            )
+        recipients = _recipients(emails)
+        if recipients:
+            if not subject:
+                subject = f"[{Tenant.objects.get(pk=tenant_id).name}] {event}"
+            body = body or json.dumps(payload, indent=2, cls=DjangoJSONEncoder)
+            for to in recipients:
+                tasks.send_notification_email.delay_on_commit(
+                    to=to, subject=" ".join(subject.split()), body=body
+                )
+    return deliveries
+
+
+def _recipients(emails: Iterable[str]) -> list[str]:
+    unique: dict[str, str] = {}
+    for raw in emails:
+        address = (raw or "").strip()
+        if not address or address.lower() in unique:
+            continue
+        try:
+            validate_email(address)
+        except ValidationError:
+            logger.warning("Notification email skipped: %r is not an email address", address)
+            continue
+        unique[address.lower()] = address
+    return list(unique.values())
+
+
+# --- Endpoints ----------------------------------------------------------------------------------
+
+
+def _endpoint_snapshot(endpoint: WebhookEndpoint) -> dict:
+    # Never the secret: the audit trail is readable by governance.
+    return {
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "events": endpoint.events,
+        "active": endpoint.active,
+    }
+
+
+def _clean_events(events: Iterable[str]) -> list[str]:
+    names = sorted({name.strip() for name in events})
+    if not names:
+        raise InvalidRequest('Name at least one event, or "*" for every event.')
+    if "*" in names:
+        return ["*"]
+    malformed = [name for name in names if len(name) > 100 or not EVENT_NAME.match(name)]
+    if malformed:
+        raise InvalidRequest(
+            "Event names are lowercase words joined by dots, like deployment.approved; "
+            f"not valid: {', '.join(malformed)}."
+        )
+    if len(names) > MAX_EVENTS_PER_ENDPOINT:
+        raise InvalidRequest(
+            f'An endpoint subscribes to at most {MAX_EVENTS_PER_ENDPOINT} events; use "*" for all.'
+        )
+    return names
+
+
+def webhook_endpoint_create(
+    *,
+    actor: Actor,
+    tenant: Tenant,
+    url: str,
+    events: list[str],
+    description: str = "",
+    created_by: User | None,
+) -> WebhookEndpoint:
+    """Create an endpoint with a new secret; the caller shows ``endpoint.secret`` once."""
+    url, events = check_webhook_url(url), _clean_events(events)  # DNS before the transaction
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.create(
+            tenant=tenant,
+            url=url,
+            description=description,
+            events=events,
+            secret=secrets.token_urlsafe(32),
+            created_by=created_by,
+        )
+        audit_record(
+            actor=actor,
+            action="webhook.created",
+            object_type="webhook_endpoint",
+            object_id=endpoint.pk,
+            tenant_id=tenant.pk,
+            after=_endpoint_snapshot(endpoint),
+        )
+    return endpoint
+
+
+@transaction.atomic
+def webhook_endpoint_update(
+    *, actor: Actor, endpoint: WebhookEndpoint, **updates: Any
+) -> WebhookEndpoint:
+    if "events" in updates:
+        updates["events"] = _clean_events(updates["events"])
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    before, after = apply_updates(
+        endpoint,
+        editable=ENDPOINT_FIELDS,
+        updates=updates,
+        refusal="These webhook fields cannot be changed (create a new endpoint instead)",
+    )
+    if not after:
+        return endpoint
+    endpoint.save(update_fields=list(after))
+    audit_record(
+        actor=actor,
+        action="webhook.updated",
+        object_type="webhook_endpoint",
+        object_id=endpoint.pk,
+        tenant_id=endpoint.tenant_id,
+        before=before,
+        after=after,
+    )
+    return endpoint
+
+
+@transaction.atomic
+def webhook_endpoint_delete(*, actor: Actor, endpoint: WebhookEndpoint) -> None:
+    """Delete an endpoint and its delivery log; deliveries still queued find nothing to send."""
+    before = _endpoint_snapshot(endpoint)
+    endpoint_id, tenant_id = endpoint.pk, endpoint.tenant_id
+    endpoint.delete()
+    audit_record(
+        actor=actor,
+        action="webhook.deleted",
+        object_type="webhook_endpoint",
+        object_id=endpoint_id,
+        tenant_id=tenant_id,
+        before=before,
+    )
+
+
+@transaction.atomic
+def webhook_delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Queue a failed delivery again, for a fresh round of attempts."""
+    delivery = (
+        WebhookDelivery.objects.select_for_update(of=("self",))
+        .select_related("endpoint")
+        .get(pk=delivery.pk)
+    )
+    if delivery.status != DeliveryStatus.FAILED:
+        raise Conflict(f"Only failed deliveries are redelivered; this one is {delivery.status}.")
+    if not delivery.endpoint.active:
+        raise Conflict("The endpoint is inactive; activate it before redelivering.")
+    delivery.status, delivery.attempts = DeliveryStatus.PENDING, 0
+    delivery.next_attempt_at = timezone.now()
+    delivery.save(update_fields=["status", "attempts", "next_attempt_at"])
+    tasks.deliver_webhook.delay_on_commit(
+        tenant_id=delivery.tenant_id, delivery_id=str(delivery.delivery_id)
+    )
+    return delivery
+
+
+# --- Addresses ----------------------------------------------------------------------------------
+
+
+class PrivateAddressRefused(Exception):
+    """A webhook would reach a private, loopback, link-local or reserved address."""
+
+
+def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    # is_global is False for private, loopback, link-local, reserved, shared and unspecified.
+    return address.is_global and not address.is_multicast
+
+
+def check_webhook_url(url: str) -> str:
+    """The URL if it may receive webhooks, else ``InvalidRequest`` saying what to fix."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in {"http", "https"}:
+        raise InvalidRequest("The URL must start with https:// (or http://).")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise InvalidRequest("The URL's port must be a number from 1 to 65535.") from None
+    if not host:
+        raise InvalidRequest("The URL must name a host, like https://hooks.example.com/portal.")
+    if parts.username or parts.password:
+        raise InvalidRequest(
+            "Leave user names and passwords out of the URL; receivers verify the signature instead."
+        )
+    if settings.WEBHOOK_ALLOW_PRIVATE_HOSTS:
+        return parts.geturl()
+    try:
+        default_port = 443 if parts.scheme == "https" else 80
+        found = socket.getaddrinfo(host, port or default_port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise InvalidRequest(f"The host '{host}' could not be found; check the URL.") from None
+    for *_, sockaddr in found:
+        address = ipaddress.ip_address(sockaddr[0])
+        if not _is_public(address):
+            raise InvalidRequest(
+                f"The host '{host}' resolves to {address}, which is not a public address; "
+                "use a URL that is reachable from the internet (receivers on a private network "
+                "need the platform team to set WEBHOOK_ALLOW_PRIVATE_HOSTS)."
+            )
+    return parts.geturl()
+
+
+def _connect_to_public_address(
+    address: tuple[str, int], timeout: Any = None, source_address: Any = None, **kwargs: Any
+) -> socket.socket:
+    """``socket.create_connection`` that refuses a private peer before a byte is sent."""
+    sock = socket.create_connection(address, timeout, source_address, **kwargs)
+    peer = ipaddress.ip_address(sock.getpeername()[0])
+    if not _is_public(peer):
+        sock.close()
+        raise PrivateAddressRefused(
+            f"Not sent: {address[0]} resolves to {peer}, which is not a public address."
+        )
+    return sock
+
+
+# --- Delivery -----------------------------------------------------------------------------------
+
+
+def sign(*, secret: str, delivery_id: str, timestamp: str, body: str) -> str:
+    """``v1,<hex HMAC-SHA256>`` of ``"<delivery id>.<timestamp>.<body>"`` keyed by the secret."""
+    message = f"{delivery_id}.{timestamp}.{body}".encode()
+    return "v1," + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one POST came back with."""
+
+    ok: bool
+    status_code: int | None = None
+    error: str = ""
+    retryable: bool = True
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The outcome of one run of the delivery task: the status, and when to try again if ever."""
+
+    status: str
+    retry_in: int | None = None
+
+
+def _post(url: str, *, body: bytes, headers: dict[str, str]) -> Answer:
+    parts = urlsplit(url)
+    connection_class = (
+        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    )
+    timeout = settings.WEBHOOK_TIMEOUT_SECONDS
+    connection = connection_class(parts.hostname or "", parts.port, timeout=timeout)
+    if not settings.WEBHOOK_ALLOW_PRIVATE_HOSTS:
+        # The one hook http.client offers for choosing how to connect; it is set per instance.
+        connection._create_connection = _connect_to_public_address  # type: ignore[attr-defined]
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        connection.request("POST", target, body=body, headers=headers)
+        response = connection.getresponse()
+        excerpt = response.read(ERROR_EXCERPT_BYTES).decode("utf-8", errors="replace").strip()
+    except PrivateAddressRefused as refused:
+        return Answer(ok=False, error=str(refused), retryable=False)
+    except TimeoutError:
+        return Answer(ok=False, error=f"No answer within {timeout} seconds.")
+    except (OSError, http.client.HTTPException) as failure:
+        return Answer(ok=False, error=f"Could not deliver: {failure or type(failure).__name__}.")
+    finally:
+        connection.close()
+    status = response.status
+    if 200 <= status < 300:
+        return Answer(ok=True, status_code=status)
+    if 300 <= status < 400:
+        error = (
+            f"Answered {status}, a redirect to {response.getheader('Location', '?')}; redirects "
+            "are not followed, so point the endpoint at the final URL."
+        )
+    else:
+        error = f"Answered {status}: {excerpt}" if excerpt else f"Answered {status}."
+    return Answer(ok=False, status_code=status, error=error)
+
+
+def _send(delivery: WebhookDelivery) -> Answer:
+    delivery_id, timestamp = str(delivery.delivery_id), str(int(time.time()))
+    body = json.dumps(
+        {
+            "id": delivery_id,
+            "event": delivery.event,
+            "tenant": delivery.tenant.slug,
+            "created_at": delivery.created_at.isoformat(),
+            "data": delivery.payload,
+        },
+        cls=DjangoJSONEncoder,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Portal-Event": delivery.event,
+        "X-Portal-Delivery": delivery_id,
+        "X-Portal-Timestamp": timestamp,
+        "X-Portal-Signature": sign(
+            secret=delivery.endpoint.secret, delivery_id=delivery_id, timestamp=timestamp, body=body
+        ),
+    }
+    return _post(delivery.endpoint.url, body=body.encode(), headers=headers)
+
+
+def webhook_delivery_attempt(*, delivery_id: str) -> Attempt:
+    """Send a pending delivery once and record the outcome. Runs inside its tenant's scope.
+
+    The row stays locked while sending, so a second run of the same task skips it, and a run
+    that finds it delivered or failed sends nothing.
+    """
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("endpoint", "tenant")
+            .filter(delivery_id=delivery_id)
+            .first()
+        )
+        if delivery is None or delivery.status != DeliveryStatus.PENDING:
+            return Attempt(status=delivery.status if delivery else "gone")
+        if delivery.endpoint.active:
+            answer = _send(delivery)
+            delivery.attempts += 1
+        else:
+            answer = Answer(
+                ok=False, error="Not sent: the endpoint is inactive; activate it and redeliver."
+            )
+        now, retry_in = timezone.now(), None
+        delivery.last_status_code, delivery.last_error = answer.status_code, answer.error
+        if answer.ok:
+            delivery.status, delivery.delivered_at = DeliveryStatus.DELIVERED, now
+        elif answer.retryable and delivery.endpoint.active and delivery.attempts < MAX_ATTEMPTS:
+            retry_in = settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** (delivery.attempts - 1)
+        else:
+            delivery.status = DeliveryStatus.FAILED
+        delivery.next_attempt_at = (
+            now + timedelta(seconds=retry_in) if retry_in is not None else None
+        )
+        delivery.save(
+            update_fields=[
+                "status",
+                "attempts",
+                "last_status_code",
+                "last_error",
+                "next_attempt_at",
+                "delivered_at",
+            ]
+        )
+    return Attempt(status=delivery.status, retry_in=retry_in)

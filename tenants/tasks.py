@@ -1,0 +1,36 @@
+"""Outgoing notification tasks: one webhook delivery, one email. Enqueued by ``notifications``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+
+from tenants import notifications
+from tenants.scoping import tenant_scope
+
+
+# max_retries=None: the bound is the delivery's own attempt count (notifications.MAX_ATTEMPTS),
+# which also holds when the broker hands the same task out twice.
+@shared_task(name="tenants.deliver_webhook", bind=True, acks_late=True, max_retries=None)
+def deliver_webhook(self: Any, *, tenant_id: int, delivery_id: str) -> str:
+    with tenant_scope(tenant_id):
+        attempt = notifications.webhook_delivery_attempt(delivery_id=delivery_id)
+    if attempt.retry_in is not None:
+        raise self.retry(countdown=attempt.retry_in)
+    return attempt.status
+
+
+# The message itself rather than ids: the email is composed when the announced change commits.
+@shared_task(
+    name="tenants.send_notification_email",
+    acks_late=True,
+    autoretry_for=(OSError,),  # smtplib's errors are OSErrors
+    retry_backoff=30,
+    retry_backoff_max=600,
+    max_retries=5,
+)
+def send_notification_email(*, to: str, subject: str, body: str) -> None:
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
