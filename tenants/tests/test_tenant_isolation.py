@@ -29,6 +29,67 @@ def tenant_a_endpoints(company) -> list[tuple[str, str, dict]]:
         ("post", f"{base}/tokens/", {"name": "stolen", "scopes": ["read"]}),
         ("get", f"{base}/tokens/{token.pk}/", {}),
         ("delete", f"{base}/tokens/{token.pk}/", {}),
+        *governed_endpoints(company, base),
+    ]
+
+
+def governed_endpoints(company, base: str) -> list[tuple[str, str, dict]]:
+    """A's catalog, deployment, card, evidence, incident and webhook endpoints."""
+    from governance.audit import Actor
+    from governance.services.incidents import incident_open
+    from governance.tests.conftest import ANSWERS, classify, make_version, request
+    from tenants.notifications import webhook_endpoint_create
+
+    version = make_version(company.a)
+    classify(company.a, version, "high")
+    deployment = request(company.a, version, company.amir, environment="staging")
+    with tenant_scope(company.a):
+        incident = incident_open(
+            actor=Actor.system("test"), tenant_id=company.a.pk, title="x", severity="sev4"
+        )
+        endpoint = webhook_endpoint_create(
+            actor=Actor.system("test"),
+            tenant=company.a,
+            url="http://127.0.0.1:9/hook",
+            events=["*"],
+            description="",
+            created_by=None,
+        )
+    model = f"{base}/models/credit-scorer"
+    card = f"{model}/versions/1/card"
+    return [
+        ("get", f"{model}/classification/", {}),
+        ("post", f"{model}/classification/", {"answers": ANSWERS["minimal"]}),
+        ("get", f"{card}/", {}),
+        ("patch", f"{card}/", {"purpose": "taken over"}),
+        ("post", f"{card}/submit/", {}),
+        ("post", f"{card}/review/", {"approve": True}),
+        ("get", f"{card}/markdown/", {}),
+        ("get", f"{card}/pdf/", {}),
+        ("get", f"{model}/versions/1/evidence/", {}),
+        ("get", f"{base}/deployments/", {}),
+        (
+            "post",
+            f"{base}/deployments/",
+            {
+                "model": "credit-scorer",
+                "version": 1,
+                "environment": "staging",
+                "instance_type": "cpu.small",
+            },
+        ),
+        ("get", f"{base}/deployments/{deployment.pk}/", {}),
+        ("post", f"{base}/deployments/{deployment.pk}/resubmit/", {}),
+        ("get", f"{base}/incidents/", {}),
+        ("post", f"{base}/incidents/", {"title": "x", "severity": "sev4"}),
+        ("get", f"{base}/incidents/{incident.pk}/", {}),
+        ("patch", f"{base}/incidents/{incident.pk}/", {"status": "mitigated"}),
+        ("post", f"{base}/incidents/{incident.pk}/entries/", {"text": "x"}),
+        ("get", f"{base}/webhooks/", {}),
+        ("get", f"{base}/webhooks/{endpoint.pk}/", {}),
+        ("patch", f"{base}/webhooks/{endpoint.pk}/", {"active": False}),
+        ("get", f"{base}/webhooks/{endpoint.pk}/deliveries/", {}),
+        ("delete", f"{base}/webhooks/{endpoint.pk}/", {}),
     ]
 
 
