@@ -333,3 +333,39 @@ def test_reviewers_are_emailed_and_the_requester_hears_the_verdict(
         decide(company.grace, approval.pk, "request_changes", "Explain the fairness gap.")
     assert [m.to for m in mailoutbox] == [["amir@example.com"]]
     assert "Explain the fairness gap." in mailoutbox[0].body
+
+
+def test_a_pipeline_request_cannot_be_approved_by_the_person_whose_token_made_it(
+    company, high_risk_version
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from conftest import TEST_ACTOR
+    from tenants.services import token_create
+
+    lead_owner = make_user("lars", platform_role=PlatformRole.GOVERNANCE_LEAD)
+    add_member(company.a, lead_owner, TenantRole.OWNER)
+    with tenant_scope(company.a):
+        _, secret = token_create(
+            actor=TEST_ACTOR,
+            tenant=company.a,
+            name="ci",
+            scopes=["read", "write"],
+            expires_at=timezone.now() + timedelta(days=1),
+            created_by=lead_owner,
+        )
+    response = client_for(token=secret).post(
+        "/api/v1/tenants/acme-retail/deployments/",
+        {
+            "model": "credit-scorer",
+            "version": 1,
+            "environment": "production",
+            "instance_type": "cpu.small",
+        },
+        format="json",
+    )
+    assert response.json()["requested_by_label"].startswith("mlp_")
+
+    assert decide(lead_owner, response.json()["approval"]).status_code == 403

@@ -19,7 +19,10 @@ from tenants.routing import TenantScopedAPIView
 
 
 def _user(request: Request) -> object | None:
-    return None if getattr(request.user, "token", None) else request.user
+    """The person behind a request; for a service token, the person who created it, so nobody
+    approves what their own pipeline asked for."""
+    token = getattr(request.user, "token", None)
+    return token.created_by if token is not None else request.user
 
 
 def _deployments() -> QuerySet[Deployment]:
