@@ -52,7 +52,7 @@ class DecisionForm(forms.Form):
 class PolicyPublishForm(forms.Form):
     document = forms.CharField(
         strip=False,
-        widget=forms.Textarea(attrs={"rows": 28, "spellcheck": "false"}),
+        widget=forms.Textarea(attrs={"rows": 28, "spellcheck": "false", "class": "code"}),
         label="Policy document (YAML)",
     )
     note = forms.CharField(
@@ -139,7 +139,7 @@ class IncidentOpenForm(forms.Form):
     title = forms.CharField(max_length=200, help_text="What is wrong, in one line.")
     severity = forms.ChoiceField(choices=IncidentSeverity.choices, initial=IncidentSeverity.SEV3)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    model = forms.ModelChoiceField(
+    model: forms.ModelChoiceField = forms.ModelChoiceField(
         queryset=None,
         required=False,
         to_field_name="name",

@@ -37,8 +37,11 @@ def requirements_text(requirements: dict[str, int]) -> str:
     parts = []
     for role, count in requirements.items():
         label = APPROVER_ROLES.get(role, role)
-        parts.append(f"{count} {label}{'s' if count > 1 and not label.endswith('unit') else ''}")
-    return " and ".join(parts).replace("owner of the units", "owners of the unit")
+        if count > 1:
+            # "owner of the unit" takes its plural inside: "owners of the unit".
+            label = label.replace(" of ", "s of ", 1) if " of " in label else f"{label}s"
+        parts.append(f"{count} {label}")
+    return " and ".join(parts)
 
 
 def _audit_approval(

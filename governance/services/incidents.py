@@ -128,7 +128,7 @@ def incident_change(
                 (incident.resolved_at - incident.opened_at).total_seconds()
             )
         elif incident.resolved_at:
-            incident.resolved_at = None
+            incident.resolved_at, incident.resolution = None, ""
     if not after:
         return incident
     incident.save()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from django import template
@@ -36,3 +37,17 @@ def role_label(role: str) -> str:
 def tier_label(tier: str) -> str:
     """A risk tier in words: ``High risk``."""
     return RiskTier(tier).label if tier in RiskTier.values else tier
+
+
+@register.filter
+def duration(delta: timedelta | None) -> str:
+    """A length of time to the second below a minute, else in its two largest units."""
+    if delta is None:
+        return ""
+    seconds = max(int(delta.total_seconds()), 0)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, hours, days = seconds // 60 % 60, seconds // 3600 % 24, seconds // 86400
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
