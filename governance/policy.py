@@ -349,7 +349,21 @@ def reason_text(template: str, context: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(replace, template)
 
 
+PROHIBITED_REASON = (
+    "The model is classified as a prohibited AI practice (EU AI Act, Article 5); the portal "
+    "never deploys it, whatever a policy says."
+)
+
+
 def policy_evaluate(policy: ParsedPolicy, context: dict[str, Any]) -> Decision:
+    """The policy's decision on one request; a prohibited model is denied whatever it says."""
+    decision = _combine(policy, context)
+    if context.get("tier") == "prohibited" and decision.outcome != "deny":
+        return Decision("deny", {}, [PROHIBITED_REASON], decision.rules)
+    return decision
+
+
+def _combine(policy: ParsedPolicy, context: dict[str, Any]) -> Decision:
     """Evaluate every rule on one request and combine the outcomes (see the module docstring)."""
     full = {**context, "params": policy.params}
     activation = _activation(full)

@@ -182,9 +182,24 @@ def test_a_prohibited_model_cannot_be_deployed_even_when_a_policy_allows_everyth
     classify(company.a, version, "prohibited")
 
     for environment in ("staging", "production"):
+        dry = (
+            client_for(company.amir)
+            .post(
+                "/api/v1/policies/dry-run/",
+                {
+                    "tenant": "acme-retail",
+                    "model": "social-scorer",
+                    "version": 1,
+                    "environment": environment,
+                },
+                format="json",
+            )
+            .json()
+        )
         deployment = request(company.a, version, company.amir, environment=environment)
         assert deployment.state == "rejected"
         assert "never deploys it" in deployment.decision["reasons"][0]
+        assert dry["outcome"] == "deny" and dry["reasons"] == deployment.decision["reasons"]
 
 
 def test_a_prohibited_model_is_denied_by_the_default_policy(company):

@@ -18,16 +18,12 @@ from governance.models import ApprovalRequest
 from governance.policy import Decision
 from governance.services.approvals import approval_open, approvals_supersede
 from governance.services.policies import policy_context, policy_decide
-from portal.catalog.models import ModelVersion, RiskTier, VersionStatus
+from portal.catalog.models import ModelVersion, VersionStatus
 from portal.deployments.models import Deployment, DeploymentState, Environment, Target
 from portal.errors import Conflict, InvalidRequest
 from tenants.models import Tenant
 
 INSTANCE_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-PROHIBITED_REASON = (
-    "The model is classified as a prohibited AI practice (EU AI Act, Article 5); the portal "
-    "never deploys it, whatever a policy says."
-)
 # Which states may follow which; anything else is refused.
 TRANSITIONS: dict[str, set[str]] = {
     DeploymentState.REQUESTED: {"pending_approval", "approved", "rejected"},
@@ -121,10 +117,7 @@ def _decide(deployment: Deployment, tenant: Tenant) -> tuple[Any, Decision]:
             replicas=deployment.replicas,
         ),
     )
-    policy_version, decision = policy_decide(tenant=tenant, context=context)
-    if version.model.risk_tier == RiskTier.PROHIBITED and decision.outcome != "deny":
-        decision = Decision("deny", {}, [PROHIBITED_REASON], decision.rules)
-    return policy_version, decision
+    return policy_decide(tenant=tenant, context=context)
 
 
 def _apply_decision(
