@@ -140,6 +140,24 @@ APPROVAL_EXPIRY_DAYS = env.int("APPROVAL_EXPIRY_DAYS", 30, minimum=1)
 RECERTIFICATION_DAYS = env.int("RECERTIFICATION_DAYS", 180, minimum=1)
 RECERTIFICATION_DUE_WINDOW_DAYS = env.int("RECERTIFICATION_DUE_WINDOW_DAYS", 14, minimum=0)
 
+# --- Prices (chargeback/price_sources.py) --------------------------------------------------------
+
+PRICE_REFRESH_INTERVAL_SECONDS = env.int("PRICE_REFRESH_INTERVAL_SECONDS", 24 * 3600, minimum=300)
+PRICE_FETCH_TIMEOUT_SECONDS = env.int("PRICE_FETCH_TIMEOUT_SECONDS", 60, minimum=1)
+PRICE_FETCH_MAX_BYTES = env.int("PRICE_FETCH_MAX_BYTES", 300_000_000, minimum=1024)
+PRICE_CLOUD_SOURCES_ENABLED = env.bool("PRICE_CLOUD_SOURCES_ENABLED", True)
+PRICE_AWS_REGION_INDEX_URL = env.url(
+    "PRICE_AWS_REGION_INDEX_URL",
+    "https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/AmazonSageMaker/current/region_index.json",
+    schemes=("http", "https"),
+)
+PRICE_AWS_REGION = env.str("PRICE_AWS_REGION", "us-east-1")
+PRICE_AZURE_URL = env.url(
+    "PRICE_AZURE_URL", "https://prices.azure.com/api/retail/prices", schemes=("http", "https")
+)
+PRICE_AZURE_REGION = env.str("PRICE_AZURE_REGION", "eastus")
+PRICE_AZURE_MAX_PAGES = env.int("PRICE_AZURE_MAX_PAGES", 50, minimum=1)
+
 # --- Redis, cache, Celery -----------------------------------------------------------------------
 
 REDIS_URL = env.url("REDIS_URL", "", schemes=("redis", "rediss")) if env.is_set("REDIS_URL") else ""
@@ -190,6 +208,10 @@ CELERY_BEAT_SCHEDULE = {
     "verify-audit-trail-daily": {
         "task": "governance.verify_audit_trail",
         "schedule": env.int("AUDIT_VERIFY_INTERVAL_SECONDS", 24 * 3600, minimum=60),
+    },
+    "refresh-prices-daily": {
+        "task": "chargeback.refresh_prices",
+        "schedule": PRICE_REFRESH_INTERVAL_SECONDS,
     },
 }
 

@@ -200,6 +200,9 @@ def policy_dry_run_version(
     Returns the policy version used (None for a draft document), the decision and the context.
     Runs inside the tenant's scope.
     """
+    # Imported here: portal.deployments.services imports this module.
+    from portal.deployments.services import cost_estimate
+
     context = policy_context(
         tenant=tenant,
         version=version,
@@ -208,6 +211,14 @@ def policy_dry_run_version(
         instance_type=instance_type,
         replicas=replicas,
         drift_monitor=drift_monitor,
+        cost=cost_estimate(
+            environment=environment,
+            target=target,
+            instance_type=instance_type,
+            replicas=replicas,
+            drift_monitor=drift_monitor,
+            tenant=tenant,
+        ),
     )
     policy, decision = policy_dry_run(context=context, document=document, tenant=tenant)
     return policy, decision, context

@@ -139,6 +139,8 @@ def _page_context(request: HttpRequest, approval: ApprovalRequest) -> dict[str, 
             target=deployment.target,
             instance_type=deployment.instance_type,
             replicas=deployment.replicas,
+            drift_monitor=deployment.drift_monitor,
+            tenant=approval.tenant,
         ),
         "card": _card(version),
     }

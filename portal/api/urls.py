@@ -5,4 +5,5 @@ urlpatterns = [
     path("", include("governance.urls")),
     path("", include("portal.catalog.urls")),
     path("", include("portal.deployments.urls")),
+    path("", include("chargeback.urls")),
 ]

@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from chargeback.services.estimates import estimate
 from governance.audit import Actor, audit_record
 from governance.models import ApprovalRequest
 from governance.policy import Decision
@@ -37,13 +38,32 @@ TRANSITIONS: dict[str, set[str]] = {
 
 
 def cost_estimate(
-    *, environment: str, target: str, instance_type: str, replicas: int
+    *,
+    environment: str,
+    target: str,
+    instance_type: str,
+    replicas: int,
+    drift_monitor: bool = True,
+    tenant: Tenant | None = None,
 ) -> dict[str, Any] | None:
-    """The hourly and monthly cost of a planned deployment, once the price catalog exists.
+    """The hourly and monthly cost of a planned deployment, as the policy context's ``cost``.
 
-    Until prices are loaded, the estimate is unknown and policies see ``cost.known == false``.
+    Built from ``chargeback.services.estimates.estimate`` (Decimal there; floats here because CEL
+    policies compare numbers), with its provenance. None, which policies see as
+    ``cost.known == false``, when no source prices this instance type.
     """
-    return None
+    try:
+        found = estimate(
+            tenant=tenant,
+            environment=environment,
+            target=target,
+            instance_type=instance_type,
+            replicas=replicas,
+            drift_monitor=drift_monitor,
+        )
+    except InvalidRequest:
+        return None
+    return found.as_policy_cost()
 
 
 def _validate(
@@ -115,6 +135,8 @@ def _decide(deployment: Deployment, tenant: Tenant) -> tuple[Any, Decision]:
             target=deployment.target,
             instance_type=deployment.instance_type,
             replicas=deployment.replicas,
+            drift_monitor=deployment.drift_monitor,
+            tenant=tenant,
         ),
     )
     return policy_decide(tenant=tenant, context=context)

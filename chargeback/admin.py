@@ -1,0 +1,46 @@
+from django.contrib import admin
+
+from chargeback.models import PriceSnapshot, PriceSource, RateCard
+from tenants.admin import ReadOnlyAdmin
+
+
+@admin.register(PriceSource)
+class PriceSourceAdmin(admin.ModelAdmin):
+    """Platform admins point sources at other URLs or regions and switch them on or off."""
+
+    list_display = ["name", "kind", "region", "enabled", "status", "last_success_at"]
+    fields = [
+        "name",
+        "kind",
+        "url",
+        "region",
+        "enabled",
+        "status",
+        "current_snapshot",
+        "last_attempt_at",
+        "last_success_at",
+        "last_error",
+    ]
+    readonly_fields = [
+        "status",
+        "current_snapshot",
+        "last_attempt_at",
+        "last_success_at",
+        "last_error",
+    ]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # snapshots and estimates refer to sources; disable one instead
+
+
+@admin.register(PriceSnapshot)
+class PriceSnapshotAdmin(ReadOnlyAdmin):
+    list_display = ["source", "fetched_at", "published_at", "item_count", "content_hash"]
+    list_filter = ["source"]
+
+
+@admin.register(RateCard)
+class RateCardAdmin(ReadOnlyAdmin):
+    """Read only: a new version is published through the API, which audits it."""
+
+    list_display = ["version", "markup_percent", "monitoring_fee_per_model_month", "created_at"]

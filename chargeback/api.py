@@ -1,0 +1,175 @@
+"""API: cost estimates for a tenant, the price catalog, price sources and the rate card.
+
+Estimates live under the tenant (any member who may read it); prices and the rate card in force
+are readable by everyone signed in; source health, refreshes and publishing a rate card are for
+platform admins.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from chargeback import selectors, tasks
+from chargeback.models import PriceItem, PriceSource, RateCard
+from chargeback.serializers import (
+    EstimatePlanSerializer,
+    EstimateSerializer,
+    PriceFilterSerializer,
+    PriceItemSerializer,
+    PriceSourceHealthSerializer,
+    PriceSourceSerializer,
+    RateCardPublishSerializer,
+    RateCardSerializer,
+)
+from chargeback.services.estimates import estimate
+from chargeback.services.prices import price_catalog_ensure, price_sources_ensure
+from chargeback.services.rate_cards import rate_card_in_force, rate_card_publish
+from governance.audit import Actor
+from portal.deployments.models import Deployment
+from portal.errors import NotAllowed, NotFound
+from tenants.access import platform_role_of
+from tenants.models import PlatformRole
+from tenants.routing import TenantScopedAPIView
+
+RATE_CARD_HISTORY_READERS = {PlatformRole.PLATFORM_ADMIN, PlatformRole.FINANCE}
+
+
+def _is_platform_admin(request: Request) -> bool:
+    return platform_role_of(request.user) == PlatformRole.PLATFORM_ADMIN
+
+
+class EstimateView(TenantScopedAPIView, generics.GenericAPIView):
+    """The hourly and monthly (730 h) cost of a planned deployment, before it is requested.
+
+    Instance price x replicas from the price catalog, plus the rate card's markup, plus the
+    monitoring fee when drift monitoring is on. Name one of the tenant's deployments to see what
+    its current configuration costs and the difference.
+    """
+
+    serializer_class = EstimateSerializer
+    required_capabilities = {"POST": "read", "OPTIONS": None}
+
+    @extend_schema(request=EstimatePlanSerializer, responses=EstimateSerializer)
+    def post(self, request: Request, tenant: str) -> Response:
+        data = EstimatePlanSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        given = dict(data.validated_data)
+        current = None
+        if deployment_id := given.pop("deployment", None):
+            # Through the tenant's scope: another tenant's deployment is the same 404 as none.
+            deployment = Deployment.objects.filter(pk=deployment_id).first()
+            if deployment is None:
+                raise NotFound("Not found.")
+            current = {
+                "deployment": deployment.pk,
+                "target": deployment.target,
+                "instance_type": deployment.instance_type,
+                "replicas": deployment.replicas,
+                "drift_monitor": deployment.drift_monitor,
+            }
+        found = estimate(tenant=self.tenant, current=current, **given)
+        return Response(EstimateSerializer(found).data)
+
+
+class PriceListView(generics.ListAPIView):
+    """The price catalog in force: the newest snapshot of every enabled source, with filters."""
+
+    serializer_class = PriceItemSerializer
+
+    def get_queryset(self) -> QuerySet[PriceItem]:
+        filters = PriceFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        price_catalog_ensure()
+        return selectors.prices_in_force(**filters.validated_data)
+
+    @extend_schema(parameters=[PriceFilterSerializer])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class PriceSourceListView(generics.ListAPIView):
+    """Where prices come from and the snapshot in force; platform admins also see each source's
+    health (URL, refresh status, last attempt, last success, last error)."""
+
+    def get_queryset(self) -> QuerySet[PriceSource]:
+        price_sources_ensure()
+        return PriceSource.objects.select_related("current_snapshot").order_by("name")
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        if getattr(self, "swagger_fake_view", False) or _is_platform_admin(self.request):
+            return PriceSourceHealthSerializer
+        return PriceSourceSerializer
+
+
+class PriceRefreshView(generics.GenericAPIView):
+    """Refresh every enabled price source now (platform admins); follow it on the source list."""
+
+    serializer_class = PriceSourceHealthSerializer
+
+    @extend_schema(request=None, responses={202: None})
+    def post(self, request: Request) -> Response:
+        if not _is_platform_admin(request):
+            raise NotAllowed("Only platform admins refresh price sources.")
+        tasks.refresh_prices.delay_on_commit()
+        return Response(
+            {
+                "detail": "A refresh of every enabled price source is queued; follow it on GET "
+                "/api/v1/price-sources/."
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class RateCardListView(generics.ListAPIView):
+    """Rate card versions, newest first: platform admins and finance see every version, others
+    the one in force. POST publishes a new version (platform admins); fields left out keep their
+    value from the version in force."""
+
+    serializer_class = RateCardSerializer
+
+    def get_queryset(self) -> QuerySet[RateCard] | list[RateCard]:  # type: ignore[override]
+        self.in_force = rate_card_in_force()
+        if self.in_force.pk is None:
+            return [self.in_force]  # nothing published yet: the defaults, version 0
+        cards = selectors.rate_cards()
+        if platform_role_of(self.request.user) not in RATE_CARD_HISTORY_READERS:
+            cards = cards.filter(pk=self.in_force.pk)
+        return cards
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        in_force = getattr(self, "in_force", None)
+        return {
+            **super().get_serializer_context(),
+            "in_force_version": in_force.version if in_force else None,
+        }
+
+    @extend_schema(request=RateCardPublishSerializer, responses={201: RateCardSerializer})
+    def post(self, request: Request) -> Response:
+        if not _is_platform_admin(request):
+            raise NotAllowed("Only platform admins publish rate cards.")
+        data = RateCardPublishSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        card = rate_card_publish(
+            actor=Actor.from_request(request), user=request.user, **data.validated_data
+        )
+        return Response(
+            RateCardSerializer(card, context={"in_force_version": card.version}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class RateCardCurrentView(generics.GenericAPIView):
+    """The rate card in force."""
+
+    serializer_class = RateCardSerializer
+
+    def get(self, request: Request) -> Response:
+        card = rate_card_in_force()
+        return Response(RateCardSerializer(card, context={"in_force_version": card.version}).data)

@@ -1,0 +1,70 @@
+"""The one door to public price APIs: an HTTP GET with a timeout, a size bound and few retries.
+
+Every price source reads the network through ``http_get``, so tests replace this one function
+with recorded responses, and nothing else in the chargeback app opens a connection. Neither the
+AWS Price List bulk files nor the Azure Retail Prices API need credentials; nothing is sent but
+the URL.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+USER_AGENT = "mlops-portal-price-refresh/1.0"
+TRANSIENT_STATUS = {429, 500, 502, 503, 504}
+
+
+class PriceSourceError(Exception):
+    """A price source could not be read; the message is a sentence for the source's health."""
+
+
+class PriceFetchError(PriceSourceError):
+    """The network or the server failed (timeouts, refused connections, HTTP errors)."""
+
+
+class PriceFormatError(PriceSourceError):
+    """The answer arrived but is not what the source documents (malformed or empty)."""
+
+
+def _check_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise PriceFetchError(f"{url!r} is not an http(s) URL.")
+
+
+def _get_once(url: str, *, timeout: float, max_bytes: int) -> bytes:
+    request = urllib.request.Request(  # noqa: S310 (the scheme is checked to be http or https)
+        url, headers={"User-Agent": USER_AGENT, "Accept": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        body = response.read(max_bytes + 1)
+    if len(body) > max_bytes:
+        raise PriceFetchError(
+            f"{url} answered more than {max_bytes:,} bytes (PRICE_FETCH_MAX_BYTES); not loaded."
+        )
+    return body
+
+
+def http_get(url: str, *, timeout: float | None = None) -> bytes:
+    """The body of ``url``; retries twice on transient failures, then raises ``PriceFetchError``."""
+    _check_url(url)
+    timeout = timeout or settings.PRICE_FETCH_TIMEOUT_SECONDS
+    max_bytes = settings.PRICE_FETCH_MAX_BYTES
+    attempts = 3
+    for attempt in range(1, attempts + 1):
+        try:
+            return _get_once(url, timeout=timeout, max_bytes=max_bytes)
+        except urllib.error.HTTPError as error:
+            if error.code not in TRANSIENT_STATUS or attempt == attempts:
+                raise PriceFetchError(f"{url} answered HTTP {error.code} {error.reason}.") from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
+            if attempt == attempts:
+                reason = getattr(error, "reason", error)
+                raise PriceFetchError(f"{url} could not be reached: {reason}.") from None
+        time.sleep(2**attempt)
+    raise PriceFetchError(f"{url} could not be read.")  # not reached: the loop returns or raises

@@ -1,0 +1,103 @@
+"""Reads of the price catalog and the rate card history. Prices are platform-wide (no tenant)."""
+
+from __future__ import annotations
+
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from chargeback.models import PriceItem, PriceSource, PricingUnit, RateCard, SourceKind
+
+# Which sources price a target's instances, best first; the built-in catalog is the fallback.
+TARGET_SOURCES: dict[str, tuple[str, ...]] = {
+    "sagemaker": (SourceKind.AWS_BULK, SourceKind.MANUAL, SourceKind.BUILTIN),
+    "kserve": (SourceKind.MANUAL, SourceKind.BUILTIN),
+    "local": (SourceKind.MANUAL, SourceKind.BUILTIN),
+}
+# After the target's own sources, any other source that knows the instance type.
+LAST_RESORT = (SourceKind.BUILTIN, SourceKind.MANUAL, SourceKind.AWS_BULK, SourceKind.AZURE_RETAIL)
+
+
+def sources_in_force() -> QuerySet[PriceSource]:
+    """Enabled sources with prices loaded, with their snapshot in force."""
+    return PriceSource.objects.filter(enabled=True, current_snapshot__isnull=False).select_related(
+        "current_snapshot"
+    )
+
+
+def prices_in_force(
+    *, service: str = "", instance_type: str = "", source: str = "", region: str = ""
+) -> QuerySet[PriceItem]:
+    """The items of every enabled source's snapshot in force, with filters, in a stable order."""
+    snapshots = PriceSource.objects.filter(enabled=True, current_snapshot__isnull=False).values(
+        "current_snapshot"
+    )
+    items = PriceItem.objects.filter(snapshot__in=snapshots).select_related("snapshot__source")
+    if service:
+        items = items.filter(service=service)
+    if instance_type:
+        items = items.filter(instance_type=instance_type)
+    if source:
+        items = items.filter(snapshot__source__name=source)
+    if region:
+        items = items.filter(region=region)
+    return items.order_by("service", "instance_type", "snapshot__source__name", "unit_price", "id")
+
+
+def _effective_now() -> Q:
+    now = timezone.now()
+    return (Q(effective_from__isnull=True) | Q(effective_from__lte=now)) & (
+        Q(effective_to__isnull=True) | Q(effective_to__gt=now)
+    )
+
+
+def hourly_price(*, target: str, instance_type: str, service: str) -> PriceItem | None:
+    """The list price per hour of ``instance_type`` from the best source for ``target``.
+
+    Within a source, an item of the source's own region wins, then the lowest price.
+    """
+    sources = list(sources_in_force())
+    order = TARGET_SOURCES.get(target, ()) + LAST_RESORT
+    ranked = sorted(
+        sources, key=lambda s: (order.index(s.kind) if s.kind in order else len(order), s.name)
+    )
+    for source in ranked:
+        item = (
+            PriceItem.objects.filter(
+                _effective_now(),
+                snapshot_id=source.current_snapshot_id,
+                service=service,
+                instance_type=instance_type,
+                pricing_unit=PricingUnit.HOUR,
+            )
+            .select_related("snapshot")
+            .annotate(
+                foreign_region=Case(
+                    When(region=source.region, then=Value(0)),
+                    default=Value(1),
+                    output_field=IntegerField(),
+                )
+            )
+            .order_by("foreign_region", "unit_price", "id")
+            .first()
+        )
+        if item is not None:
+            item.snapshot.source = source
+            return item
+    return None
+
+
+def known_instance_types(*, service: str) -> list[str]:
+    """Instance types some enabled source prices per hour, the portal's own names first."""
+    names = set(
+        prices_in_force(service=service)
+        .filter(pricing_unit=PricingUnit.HOUR)
+        .exclude(instance_type="")
+        .values_list("instance_type", flat=True)
+        .order_by()
+        .distinct()
+    )
+    return sorted(names, key=lambda name: (name.startswith(("ml.", "Standard_")), name))
+
+
+def rate_cards() -> QuerySet[RateCard]:
+    return RateCard.objects.order_by("-version")

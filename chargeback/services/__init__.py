@@ -1,0 +1,1 @@
+"""Chargeback actions: price refreshes, rate card versions, cost estimates."""
