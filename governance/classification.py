@@ -106,7 +106,7 @@ def answers_clean(answers: Any) -> dict[str, Any]:
     for question in QUESTIONS:
         value = answers.get(question.key)
         if question.choices:
-            if value not in question.choices:
+            if not isinstance(value, str) or value not in question.choices:
                 problems.append(f"{question.key} (one of: {', '.join(question.choices)})")
             else:
                 clean[question.key] = value

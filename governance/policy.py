@@ -81,6 +81,7 @@ DEFAULT_OTHERWISE = {
     "role": "governance_lead",
     "reason": "No rule of the policy covers this request, so a governance lead reviews it.",
 }
+MAX_DOCUMENT_CHARS = 64_000
 NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62})$")
 _ENV = celpy.Environment()
 
@@ -167,7 +168,7 @@ def _when_lines(document: str) -> dict[int, int]:
             if not isinstance(item, yaml.MappingNode):
                 continue
             for rule_key, rule_value in item.value:
-                if rule_key.value == "when":
+                if rule_key.value == "when" and isinstance(rule_value, yaml.ScalarNode):
                     block = rule_value.style in ("|", ">")
                     lines[index] = rule_value.start_mark.line + 1 + (1 if block else 0)
     return lines
@@ -237,6 +238,9 @@ def policy_parse(document: str) -> ParsedPolicy:
     """Validate a policy document and compile its rules; ``PolicyInvalid`` names what is wrong."""
     if not isinstance(document, str) or not document.strip():
         raise PolicyInvalid("The policy document is empty.")
+    if len(document) > MAX_DOCUMENT_CHARS:
+        raise PolicyInvalid(f"The policy document is longer than {MAX_DOCUMENT_CHARS} characters.")
+    _refuse_aliases(document)
     try:
         raw = yaml.safe_load(document)
     except yaml.YAMLError as error:
@@ -282,6 +286,11 @@ def policy_parse(document: str) -> ParsedPolicy:
             raise PolicyInvalid(
                 f"{at}{col}: rule '{rule_id}' is not a valid CEL expression: {rule.when}"
             ) from None
+        except Exception as error:  # celpy raises more than its parse error on odd input
+            raise PolicyInvalid(
+                f"{where}: rule '{rule_id}' is not a valid CEL expression "
+                f"({type(error).__name__}): {rule.when[:200]}"
+            ) from None
         _check_against_sample(rule, params, where)
         rules.append(rule)
     otherwise = _rule(
@@ -301,9 +310,19 @@ def policy_parse(document: str) -> ParsedPolicy:
 def _check_against_sample(rule: Rule, params: dict[str, Any], where: str) -> None:
     """Refuse rules naming fields the context does not have or giving something other than a bool."""
     try:
-        result = _program(rule.when).evaluate(_activation({**SAMPLE_CONTEXT, "params": params}))
+        activation = _activation({**SAMPLE_CONTEXT, "params": params})
+    except Exception:
+        raise PolicyInvalid(
+            "params may hold only text, numbers (within 64 bits), true/false, lists and mappings."
+        ) from None
+    try:
+        result = _program(rule.when).evaluate(activation)
     except celpy.CELEvalError as error:
         result = error
+    except Exception as error:
+        raise PolicyInvalid(
+            f"{where}: the expression cannot be evaluated ({type(error).__name__})."
+        ) from None
     if isinstance(result, celpy.CELEvalError):
         message = _cel_error(result)
         if "is not a field" in message:
@@ -320,6 +339,20 @@ def _program(expression: str) -> Any:
 
 def _activation(context: dict[str, Any]) -> Any:
     return celpy.json_to_cel(context)
+
+
+def _refuse_aliases(document: str) -> None:
+    """YAML anchors and aliases can expand a small document into a huge one; policies need none."""
+    try:
+        for event in yaml.parse(document, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                line = event.start_mark.line + 1 if event.start_mark is not None else 0
+                raise PolicyInvalid(
+                    f"Line {line}: YAML anchors and aliases are not allowed in a policy; write "
+                    "each value out."
+                )
+    except yaml.YAMLError:
+        return  # safe_load reports the syntax error with its line
 
 
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*)\}")
@@ -366,13 +399,25 @@ def policy_evaluate(policy: ParsedPolicy, context: dict[str, Any]) -> Decision:
 def _combine(policy: ParsedPolicy, context: dict[str, Any]) -> Decision:
     """Evaluate every rule on one request and combine the outcomes (see the module docstring)."""
     full = {**context, "params": policy.params}
-    activation = _activation(full)
+    try:
+        activation = _activation(full)
+    except Exception:
+        raise InvalidRequest(
+            "The request context holds a value a policy cannot read; use text, numbers within "
+            "64 bits, true/false, lists and mappings."
+        ) from None
     results = []
     for rule in policy.rules:
         try:
             value = _program(rule.when).evaluate(activation)
         except celpy.CELEvalError as error:
             value = error
+        except Exception as error:
+            value = celpy.CELEvalError(f"{type(error).__name__} while evaluating")
+        if value is not None and not isinstance(
+            value, celpy.celtypes.BoolType | celpy.CELEvalError
+        ):
+            value = celpy.CELEvalError(f"it gave {type(value).__name__}, not true or false")
         if isinstance(value, celpy.CELEvalError):
             fails_closed = rule.outcome != "allow"
             results.append(
@@ -391,7 +436,7 @@ def _combine(policy: ParsedPolicy, context: dict[str, Any]) -> Decision:
                 )
             )
             continue
-        matched = bool(value) if isinstance(value, celpy.celtypes.BoolType) else False
+        matched = bool(value)
         results.append(
             RuleResult(
                 rule.id, rule.outcome, matched, reason_text(rule.reason, full) if matched else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -25,6 +26,7 @@ from governance.services import cards
 from governance.services.classification import model_classify
 from governance.services.evidence import evidence_pack
 from portal.catalog.models import ModelVersion, RegisteredModel
+from portal.errors import NotAllowed
 from tenants.routing import TenantScopedAPIView
 
 
@@ -59,6 +61,8 @@ class ClassificationView(TenantScopedAPIView, generics.GenericAPIView):
 
     @extend_schema(request=ClassifySerializer, responses={201: RiskClassificationSerializer})
     def post(self, request: Request, tenant: str, name: str) -> Response:
+        if getattr(request.user, "token", None) is not None:
+            raise NotAllowed("A risk classification is a person's judgement; sign in to answer it.")
         model = get_object_or_404(RegisteredModel.objects.all(), name=name)
         data = ClassifySerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -113,9 +117,10 @@ class ModelCardSubmitView(TenantScopedAPIView, generics.GenericAPIView):
 
     @extend_schema(request=None, responses=ModelCardSerializer)
     def post(self, request: Request, tenant: str, name: str, version: int) -> Response:
-        card = cards.card_submit(
-            actor=Actor.from_request(request), card=_card(request, name, version)
-        )
+        with transaction.atomic():  # a refused submission leaves no new card behind
+            card = cards.card_submit(
+                actor=Actor.from_request(request), card=_card(request, name, version)
+            )
         return Response(ModelCardSerializer(card).data)
 
 
@@ -129,12 +134,13 @@ class ModelCardReviewView(TenantScopedAPIView, generics.GenericAPIView):
     def post(self, request: Request, tenant: str, name: str, version: int) -> Response:
         data = CardReviewSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        card = cards.card_review(
-            actor=Actor.from_request(request),
-            reviewer=request.user,
-            card=_card(request, name, version),
-            **data.validated_data,
-        )
+        with transaction.atomic():  # a refused review leaves no new card behind
+            card = cards.card_review(
+                actor=Actor.from_request(request),
+                reviewer=request.user,
+                card=_card(request, name, version),
+                **data.validated_data,
+            )
         return Response(ModelCardSerializer(card).data)
 
 

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from governance.audit import Actor
 from governance.models import PolicyVersion
+from governance.selectors import POLICY_PUBLISHERS, policy_versions_visible_to
 from governance.serializers import (
     DecisionSerializer,
     DryRunSerializer,
@@ -27,10 +28,10 @@ from governance.services.policies import (
 from portal.catalog.models import ModelVersion
 from portal.errors import InvalidRequest, NotAllowed, NotFound
 from tenants.access import platform_role_of, tenant_capabilities
-from tenants.models import PlatformRole, Tenant
+from tenants.models import Tenant
 from tenants.scoping import tenant_scope
 
-PUBLISHERS = {PlatformRole.GOVERNANCE_LEAD, PlatformRole.PLATFORM_ADMIN}
+PUBLISHERS = POLICY_PUBLISHERS
 
 
 def in_force_ids() -> set[int]:
@@ -50,7 +51,7 @@ class PolicyListView(generics.ListAPIView):
     serializer_class = PolicyVersionSerializer
 
     def get_queryset(self) -> QuerySet[PolicyVersion]:
-        return PolicyVersion.objects.order_by("name", "-version")
+        return policy_versions_visible_to(self.request.user)
 
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "in_force_ids": in_force_ids()}
@@ -93,8 +94,10 @@ class PolicyDryRunView(generics.GenericAPIView):
             if tenant is None:
                 raise NotFound("Not found.")
         with tenant_scope(tenant) if tenant else nullcontext():
-            if tenant is not None and not tenant_capabilities(request.user, tenant):
+            if tenant is not None and "read" not in tenant_capabilities(request.user, tenant):
                 raise NotFound("Not found.")
+            if given.get("document") and platform_role_of(request.user) not in PUBLISHERS:
+                raise NotAllowed("Only governance leads try draft policies.")
             context = given.get("context")
             if context is None:
                 if tenant is None or not given.get("model") or not given.get("version"):

@@ -145,45 +145,81 @@ def approval_satisfied(approval: ApprovalRequest) -> bool:
     return all(counts.get(role, 0) >= n for role, n in approval.requirements.items())
 
 
+def _check_reviewer(reviewer: Any, approval: ApprovalRequest) -> list[str]:
+    """The roles ``reviewer`` may decide ``approval`` in; refuses requesters and other roles."""
+    requesters = {approval.requested_by_id, approval.deployment.requested_by_id} - {None}
+    if reviewer.pk in requesters:
+        raise NotAllowed("You requested this deployment; someone else must approve it.")
+    roles = reviewer_roles(reviewer, approval)
+    if not roles:
+        raise NotAllowed(
+            f"This request needs {requirements_text(approval.requirements)}; "
+            "your role cannot decide it."
+        )
+    return roles
+
+
+def approval_stale_reason(approval: ApprovalRequest) -> str:
+    """Why an open approval no longer covers its request, or "" when it still does.
+
+    An approval is bound to the version's artifact digest, the model's risk tier and the policy
+    version that asked for it; a change to any of them needs a new request.
+    """
+    from governance.services.policies import policy_in_force
+
+    version = approval.model_version
+    if version.artifact_digest != approval.artifact_digest:
+        return "the version's artifact changed after the request"
+    if version.model.risk_tier != approval.risk_tier:
+        return "the model's risk tier changed after the request"
+    if policy_in_force(approval.tenant).pk != approval.policy_version_id:
+        return "a new version of the policy is in force"
+    return ""
+
+
 def approval_decide(
     *, actor: Actor, reviewer: Any, approval: ApprovalRequest, verdict: str, comment: str = ""
 ) -> ApprovalRequest:
     """Record one reviewer's verdict; the deployment moves on when the policy is satisfied.
 
-    When the version's artifact changed since the request, the approval is superseded (that
-    change is kept) and the verdict is refused with a 409.
+    Only someone who may decide is heard. When the approval no longer covers its request (see
+    ``approval_stale_reason``), it is superseded (that change is kept) and the verdict is refused
+    with a 409.
     """
-    if _supersede_if_artifact_changed(actor=actor, approval=approval):
+    _check_reviewer(reviewer, approval)
+    reason = _supersede_if_stale(actor=actor, approval=approval)
+    if reason:
         raise Conflict(
-            "The version's artifact changed since this request was made, so this approval no "
-            "longer applies; the unit must request the deployment again."
+            f"This approval no longer applies ({reason}); the unit must request the deployment "
+            "again."
         )
     return _record_verdict(
         actor=actor, reviewer=reviewer, approval=approval, verdict=verdict, comment=comment
     )
 
 
-@transaction.atomic
-def _supersede_if_artifact_changed(*, actor: Actor, approval: ApprovalRequest) -> bool:
+def approval_supersede_with_deployment(
+    *, actor: Actor, approval: ApprovalRequest, reason: str
+) -> None:
+    """Supersede an open approval and cancel the deployment waiting for it (inside a transaction)."""
     from portal.deployments.services import deployment_transition
 
-    approval = ApprovalRequest.objects.select_for_update().get(pk=approval.pk)
-    if not approval.is_open or approval.model_version.artifact_digest == approval.artifact_digest:
-        return False
-    _close(
-        actor,
-        approval,
-        ApprovalState.SUPERSEDED,
-        "approval.superseded",
-        reason="the version's artifact changed after the request",
-    )
+    _close(actor, approval, ApprovalState.SUPERSEDED, "approval.superseded", reason=reason)
     deployment_transition(
         actor=actor,
         deployment=approval.deployment,
         to="cancelled",
-        reason="The version's artifact changed; request the deployment again.",
+        reason=f"The approval no longer applies: {reason}. Request the deployment again.",
     )
-    return True
+
+
+@transaction.atomic
+def _supersede_if_stale(*, actor: Actor, approval: ApprovalRequest) -> str:
+    approval = ApprovalRequest.objects.select_for_update().get(pk=approval.pk)
+    reason = approval_stale_reason(approval) if approval.is_open else ""
+    if reason:
+        approval_supersede_with_deployment(actor=actor, approval=approval, reason=reason)
+    return reason
 
 
 @transaction.atomic
@@ -193,17 +229,14 @@ def _record_verdict(
     from portal.deployments.services import deployment_transition
 
     approval = ApprovalRequest.objects.select_for_update().get(pk=approval.pk)
-    if approval.requested_by_id is not None and approval.requested_by_id == reviewer.pk:
-        raise NotAllowed("You requested this deployment; someone else must approve it.")
-    roles = reviewer_roles(reviewer, approval)
-    if not roles:
-        raise NotAllowed(
-            f"This request needs {requirements_text(approval.requirements)}; "
-            "your role cannot decide it."
-        )
+    roles = _check_reviewer(reviewer, approval)
     if approval.state != ApprovalState.PENDING:
         raise Conflict(
             f"This request is {approval.get_state_display().lower()}; it takes no more decisions."
+        )
+    if approval_stale_reason(approval):
+        raise Conflict(
+            "This approval no longer applies; the unit must request the deployment again."
         )
     if approval.decisions.filter(reviewer_id=reviewer.pk).exists():
         raise Conflict("You have already decided on this request; each person counts once.")

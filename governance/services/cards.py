@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from governance.audit import Actor, apply_updates, audit_record
@@ -91,14 +91,25 @@ def card_prefill(version: ModelVersion) -> dict[str, str]:
     return values
 
 
+def _locked(card: ModelCard) -> ModelCard:
+    """The card as stored, locked until the change commits, so concurrent edits queue up."""
+    return (
+        ModelCard.objects.select_related("model_version__model").select_for_update().get(pk=card.pk)
+    )
+
+
 @transaction.atomic
 def card_get_or_create(*, actor: Actor, version: ModelVersion) -> ModelCard:
     card = ModelCard.objects.filter(model_version=version).first()
     if card is not None:
         return card
-    card = ModelCard.objects.create(
-        tenant_id=version.tenant_id, model_version=version, **card_prefill(version)
-    )
+    try:
+        with transaction.atomic():
+            card = ModelCard.objects.create(
+                tenant_id=version.tenant_id, model_version=version, **card_prefill(version)
+            )
+    except IntegrityError:  # someone else created it a moment ago
+        return ModelCard.objects.get(model_version=version)
     audit_record(
         actor=actor,
         action="model_card.created",
@@ -113,6 +124,7 @@ def card_get_or_create(*, actor: Actor, version: ModelVersion) -> ModelCard:
 @transaction.atomic
 def card_update(*, actor: Actor, card: ModelCard, **updates: str) -> ModelCard:
     """Edit the card's text; an edit to a card in review or approved sends it back to draft."""
+    card = _locked(card)
     before, after = apply_updates(
         card,
         editable=TEXT_FIELDS,
@@ -160,6 +172,7 @@ def _transition(
 @transaction.atomic
 def card_submit(*, actor: Actor, card: ModelCard) -> ModelCard:
     """Send a complete draft to governance for review."""
+    card = _locked(card)
     if card.status != CardStatus.DRAFT:
         raise Conflict(
             f"Only a draft can be sent for review; this card is {card.get_status_display().lower()}."
@@ -179,6 +192,7 @@ def card_review(
     *, actor: Actor, reviewer: Any, card: ModelCard, approve: bool, comment: str = ""
 ) -> ModelCard:
     """A governance lead approves a card in review, or returns it to draft with a comment."""
+    card = _locked(card)
     if card.status != CardStatus.IN_REVIEW:
         raise Conflict("Only a card in review can be approved or returned.")
     if approve:

@@ -8,8 +8,9 @@ from django.db import transaction
 
 from governance.audit import Actor, audit_record
 from governance.classification import classify
-from governance.models import RiskClassification
-from portal.catalog.models import RegisteredModel
+from governance.models import ApprovalRequest, RiskClassification
+from governance.models.approvals import OPEN_APPROVAL_STATES
+from portal.catalog.models import RegisteredModel, RiskTier
 
 
 @transaction.atomic
@@ -48,4 +49,33 @@ def model_classify(
             "classification": classification.pk,
         },
     )
+    if before_tier != result.tier:
+        _withdraw_cover(actor=actor, model=model, tier=result.tier)
     return classification
+
+
+def _withdraw_cover(*, actor: Actor, model: RegisteredModel, tier: str) -> None:
+    """A new tier voids the open approvals of the model's versions; a prohibited tier also
+    cancels deployments that were approved but have not rolled out."""
+    from governance.services.approvals import approval_supersede_with_deployment
+    from portal.deployments.models import Deployment, DeploymentState
+    from portal.deployments.services import deployment_transition
+
+    open_approvals = ApprovalRequest.objects.filter(
+        model_version__model=model, state__in=OPEN_APPROVAL_STATES
+    ).select_for_update()
+    for approval in open_approvals:
+        approval_supersede_with_deployment(
+            actor=actor, approval=approval, reason="the model's risk tier changed"
+        )
+    if tier == RiskTier.PROHIBITED:
+        waiting = Deployment.objects.filter(
+            model_version__model=model, state=DeploymentState.APPROVED
+        ).select_for_update()
+        for deployment in waiting:
+            deployment_transition(
+                actor=actor,
+                deployment=deployment,
+                to="cancelled",
+                reason="The model is now classified as prohibited; it is never deployed.",
+            )

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from governance.audit import Actor, audit_record
@@ -64,18 +64,25 @@ def policy_publish(
     newest = versions.order_by("-version").first()
     if newest is not None and newest.content_hash == parsed.content_hash:
         raise Conflict(f"This document is already version {newest.version} of '{parsed.name}'.")
-    version = PolicyVersion.objects.create(
-        name=parsed.name,
-        version=(newest.version + 1) if newest else 1,
-        document=document,
-        content_hash=parsed.content_hash,
-        tenants=list(parsed.tenants),
-        description=parsed.description,
-        source=source,
-        note=note[:500],
-        published_by=user,
-        published_by_label=actor.label,
-    )
+    try:
+        with transaction.atomic():
+            version = PolicyVersion.objects.create(
+                name=parsed.name,
+                version=(newest.version + 1) if newest else 1,
+                document=document,
+                content_hash=parsed.content_hash,
+                tenants=list(parsed.tenants),
+                description=parsed.description,
+                source=source,
+                note=note[:500],
+                published_by=user,
+                published_by_label=actor.label,
+            )
+    except IntegrityError:
+        raise Conflict(
+            f"Another version of '{parsed.name}' was published at the same moment; look at the "
+            "newest version and publish again."
+        ) from None
     audit_record(
         actor=actor,
         action="policy.published",
@@ -106,11 +113,14 @@ def policy_load_from_repo(*, actor: Actor | None = None) -> list[PolicyVersion]:
             name=parsed.name, content_hash=parsed.content_hash
         ).exists():
             continue
-        created.append(
-            policy_publish(
-                actor=actor, document=document, source=f"repo:governance/policies/{path.name}"
+        try:
+            created.append(
+                policy_publish(
+                    actor=actor, document=document, source=f"repo:governance/policies/{path.name}"
+                )
             )
-        )
+        except Conflict:
+            continue  # loaded by a concurrent first use
     return created
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -68,6 +69,7 @@ def model_classification(request: TenantRequest, name: str) -> HttpResponse:
     )
 
 
+@transaction.atomic  # a refused action leaves no new card behind
 def _card_action(
     request: TenantRequest, version: ModelVersion, action: str, edit: ModelCardForm
 ) -> str:

@@ -17,6 +17,7 @@ from governance.api.policies import PUBLISHERS, in_force_ids
 from governance.audit import Actor
 from governance.forms import PolicyDryRunForm, PolicyPublishForm
 from governance.models import PolicyVersion
+from governance.selectors import policy_versions_visible_to
 from governance.services.policies import (
     policy_dry_run_version,
     policy_in_force,
@@ -26,6 +27,7 @@ from governance.services.policies import (
 from portal.catalog.models import ModelVersion
 from portal.errors import PortalError
 from tenants.access import platform_role_of
+from tenants.models import Membership, PlatformRole
 from tenants.scoping import tenant_scope
 from tenants.selectors import tenants_visible_to
 
@@ -36,7 +38,7 @@ VERSIONS_LISTED = 10
 def policy_list(request: HttpRequest) -> HttpResponse:
     if not PolicyVersion.objects.exists():
         policy_load_from_repo()  # the repository's policies are in force from the first use
-    versions = PolicyVersion.objects.defer("document").order_by("name", "-version")
+    versions = policy_versions_visible_to(request.user).defer("document")
     policies = []
     for name, group in groupby(versions, key=lambda v: v.name):
         rows = list(group)
@@ -50,14 +52,16 @@ def policy_list(request: HttpRequest) -> HttpResponse:
 
 def _selected_version(request: HttpRequest, name: str) -> tuple[PolicyVersion, PolicyVersion]:
     """The version asked for by ``?version=`` (default: the newest) and the newest version."""
-    versions = PolicyVersion.objects.filter(name=name).order_by("-version")
+    versions = policy_versions_visible_to(request.user).filter(name=name)
     newest = versions.first()
     if newest is None:
         raise Http404("No such policy.")
     wanted = request.GET.get("version")
     if not wanted:
         return newest, newest
-    selected = versions.filter(version=wanted).first() if wanted.isdigit() else None
+    selected = (
+        versions.filter(version=wanted).first() if wanted.isdecimal() and len(wanted) < 9 else None
+    )
     if selected is None:
         raise Http404("No such policy version.")
     return selected, newest
@@ -86,13 +90,22 @@ def _diff(selected: PolicyVersion) -> tuple[PolicyVersion | None, list[tuple[str
     ]
 
 
+def _readable_tenants(user: Any) -> Any:
+    """Tenants whose catalog the person may read (finance sees bills, not models)."""
+    tenants = tenants_visible_to(user)
+    if platform_role_of(user) == PlatformRole.FINANCE:
+        member_of = Membership.objects.dangerously_across_tenants().filter(user_id=user.pk)
+        tenants = tenants.filter(pk__in=member_of.values("tenant_id"))
+    return tenants
+
+
 def _dry_run(
     request: HttpRequest, selected: PolicyVersion
 ) -> tuple[PolicyDryRunForm, dict[str, Any] | None]:
     """Try the selected version on a request for a real model version (``try-`` parameters)."""
     bound = any(key.startswith("try-") for key in request.GET)
     form = PolicyDryRunForm(
-        request.GET if bound else None, prefix="try", tenants=tenants_visible_to(request.user)
+        request.GET if bound else None, prefix="try", tenants=_readable_tenants(request.user)
     )
     if not bound or not form.is_valid():
         return form, None

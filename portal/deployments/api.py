@@ -82,7 +82,5 @@ class DeploymentResubmitView(TenantScopedAPIView, generics.GenericAPIView):
     @extend_schema(request=None, responses=DeploymentSerializer)
     def post(self, request: Request, tenant: str, deployment_id: int) -> Response:
         deployment = get_object_or_404(Deployment.objects.all(), pk=deployment_id)
-        services.deployment_resubmit(
-            actor=Actor.from_request(request), deployment=deployment, user=_user(request)
-        )
+        services.deployment_resubmit(actor=Actor.from_request(request), deployment=deployment)
         return Response(DeploymentSerializer(_deployments().get(pk=deployment_id)).data)

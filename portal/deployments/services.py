@@ -142,9 +142,7 @@ def _decide(deployment: Deployment, tenant: Tenant) -> tuple[Any, Decision]:
     return policy_decide(tenant=tenant, context=context)
 
 
-def _apply_decision(
-    *, actor: Actor, deployment: Deployment, tenant: Tenant, user: Any
-) -> Deployment:
+def _apply_decision(*, actor: Actor, deployment: Deployment, tenant: Tenant) -> Deployment:
     policy_version, decision = _decide(deployment, tenant)
     deployment.policy_version, deployment.decision = (
         policy_version,
@@ -168,7 +166,7 @@ def _apply_decision(
             deployment=deployment,
             policy_version=policy_version,
             decision=decision,
-            requested_by=user,
+            requested_by=deployment.requested_by,
         )
     return deployment
 
@@ -245,12 +243,15 @@ def deployment_request(
             to="cancelled",
             reason=f"Replaced by deployment request {deployment.pk}.",
         )
-    return _apply_decision(actor=actor, deployment=deployment, tenant=tenant, user=user)
+    return _apply_decision(actor=actor, deployment=deployment, tenant=tenant)
 
 
 @transaction.atomic
-def deployment_resubmit(*, actor: Actor, deployment: Deployment, user: Any = None) -> Deployment:
-    """After reviewers asked for changes, ask the policy again; the old approval is superseded."""
+def deployment_resubmit(*, actor: Actor, deployment: Deployment) -> Deployment:
+    """After reviewers asked for changes, ask the policy again; the old approval is superseded.
+
+    The new approval request stays the original requester's, who therefore still cannot approve it.
+    """
     deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
     if deployment.state != DeploymentState.PENDING_APPROVAL:
         raise Conflict("Only a deployment waiting for approval can be submitted again.")
@@ -259,4 +260,4 @@ def deployment_resubmit(*, actor: Actor, deployment: Deployment, user: Any = Non
         approvals=ApprovalRequest.objects.filter(deployment=deployment),
         reason="the request was submitted again",
     )
-    return _apply_decision(actor=actor, deployment=deployment, tenant=deployment.tenant, user=user)
+    return _apply_decision(actor=actor, deployment=deployment, tenant=deployment.tenant)
