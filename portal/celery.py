@@ -27,5 +27,7 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     broker_connection_timeout=3,
     worker_hijack_root_logger=False,
+    # What tasks print (the console email backend in development) is information, not a warning.
+    worker_redirect_stdouts_level="INFO",
 )
 app.autodiscover_tasks()
