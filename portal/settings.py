@@ -130,6 +130,13 @@ MLFLOW_TRACKING_URI = env.url(
 MLFLOW_TIMEOUT_SECONDS = env.int("MLFLOW_TIMEOUT_SECONDS", 10, minimum=1)
 MLFLOW_WEBHOOK_SECRET = env.str("MLFLOW_WEBHOOK_SECRET", "")
 MLFLOW_WEBHOOK_MAX_AGE_SECONDS = env.int("MLFLOW_WEBHOOK_MAX_AGE_SECONDS", 300, minimum=10)
+
+# Deployment targets: kind -> class implementing portal.deployments.targets.DeploymentTarget.
+DEPLOYMENT_TARGETS = {
+    "local": "portal.deployments.targets.local.LocalTarget",
+    "kserve": "portal.deployments.targets.kserve.KServeTarget",
+    "sagemaker": "portal.deployments.targets.sagemaker.SageMakerTarget",
+}
 CATALOG_SYNC_INTERVAL_SECONDS = env.int("CATALOG_SYNC_INTERVAL_SECONDS", 300, minimum=10)
 CATALOG_DEEP_SYNC_SECONDS = env.int("CATALOG_DEEP_SYNC_SECONDS", 3600, minimum=60)
 

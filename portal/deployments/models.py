@@ -2,6 +2,14 @@
 
 A deployment is created by a request, decided by the governance policy (allowed, waiting for
 approvals, or denied) and, once approved, rolled out on its target.
+
+Every deployment is one *revision* of a named endpoint (``name``, unique per tenant together with
+``revision``): the gateway serves ``/serve/{tenant}/{name}/invocations`` and spreads the traffic
+over the endpoint's live revisions by ``traffic_weight`` (a canary is a new revision with a
+weight below 100); a ``shadow`` revision gets a copy of the traffic and its answers are only
+captured. A revision replaced by a newer one keeps its server warm until ``warm_until`` so a
+rollback is a change of weights. ``live_from``/``live_until`` are the interval its server ran,
+which chargeback meters to the second.
 """
 
 from __future__ import annotations
@@ -38,6 +46,10 @@ class DeploymentState(models.TextChoices):
 
 
 class Deployment(TenantOwnedModel):
+    name = models.SlugField(
+        max_length=63, default="", help_text="The endpoint this deployment is a revision of."
+    )
+    revision = models.PositiveIntegerField(default=1)
     model_version = models.ForeignKey(
         "catalog.ModelVersion", on_delete=models.PROTECT, related_name="deployments"
     )
@@ -49,6 +61,17 @@ class Deployment(TenantOwnedModel):
     drift_monitor = models.BooleanField(
         default=True, help_text="Monitor drift of this deployment's traffic."
     )
+    shadow = models.BooleanField(
+        default=False, help_text="Receives a copy of the traffic; its answers are only captured."
+    )
+    traffic_weight = models.PositiveSmallIntegerField(
+        default=0, help_text="Share of the endpoint's traffic, in percent, while live."
+    )
+    live_from = models.DateTimeField(null=True, blank=True)
+    live_until = models.DateTimeField(null=True, blank=True)
+    warm_until = models.DateTimeField(null=True, blank=True)
+    # What the target last reported: state (pending, ready, failed), url, message, checked_at.
+    serving = models.JSONField(default=dict, blank=True)
     state = models.CharField(
         max_length=20, choices=DeploymentState.choices, default=DeploymentState.REQUESTED
     )
@@ -69,7 +92,15 @@ class Deployment(TenantOwnedModel):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["tenant", "state"], name="deployment_tenant_state")]
+        indexes = [
+            models.Index(fields=["tenant", "state"], name="deployment_tenant_state"),
+            models.Index(fields=["tenant", "name", "state"], name="deployment_endpoint_state"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "name", "revision"], name="deployment_revision_unique"
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"deployment {self.pk} ({self.environment}, {self.state})"
+        return f"deployment {self.name} r{self.revision} ({self.environment}, {self.state})"

@@ -16,6 +16,8 @@ class DeploymentSerializer(serializers.ModelSerializer):
         model = Deployment
         fields = [
             "id",
+            "name",
+            "revision",
             "model",
             "version",
             "artifact_digest",
@@ -26,6 +28,12 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "replicas",
             "canary_weight",
             "drift_monitor",
+            "shadow",
+            "traffic_weight",
+            "live_from",
+            "live_until",
+            "warm_until",
+            "serving",
             "state",
             "decision",
             "approval",
@@ -51,3 +59,14 @@ class DeploymentRequestSerializer(serializers.Serializer):
         min_value=1, max_value=99, required=False, allow_null=True
     )
     drift_monitor = serializers.BooleanField(default=True)
+    shadow = serializers.BooleanField(
+        default=False, help_text="Send this revision a copy of the traffic; answers are captured."
+    )
+    name = serializers.CharField(
+        max_length=63,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The endpoint; by default '<model>-<environment>'. An existing endpoint's name "
+        "makes this request its next revision.",
+    )

@@ -11,7 +11,9 @@ import re
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
+from django.utils.text import slugify
 
 from chargeback.services.estimates import estimate
 from governance.audit import Actor, audit_record
@@ -25,6 +27,7 @@ from portal.errors import Conflict, InvalidRequest
 from tenants.models import Tenant
 
 INSTANCE_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+ENDPOINT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 # Which states may follow which; anything else is refused.
 TRANSITIONS: dict[str, set[str]] = {
     DeploymentState.REQUESTED: {"pending_approval", "approved", "rejected"},
@@ -74,6 +77,7 @@ def _validate(
     instance_type: str,
     replicas: int,
     canary_weight: int | None,
+    shadow: bool = False,
 ) -> None:
     if environment not in Environment.values:
         raise InvalidRequest(f"environment must be one of: {', '.join(Environment.values)}.")
@@ -85,6 +89,10 @@ def _validate(
         raise InvalidRequest("replicas must be from 1 to 50.")
     if canary_weight is not None and not 1 <= canary_weight <= 99:
         raise InvalidRequest("canary_weight must be a percentage from 1 to 99, or left out.")
+    if shadow and canary_weight is not None:
+        raise InvalidRequest(
+            "A shadow revision gets a copy of all traffic; leave canary_weight out for it."
+        )
     if version.gone_from_mlflow:
         raise InvalidRequest("This version no longer exists in MLflow; pick another version.")
     if version.status != VersionStatus.READY:
@@ -171,6 +179,41 @@ def _apply_decision(*, actor: Actor, deployment: Deployment, tenant: Tenant) -> 
     return deployment
 
 
+def endpoint_default_name(version: ModelVersion, environment: str) -> str:
+    return slugify(f"{version.model.name}-{environment}")[:63].strip("-") or "model"
+
+
+def _next_revision(
+    *, tenant: Tenant, name: str, version: ModelVersion, environment: str, target: str
+) -> int:
+    """The revision number a new request for endpoint ``name`` gets; an endpoint keeps its model,
+    environment and target, so its URL always means the same thing."""
+    if not ENDPOINT_NAME.match(name):
+        raise InvalidRequest(
+            "name must be lower-case letters, digits and hyphens (at most 63), "
+            "starting and ending with a letter or digit."
+        )
+    first = (
+        Deployment.objects.filter(tenant=tenant, name=name)
+        .select_related("model_version__model")
+        .order_by("revision")
+        .first()
+    )
+    if first is not None:
+        if first.model_version.model_id != version.model_id:
+            raise InvalidRequest(
+                f"The endpoint '{name}' serves model '{first.model_version.model.name}'; "
+                "choose another name for this model."
+            )
+        if (first.environment, first.target) != (environment, target):
+            raise InvalidRequest(
+                f"The endpoint '{name}' is a {first.environment} endpoint on {first.target}; "
+                "choose another name for another environment or target."
+            )
+    latest = Deployment.objects.filter(tenant=tenant, name=name).aggregate(n=Max("revision"))
+    return (latest["n"] or 0) + 1
+
+
 @transaction.atomic
 def deployment_request(
     *,
@@ -183,11 +226,14 @@ def deployment_request(
     replicas: int = 1,
     canary_weight: int | None = None,
     drift_monitor: bool = True,
+    shadow: bool = False,
+    name: str = "",
     user: Any = None,
 ) -> Deployment:
-    """Record a deployment request and let the policy in force decide what it needs.
+    """Record a deployment request, the next revision of endpoint ``name`` (by default
+    ``<model>-<environment>``), and let the policy in force decide what it needs.
 
-    Open requests for the same model, environment and target are superseded by this one.
+    Open requests for the same endpoint are superseded by this one.
     """
     _validate(
         version=version,
@@ -196,9 +242,17 @@ def deployment_request(
         instance_type=instance_type,
         replicas=replicas,
         canary_weight=canary_weight,
+        shadow=shadow,
+    )
+    name = name or endpoint_default_name(version, environment)
+    revision = _next_revision(
+        tenant=tenant, name=name, version=version, environment=environment, target=target
     )
     deployment = Deployment.objects.create(
         tenant=tenant,
+        name=name,
+        revision=revision,
+        shadow=shadow,
         model_version=version,
         environment=environment,
         target=target,
@@ -217,6 +271,8 @@ def deployment_request(
         tenant_id=tenant.pk,
         after={
             "state": deployment.state,
+            "name": name,
+            "revision": revision,
             "model": version.model.name,
             "version": version.version,
             "environment": environment,
@@ -226,10 +282,7 @@ def deployment_request(
         },
     )
     older = Deployment.objects.filter(
-        model_version__model=version.model,
-        environment=environment,
-        target=target,
-        state=DeploymentState.PENDING_APPROVAL,
+        tenant=tenant, name=name, state=DeploymentState.PENDING_APPROVAL
     ).exclude(pk=deployment.pk)
     for previous in older.select_for_update():
         approvals_supersede(
