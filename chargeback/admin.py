@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from chargeback.models import PriceSnapshot, PriceSource, RateCard
-from tenants.admin import ReadOnlyAdmin
+from chargeback.models import BillingPeriod, PriceSnapshot, PriceSource, RateCard, Statement
+from tenants.admin import AcrossTenantsAdmin, ReadOnlyAdmin
 
 
 @admin.register(PriceSource)
@@ -44,3 +44,18 @@ class RateCardAdmin(ReadOnlyAdmin):
     """Read only: a new version is published through the API, which audits it."""
 
     list_display = ["version", "markup_percent", "monitoring_fee_per_model_month", "created_at"]
+
+
+@admin.register(BillingPeriod)
+class BillingPeriodAdmin(ReadOnlyAdmin):
+    """Read only: months are closed by `manage.py close_billing_period` or the beat task."""
+
+    list_display = ["month", "state", "processed", "total", "closed_at"]
+
+
+@admin.register(Statement)
+class StatementAdmin(AcrossTenantsAdmin):
+    """Read only: finance reviews statements through the API, which audits every change."""
+
+    list_display = ["id", "number", "tenant", "period", "state", "total"]
+    list_filter = ["state", "period"]

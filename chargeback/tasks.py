@@ -1,10 +1,21 @@
-"""Price refresh: a daily beat task that refreshes every enabled price source, each on its own."""
+"""Chargeback tasks: the daily price refresh, metering every few minutes, the month close.
+
+Each is safe to run twice: a refresh of unchanged prices writes nothing, metering records each
+hour or day once (idempotency keys), and a closed month returns the statements it has.
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import OperationalError
+from django.utils import timezone
 
+from chargeback.services.close import billing_period_close, parse_month, previous_month
+from chargeback.services.metering import metering_run, month_start, next_month
 from chargeback.services.prices import prices_refresh_all
+from governance.audit import Actor
+
+SYSTEM = Actor.system("chargeback")
 
 
 @shared_task(name="chargeback.refresh_prices", acks_late=True)
@@ -12,3 +23,31 @@ def refresh_prices(*, sources: list[str] | None = None) -> dict[str, str]:
     """Refresh the enabled sources (or the named ones); one source's failure is recorded on it
     and does not stop the others. Safe to run twice: unchanged content writes nothing."""
     return {result.source: result.outcome for result in prices_refresh_all(names=sources)}
+
+
+@shared_task(
+    name="chargeback.meter_usage",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def meter_usage() -> dict[str, int]:
+    """Record deployment hours, monitoring and storage up to now (finished hours and days)."""
+    return metering_run(until=timezone.now())
+
+
+@shared_task(
+    name="chargeback.close_billing_period",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def close_billing_period(*, period: str | None = None) -> dict[str, object]:
+    """Meter the month to its end, then close it (default: the previous month). The month's row
+    shows progress and, if the close stops, why; running it again continues."""
+    month = parse_month(period) if period else previous_month(timezone.now())
+    metering_run(until=month_start(next_month(month)))
+    closed = billing_period_close(month=month, actor=SYSTEM)
+    return {"period": closed.label, "state": closed.state, "statements": closed.total}

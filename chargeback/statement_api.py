@@ -1,0 +1,418 @@
+"""API: chargeback statements, for finance across tenants and for each unit.
+
+``/api/v1/statements/`` lists every tenant's statements to finance and platform admins (others get
+a 403); a statement's detail and export are also open to the members of its tenant, and to
+nobody else (404, the same as a missing one). Review, finalize, void, credit notes and dispute
+rejections are finance's (a unit member gets a 403). Under ``/api/v1/tenants/{tenant}/statements/``
+the unit reads its own statements, and its owners dispute lines. ``/api/v1/billing-periods/``
+shows each month's close and its progress; POST ``close/`` queues a close.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from django.http import Http404, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, generics, renderers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from chargeback import tasks
+from chargeback.exports import statement_csv, statement_focus, statement_pdf
+from chargeback.models import (
+    BillingPeriod,
+    CreditNote,
+    LineDispute,
+    Statement,
+    StatementLine,
+)
+from chargeback.serializers import (
+    BillingPeriodSerializer,
+    ClosePeriodSerializer,
+    CreditNoteSerializer,
+    CreditSerializer,
+    DisputeCreateSerializer,
+    DisputeRejectSerializer,
+    DisputeSerializer,
+    StatementDetailSerializer,
+    StatementFilterSerializer,
+    StatementSerializer,
+    VoidSerializer,
+)
+from chargeback.services.close import parse_month
+from chargeback.services.statements import (
+    credit_issue,
+    dispute_reject,
+    line_dispute,
+    statement_finalize,
+    statement_review,
+    statement_void,
+)
+from governance.audit import Actor
+from portal.errors import InvalidRequest, NotAllowed, NotFound
+from tenants.access import platform_role_of
+from tenants.models import Membership, PlatformRole
+from tenants.routing import TenantScopedAPIView
+from tenants.scoping import tenant_scope
+
+FINANCE_ROLES = {PlatformRole.FINANCE, PlatformRole.PLATFORM_ADMIN}
+EXPORT_FORMATS = ("csv", "pdf", "focus")
+
+
+def is_finance(principal: Any) -> bool:
+    return platform_role_of(principal) in FINANCE_ROLES
+
+
+def visible_statements(principal: Any) -> QuerySet[Statement]:
+    """The statements ``principal`` may read (a cross-tenant read, filtered by access)."""
+    statements = Statement.objects.dangerously_across_tenants().select_related("tenant", "period")
+    if is_finance(principal):
+        return statements
+    token = getattr(principal, "token", None)
+    if token is not None:
+        if "read" not in token.scopes:
+            return statements.none()
+        return statements.filter(tenant_id=token.tenant_id, tenant__active=True)
+    member_of = Membership.objects.dangerously_across_tenants().filter(user_id=principal.pk)
+    return statements.filter(tenant_id__in=member_of.values("tenant_id"), tenant__active=True)
+
+
+def _visible(request: Request, statement_id: int) -> Statement:
+    statement = visible_statements(request.user).filter(pk=statement_id).first()
+    if statement is None:
+        raise NotFound("Not found.")
+    return statement
+
+
+def _for_finance(request: Request, statement_id: int) -> Statement:
+    statement = _visible(request, statement_id)
+    if not is_finance(request.user):
+        raise NotAllowed("Only finance and platform admins act on statements.")
+    return statement
+
+
+def _lines(statement: Statement) -> list[StatementLine]:
+    """The statement's lines with their disputes (inside the statement's tenant scope)."""
+    return list(_lines_queryset().filter(statement=statement))
+
+
+def _detail(statement: Statement) -> dict:
+    with tenant_scope(statement.tenant_id):
+        statement = (
+            Statement.objects.select_related("tenant", "period")
+            .prefetch_related(
+                Prefetch("lines", queryset=_lines_queryset()),
+                Prefetch("credit_notes", queryset=CreditNote.objects.order_by("id")),
+            )
+            .get(pk=statement.pk)
+        )
+        return StatementDetailSerializer(statement).data
+
+
+def _lines_queryset() -> QuerySet[StatementLine]:
+    return StatementLine.objects.prefetch_related(
+        Prefetch("disputes", queryset=LineDispute.objects.order_by("id"))
+    ).order_by("position")
+
+
+class StatementListView(generics.ListAPIView):
+    """Every tenant's statements, newest month first (finance and platform admins)."""
+
+    serializer_class = StatementSerializer
+
+    def get_queryset(self) -> QuerySet[Statement]:
+        if not is_finance(self.request.user):
+            raise NotAllowed("Only finance and platform admins see every tenant's statements.")
+        filters = StatementFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        statements = visible_statements(self.request.user)
+        if label := filters.validated_data.get("period"):
+            statements = statements.filter(period__month=parse_month(label))
+        if state := filters.validated_data.get("state"):
+            statements = statements.filter(state=state)
+        if slug := filters.validated_data.get("tenant"):
+            statements = statements.filter(tenant__slug=slug)
+        return statements.order_by("-period__month", "tenant__slug", "id")
+
+    @extend_schema(parameters=[StatementFilterSerializer])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class StatementDetailView(generics.GenericAPIView):
+    """A statement with its lines, their disputes and the credit notes issued on it."""
+
+    serializer_class = StatementDetailSerializer
+
+    def get(self, request: Request, statement_id: int) -> Response:
+        return Response(_detail(_visible(request, statement_id)))
+
+
+class StatementReviewView(generics.GenericAPIView):
+    """Put a draft in review (finance)."""
+
+    serializer_class = StatementSerializer
+
+    @extend_schema(request=None, responses=StatementSerializer)
+    def post(self, request: Request, statement_id: int) -> Response:
+        statement = _for_finance(request, statement_id)
+        with tenant_scope(statement.tenant_id):
+            statement = statement_review(actor=Actor.from_request(request), statement=statement)
+            return Response(StatementSerializer(statement).data)
+
+
+class StatementFinalizeView(generics.GenericAPIView):
+    """Number the statement (CB-<year>-<0001>) and freeze it; a finalized statement is a 409."""
+
+    serializer_class = StatementSerializer
+
+    @extend_schema(request=None, responses=StatementSerializer)
+    def post(self, request: Request, statement_id: int) -> Response:
+        statement = _for_finance(request, statement_id)
+        with tenant_scope(statement.tenant_id):
+            statement = statement_finalize(actor=Actor.from_request(request), statement=statement)
+            return Response(StatementSerializer(statement).data)
+
+
+class StatementVoidView(generics.GenericAPIView):
+    """Void a draft or a statement in review, with a reason."""
+
+    serializer_class = VoidSerializer
+
+    @extend_schema(request=VoidSerializer, responses=StatementSerializer)
+    def post(self, request: Request, statement_id: int) -> Response:
+        statement = _for_finance(request, statement_id)
+        data = VoidSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        with tenant_scope(statement.tenant_id):
+            statement = statement_void(
+                actor=Actor.from_request(request),
+                statement=statement,
+                reason=data.validated_data["reason"],
+            )
+            return Response(StatementSerializer(statement).data)
+
+
+class StatementCreditView(generics.GenericAPIView):
+    """Issue a credit note on the statement (for a line, or settling a line's dispute); it
+    appears on the tenant's next statement as a negative line."""
+
+    serializer_class = CreditSerializer
+
+    @extend_schema(request=CreditSerializer, responses={201: CreditNoteSerializer})
+    def post(self, request: Request, statement_id: int) -> Response:
+        statement = _for_finance(request, statement_id)
+        data = CreditSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        given = data.validated_data
+        with tenant_scope(statement.tenant_id):
+            line = dispute = None
+            if "dispute" in given:
+                dispute = LineDispute.objects.filter(
+                    pk=given["dispute"], line__statement=statement
+                ).first()
+                if dispute is None:
+                    raise InvalidRequest(
+                        f"Statement {statement.pk} has no dispute {given['dispute']}."
+                    )
+            elif "line" in given:
+                line = StatementLine.objects.filter(pk=given["line"], statement=statement).first()
+                if line is None:
+                    raise InvalidRequest(f"Statement {statement.pk} has no line {given['line']}.")
+            credit = credit_issue(
+                actor=Actor.from_request(request),
+                statement=statement,
+                amount=given["amount"],
+                reason=given["reason"],
+                line=line,
+                dispute=dispute,
+            )
+            return Response(CreditNoteSerializer(credit).data, status=status.HTTP_201_CREATED)
+
+
+class DisputeRejectView(generics.GenericAPIView):
+    """Keep a disputed line as it is, saying why (finance)."""
+
+    serializer_class = DisputeRejectSerializer
+
+    @extend_schema(request=DisputeRejectSerializer, responses=DisputeSerializer)
+    def post(self, request: Request, statement_id: int, dispute_id: int) -> Response:
+        statement = _for_finance(request, statement_id)
+        data = DisputeRejectSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        with tenant_scope(statement.tenant_id):
+            dispute = LineDispute.objects.filter(pk=dispute_id, line__statement=statement).first()
+            if dispute is None:
+                raise NotFound("Not found.")
+            dispute = dispute_reject(
+                actor=Actor.from_request(request),
+                dispute=dispute,
+                resolution=data.validated_data["resolution"],
+            )
+            return Response(DisputeSerializer(dispute).data)
+
+
+class _FileRenderer(renderers.BaseRenderer):
+    """Passes the bytes a view made through; it only names the ``?format=`` the view accepts."""
+
+    charset = None
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context=None):
+        return data
+
+
+class CsvRenderer(_FileRenderer):
+    media_type = "text/csv"
+    format = "csv"
+
+
+class FocusRenderer(_FileRenderer):
+    media_type = "text/csv"
+    format = "focus"
+
+
+class PdfRenderer(_FileRenderer):
+    media_type = "application/pdf"
+    format = "pdf"
+
+
+class StatementExportView(generics.GenericAPIView):
+    """The statement as CSV, PDF or FOCUS 1.2 CSV (``?format=csv|pdf|focus``, default csv)."""
+
+    renderer_classes = [CsvRenderer, PdfRenderer, FocusRenderer]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        try:
+            return super().perform_content_negotiation(request, force)
+        except (Http404, exceptions.NotFound):
+            raise InvalidRequest(f"format must be one of: {', '.join(EXPORT_FORMATS)}.") from None
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any):
+        if getattr(response, "exception", False):
+            # Errors stay JSON of the API's one shape, whatever format was asked for.
+            request.accepted_renderer = renderers.JSONRenderer()
+            request.accepted_media_type = "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("format", str, enum=EXPORT_FORMATS, description="Default: csv.")
+        ],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
+            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY),
+        },
+    )
+    def get(self, request: Request, statement_id: int) -> HttpResponse:
+        statement = _visible(request, statement_id)
+        chosen = request.query_params.get("format", "csv")
+        with tenant_scope(statement.tenant_id):
+            lines = _lines(statement)
+        name = f"{statement.number or f'statement-{statement.pk}'}-{statement.period.label}"
+        if chosen == "pdf":
+            body, content_type, suffix = statement_pdf(statement, lines), "application/pdf", "pdf"
+        elif chosen == "focus":
+            body, content_type = statement_focus(statement, lines), "text/csv; charset=utf-8"
+            name, suffix = f"{name}-focus", "csv"
+        else:
+            body, content_type, suffix = (
+                statement_csv(statement, lines),
+                "text/csv; charset=utf-8",
+                "csv",
+            )
+        response = HttpResponse(body, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{name}.{suffix}"'
+        return response
+
+
+# --- The unit's own statements -------------------------------------------------------------------
+
+TENANT_READERS = ("read", "billing")
+
+
+class TenantStatementListView(TenantScopedAPIView, generics.ListAPIView):
+    """The unit's statements, newest month first."""
+
+    serializer_class = StatementSerializer
+    required_capabilities = {"GET": TENANT_READERS, "HEAD": TENANT_READERS, "OPTIONS": None}
+
+    def get_queryset(self) -> QuerySet[Statement]:
+        return Statement.objects.select_related("tenant", "period").order_by("-period__month", "id")
+
+
+class TenantStatementDetailView(TenantScopedAPIView, generics.GenericAPIView):
+    """One of the unit's statements, with lines, disputes and credit notes."""
+
+    serializer_class = StatementDetailSerializer
+    required_capabilities = {"GET": TENANT_READERS, "OPTIONS": None}
+
+    def get(self, request: Request, tenant: str, statement_id: int) -> Response:
+        statement = Statement.objects.filter(pk=statement_id).first()
+        if statement is None:
+            raise NotFound("Not found.")
+        return Response(_detail(statement))
+
+
+class LineDisputeView(TenantScopedAPIView, generics.GenericAPIView):
+    """A tenant owner disputes one line of a statement, saying what is wrong."""
+
+    serializer_class = DisputeCreateSerializer
+    required_capabilities = {"POST": "manage", "OPTIONS": None}
+
+    @extend_schema(request=DisputeCreateSerializer, responses={201: DisputeSerializer})
+    def post(self, request: Request, tenant: str, statement_id: int, line_id: int) -> Response:
+        line = (
+            StatementLine.objects.filter(pk=line_id, statement_id=statement_id)
+            .select_related("statement")
+            .first()
+        )
+        if line is None:
+            raise NotFound("Not found.")
+        data = DisputeCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        person = None if getattr(request.user, "token", None) else request.user
+        dispute = line_dispute(
+            actor=Actor.from_request(request),
+            user=person,
+            line=line,
+            comment=data.validated_data["comment"],
+        )
+        return Response(DisputeSerializer(dispute).data, status=status.HTTP_201_CREATED)
+
+
+# --- Billing periods -------------------------------------------------------------------------------
+
+
+class BillingPeriodListView(generics.ListAPIView):
+    """Each month's close: state, tenants processed of the total, the last error (finance)."""
+
+    serializer_class = BillingPeriodSerializer
+
+    def get_queryset(self) -> QuerySet[BillingPeriod]:
+        if not is_finance(self.request.user):
+            raise NotAllowed("Only finance and platform admins see the month closes.")
+        return BillingPeriod.objects.order_by("-month")
+
+
+class BillingPeriodCloseView(generics.GenericAPIView):
+    """Queue the close of a month (default: the previous one); follow it on the list."""
+
+    serializer_class = ClosePeriodSerializer
+
+    @extend_schema(request=ClosePeriodSerializer, responses={202: None})
+    def post(self, request: Request) -> Response:
+        if not is_finance(request.user):
+            raise NotAllowed("Only finance and platform admins close a month.")
+        data = ClosePeriodSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        label = data.validated_data.get("period")
+        if label:
+            parse_month(label)
+        tasks.close_billing_period.delay_on_commit(period=label)
+        return Response(
+            {"detail": "The close is queued; follow it on GET /api/v1/billing-periods/."},
+            status=status.HTTP_202_ACCEPTED,
+        )
