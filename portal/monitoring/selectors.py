@@ -1,0 +1,76 @@
+"""Monitoring reads: the drift status of deployments, and a deployment's drift history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import OuterRef, QuerySet, Subquery
+
+from portal.monitoring.models import DriftLevel, DriftRun, RunStatus
+
+FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED)
+NO_RUN_REASON = "No drift run has finished for this deployment yet."
+
+
+@dataclass(frozen=True)
+class DriftStatus:
+    """A deployment's drift status as its latest finished run left it."""
+
+    status: str  # ok, warning, drift, unknown
+    reason: str = ""
+    run_id: int | None = None
+    checked_at: datetime | None = None
+    drifted_columns: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def label(self) -> str:
+        return DriftLevel(self.status).label
+
+    @property
+    def css(self) -> str:
+        return {"ok": "ok", "warning": "warn", "drift": "bad"}.get(self.status, "")
+
+
+def latest_runs(deployment_ids: Iterable[int]) -> QuerySet[DriftRun]:
+    latest = (
+        DriftRun.objects.filter(deployment_id=OuterRef("deployment_id"), status__in=FINISHED)
+        .order_by("-created_at", "-id")
+        .values("pk")[:1]
+    )
+    return DriftRun.objects.filter(
+        deployment_id__in=list(deployment_ids), status__in=FINISHED, pk=Subquery(latest)
+    )
+
+
+def drift_status_by_deployment(deployment_ids: Iterable[int]) -> dict[int, DriftStatus]:
+    """Every given deployment's drift status, in one query; unknown where no run finished."""
+    ids = list(deployment_ids)
+    found = {
+        run.deployment_id: DriftStatus(
+            status=run.drift_status,
+            reason=run.reason,
+            run_id=run.pk,
+            checked_at=run.finished_at,
+            drifted_columns=tuple(run.drifted_columns),
+        )
+        for run in latest_runs(ids).only(
+            "deployment_id", "drift_status", "reason", "finished_at", "drifted_columns"
+        )
+    }
+    return {pk: found.get(pk, DriftStatus(status="unknown", reason=NO_RUN_REASON)) for pk in ids}
+
+
+def drift_history(deployment_id: int, *, limit: int = 60) -> list[DriftRun]:
+    """The deployment's latest finished runs, oldest first (for a chart)."""
+    runs = DriftRun.objects.filter(deployment_id=deployment_id, status__in=FINISHED).order_by(
+        "-created_at", "-id"
+    )
+    return list(
+        reversed(
+            runs.only(
+                "created_at", "finished_at", "drift_status", "share_drifted", "share_threshold"
+            )[:limit]
+        )
+    )
