@@ -63,6 +63,20 @@ class Env:
             raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}.")
         return number
 
+    def float(
+        self, name: builtins.str, default: builtins.float, *, minimum: builtins.float | None = None
+    ) -> builtins.float:
+        value = self._raw(name)
+        if value is None or value == "":
+            return default
+        try:
+            number = builtins.float(value)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} must be a number, got {value!r}.") from None
+        if minimum is not None and number < minimum:
+            raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}.")
+        return number
+
     def list(
         self, name: builtins.str, default: builtins.list[builtins.str]
     ) -> builtins.list[builtins.str]:

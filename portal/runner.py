@@ -134,6 +134,7 @@ def main() -> int:
             "worker@%h",
         ],
         "beat": [str(BIN / "celery"), "-A", "portal", "beat", "--loglevel", "INFO"],
+        "serving": [str(BIN / "python"), "manage.py", "run_serving"],
     }
     processes = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in commands.items()}
     if mlflow:

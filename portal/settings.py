@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import Env
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "tenants",
     "portal.catalog",
     "portal.deployments",
+    "portal.monitoring",
     "governance",
     "chargeback",
 ]
@@ -131,14 +133,50 @@ MLFLOW_TIMEOUT_SECONDS = env.int("MLFLOW_TIMEOUT_SECONDS", 10, minimum=1)
 MLFLOW_WEBHOOK_SECRET = env.str("MLFLOW_WEBHOOK_SECRET", "")
 MLFLOW_WEBHOOK_MAX_AGE_SECONDS = env.int("MLFLOW_WEBHOOK_MAX_AGE_SECONDS", 300, minimum=10)
 
+# The local serving runtime (``manage.py run_serving``) and the inference gateway.
+SERVING_DIR = Path(env.str("SERVING_DIR", str(VAR_DIR / "serving")))
+SERVING_WORKERS = env.int("SERVING_WORKERS", 1, minimum=1)
+SERVING_START_TIMEOUT_SECONDS = env.int("SERVING_START_TIMEOUT_SECONDS", 180, minimum=5)
+SERVING_MAX_RESTARTS = env.int("SERVING_MAX_RESTARTS", 3, minimum=0)
+SERVING_RESTART_WINDOW_SECONDS = env.int("SERVING_RESTART_WINDOW_SECONDS", 300, minimum=10)
+ROLLBACK_GRACE_SECONDS = env.int("ROLLBACK_GRACE_SECONDS", 3600, minimum=0)
+GATEWAY_RATE_LIMIT = env.str("GATEWAY_RATE_LIMIT", "6000/min")
+GATEWAY_TIMEOUT_SECONDS = env.int("GATEWAY_TIMEOUT_SECONDS", 60, minimum=1)
+GATEWAY_ROUTE_TTL_SECONDS = env.float("GATEWAY_ROUTE_TTL_SECONDS", 1.0, minimum=0.0)
+GATEWAY_CAPTURE_BUFFER = env.int("GATEWAY_CAPTURE_BUFFER", 10000, minimum=0)
+GATEWAY_FLUSH_SECONDS = env.float("GATEWAY_FLUSH_SECONDS", 1.0, minimum=0.05)
+
 # Deployment targets: kind -> class implementing portal.deployments.targets.DeploymentTarget.
 DEPLOYMENT_TARGETS = {
     "local": "portal.deployments.targets.local.LocalTarget",
     "kserve": "portal.deployments.targets.kserve.KServeTarget",
     "sagemaker": "portal.deployments.targets.sagemaker.SageMakerTarget",
 }
+# KServe target: InferenceServices are created in this Kubernetes namespace.
+KSERVE_NAMESPACE = env.str("KSERVE_NAMESPACE", "portal-models")
+# SageMaker target: the region endpoints live in, the role SageMaker runs models with (empty: the
+# caller's role) and the serving image built by `mlflow sagemaker build-and-push-container`
+# (empty: MLflow's default image in the account's ECR).
+SAGEMAKER_REGION = env.str("SAGEMAKER_REGION", "us-east-1")
+SAGEMAKER_EXECUTION_ROLE_ARN = env.str("SAGEMAKER_EXECUTION_ROLE_ARN", "")
+SAGEMAKER_IMAGE_URL = env.str("SAGEMAKER_IMAGE_URL", "")
 CATALOG_SYNC_INTERVAL_SECONDS = env.int("CATALOG_SYNC_INTERVAL_SECONDS", 300, minimum=10)
 CATALOG_DEEP_SYNC_SECONDS = env.int("CATALOG_DEEP_SYNC_SECONDS", 3600, minimum=60)
+
+# --- Monitoring (portal/monitoring) --------------------------------------------------------------
+
+# Where compacted captured traffic lives: a local folder or any pyarrow filesystem URI (s3://...).
+CAPTURE_STORE_URI = env.str("CAPTURE_STORE_URI", str(VAR_DIR / "capture"))
+CAPTURE_COMPACT_AFTER_MINUTES = env.int("CAPTURE_COMPACT_AFTER_MINUTES", 10, minimum=1)
+CAPTURE_COMPACT_INTERVAL_SECONDS = env.int("CAPTURE_COMPACT_INTERVAL_SECONDS", 300, minimum=10)
+CAPTURE_RETENTION_DAYS = env.int("CAPTURE_RETENTION_DAYS", 30, minimum=1)
+BASELINE_FROM_CAPTURE_ROWS = env.int("BASELINE_FROM_CAPTURE_ROWS", 1000, minimum=10)
+BASELINE_UPLOAD_MAX_BYTES = env.int("BASELINE_UPLOAD_MAX_BYTES", 100 * 1024 * 1024, minimum=1024)
+# Local folders a run's logged dataset may be read from (other local paths are refused).
+BASELINE_DATASET_ROOTS = env.list("BASELINE_DATASET_ROOTS", [str(VAR_DIR / "datasets")])
+BASELINE_SKETCH_SIZE = env.int("BASELINE_SKETCH_SIZE", 0, minimum=0)
+DRIFT_CHUNK_ROWS = env.int("DRIFT_CHUNK_ROWS", 200_000, minimum=1000)
+MONITOR_CHECK_INTERVAL_SECONDS = env.int("MONITOR_CHECK_INTERVAL_SECONDS", 60, minimum=10)
 
 # --- Governance -----------------------------------------------------------------------------------
 
@@ -164,6 +202,18 @@ PRICE_AZURE_URL = env.url(
 )
 PRICE_AZURE_REGION = env.str("PRICE_AZURE_REGION", "eastus")
 PRICE_AZURE_MAX_PAGES = env.int("PRICE_AZURE_MAX_PAGES", 50, minimum=1)
+
+# --- Metering and statements (chargeback/services/metering.py, close.py) -------------------------
+
+CHARGEBACK_METERING_INTERVAL_SECONDS = env.int(
+    "CHARGEBACK_METERING_INTERVAL_SECONDS", 600, minimum=60
+)
+# How far back a meter looks for usage it has not recorded yet (after an outage, a new meter).
+CHARGEBACK_METERING_BACKFILL_DAYS = env.int("CHARGEBACK_METERING_BACKFILL_DAYS", 35, minimum=1)
+# The UTC hour on the 1st of the month when the previous month is closed (0 to 23).
+CHARGEBACK_CLOSE_HOUR = env.int("CHARGEBACK_CLOSE_HOUR", 2, minimum=0)
+# Who issues the statements (FOCUS InvoiceIssuerName and ProviderName).
+CHARGEBACK_ISSUER_NAME = env.str("CHARGEBACK_ISSUER_NAME", "ML Platform")
 
 # --- Redis, cache, Celery -----------------------------------------------------------------------
 
@@ -216,9 +266,29 @@ CELERY_BEAT_SCHEDULE = {
         "task": "governance.verify_audit_trail",
         "schedule": env.int("AUDIT_VERIFY_INTERVAL_SECONDS", 24 * 3600, minimum=60),
     },
+    "retire-warm-revisions": {
+        "task": "deployments.retire_warm_revisions",
+        "schedule": 60,
+    },
     "refresh-prices-daily": {
         "task": "chargeback.refresh_prices",
         "schedule": PRICE_REFRESH_INTERVAL_SECONDS,
+    },
+    "meter-usage": {
+        "task": "chargeback.meter_usage",
+        "schedule": CHARGEBACK_METERING_INTERVAL_SECONDS,
+    },
+    "close-billing-period-monthly": {
+        "task": "chargeback.close_billing_period",
+        "schedule": crontab(minute=0, hour=CHARGEBACK_CLOSE_HOUR % 24, day_of_month=1),
+    },
+    "monitoring-run-due-monitors": {
+        "task": "monitoring.run_due_monitors",
+        "schedule": MONITOR_CHECK_INTERVAL_SECONDS,
+    },
+    "monitoring-compact-captures": {
+        "task": "monitoring.compact_captures",
+        "schedule": CAPTURE_COMPACT_INTERVAL_SECONDS,
     },
 }
 
@@ -328,6 +398,10 @@ SPECTACULAR_SETTINGS = {
         "RiskTierEnum": "portal.catalog.models.RiskTier",
         "IncidentStatusEnum": "governance.models.incidents.IncidentStatus",
         "CardStatusEnum": "governance.models.cards.CardStatus",
+        "StatementStateEnum": "chargeback.models.StatementState",
+        "BillingPeriodStateEnum": "chargeback.models.PeriodState",
+        "DisputeStateEnum": "chargeback.models.DisputeState",
+        "DeploymentStateEnum": "portal.deployments.models.DeploymentState",
     },
 }
 

@@ -13,6 +13,8 @@ urlpatterns = [
     path("", include("tenants.page_urls")),
     path("", include("portal.catalog.page_urls")),
     path("", include("governance.page_urls")),
+    path("", include("portal.monitoring.page_urls")),
+    path("", include("portal.deployments.gateway.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", views.ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),

@@ -5,5 +5,6 @@ urlpatterns = [
     path("", include("governance.urls")),
     path("", include("portal.catalog.urls")),
     path("", include("portal.deployments.urls")),
+    path("", include("portal.monitoring.urls")),
     path("", include("chargeback.urls")),
 ]

@@ -243,6 +243,23 @@ class MlflowRegistry:
         run = self._call(f"find run '{run_id}'", self.client.get_run, run_id)
         return run.info.artifact_uri
 
+    def download_model(self, *, source: str, dst_path: str) -> str:
+        """Copy a version's model files (its MLflow ``source``) into ``dst_path``; the local path.
+
+        Only the serving runtime calls this: it hands the folder to a model server process that
+        never sees the tracking server's address or any portal secret.
+        """
+        artifact_uri = self._artifact_uri(source)
+        if not artifact_uri:
+            raise MlflowRejected(f"The model source {source!r} has no readable artifact location.")
+        return self._call(
+            "download the model",
+            mlflow.artifacts.download_artifacts,
+            artifact_uri=artifact_uri,
+            dst_path=dst_path,
+            tracking_uri=self.tracking_uri,
+        )
+
     # --- details of one version -----------------------------------------------------------------
 
     def version_details(self, *, run_id: str, source: str) -> VersionDetails:
@@ -293,6 +310,34 @@ class MlflowRegistry:
             run_id, _, path = source.removeprefix("runs:/").partition("/")
             return self.run_artifact_root(run_id).rstrip("/") + (f"/{path}" if path else "")
         return source if "://" in source or source.startswith("mlflow-artifacts:") else ""
+
+    def read_artifact_bytes(self, source: str, *, max_bytes: int) -> bytes:
+        """The content of one artifact file (a dataset logged with the run, say), refused with
+        ``MlflowRejected`` when it is a folder or larger than ``max_bytes``."""
+        uri = self._artifact_uri(source)
+        if not uri:
+            raise MlflowRejected(f"read {source}: it is not an MLflow artifact")
+        parent, _, name = uri.rstrip("/").rpartition("/")
+        entries = self._call(
+            f"list {source}",
+            mlflow.artifacts.list_artifacts,
+            artifact_uri=parent,
+            tracking_uri=self.tracking_uri,
+        )
+        entry = next((e for e in entries if e.path.rsplit("/", 1)[-1] == name), None)
+        if entry is None or entry.is_dir:
+            raise MlflowRejected(f"read {source}: it is not a file in the artifact store")
+        if int(entry.file_size or 0) > max_bytes:
+            raise MlflowRejected(f"read {source}: it is larger than {max_bytes} bytes")
+        with tempfile.TemporaryDirectory() as folder:
+            path = self._call(
+                f"read {source}",
+                mlflow.artifacts.download_artifacts,
+                artifact_uri=uri,
+                dst_path=folder,
+                tracking_uri=self.tracking_uri,
+            )
+            return Path(path).read_bytes()[:max_bytes]
 
     def _list_files(self, artifact_uri: str) -> list[tuple[str, int]]:
         files: list[tuple[str, int]] = []

@@ -11,9 +11,14 @@ from rest_framework.response import Response
 
 from governance.audit import Actor
 from portal.catalog.models import ModelVersion
-from portal.deployments import services
+from portal.deployments import rollout, services
 from portal.deployments.models import Deployment
-from portal.deployments.serializers import DeploymentRequestSerializer, DeploymentSerializer
+from portal.deployments.serializers import (
+    DeploymentDetailSerializer,
+    DeploymentRequestSerializer,
+    DeploymentSerializer,
+    RollbackSerializer,
+)
 from portal.errors import InvalidRequest
 from tenants.routing import TenantScopedAPIView
 
@@ -66,12 +71,33 @@ class DeploymentListView(TenantScopedAPIView, generics.ListAPIView):
 
 
 class DeploymentDetailView(TenantScopedAPIView, generics.GenericAPIView):
-    serializer_class = DeploymentSerializer
+    """One deployment (a revision of its endpoint) with all the endpoint's revisions."""
+
+    serializer_class = DeploymentDetailSerializer
 
     def get(self, request: Request, tenant: str, deployment_id: int) -> Response:
         return Response(
-            DeploymentSerializer(get_object_or_404(_deployments(), pk=deployment_id)).data
+            DeploymentDetailSerializer(get_object_or_404(_deployments(), pk=deployment_id)).data
         )
+
+
+class DeploymentRollbackView(TenantScopedAPIView, generics.GenericAPIView):
+    """Give the endpoint's traffic back to its previous healthy revision, which is still warm."""
+
+    serializer_class = RollbackSerializer
+    required_capabilities = {**TenantScopedAPIView.required_capabilities, "POST": "deploy"}
+
+    @extend_schema(request=RollbackSerializer, responses=DeploymentDetailSerializer)
+    def post(self, request: Request, tenant: str, deployment_id: int) -> Response:
+        deployment = get_object_or_404(Deployment.objects.all(), pk=deployment_id)
+        given = RollbackSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        serving = rollout.deployment_rollback(
+            actor=Actor.from_request(request),
+            deployment=deployment,
+            reason=given.validated_data.get("reason", ""),
+        )
+        return Response(DeploymentDetailSerializer(_deployments().get(pk=serving.pk)).data)
 
 
 class DeploymentResubmitView(TenantScopedAPIView, generics.GenericAPIView):

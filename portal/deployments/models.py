@@ -104,3 +104,26 @@ class Deployment(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"deployment {self.name} r{self.revision} ({self.environment}, {self.state})"
+
+
+class GatewayMinute(TenantOwnedModel):
+    """What the inference gateway saw of one revision in one minute (summed over processes)."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="minutes")
+    minute = models.DateTimeField()
+    requests = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)  # answers with a status of 400 or more
+    input_rows = models.PositiveIntegerField(default=0)
+    latency_ms_total = models.FloatField(default=0.0)
+    latency_ms_max = models.FloatField(default=0.0)
+    captured = models.PositiveIntegerField(default=0)
+    dropped = models.PositiveIntegerField(default=0)  # captures lost because the buffer was full
+
+    class Meta:
+        ordering = ["-minute"]
+        constraints = [
+            models.UniqueConstraint(fields=["deployment", "minute"], name="gateway_minute_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deployment_id} {self.minute:%Y-%m-%d %H:%M}"

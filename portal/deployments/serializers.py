@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from portal.deployments.models import Deployment, Environment, Target
@@ -69,4 +71,59 @@ class DeploymentRequestSerializer(serializers.Serializer):
         default="",
         help_text="The endpoint; by default '<model>-<environment>'. An existing endpoint's name "
         "makes this request its next revision.",
+    )
+
+
+class RevisionSerializer(serializers.ModelSerializer):
+    version = serializers.IntegerField(source="model_version.version", read_only=True)
+    health = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Deployment
+        fields = [
+            "id",
+            "revision",
+            "version",
+            "state",
+            "traffic_weight",
+            "shadow",
+            "canary_weight",
+            "health",
+            "live_from",
+            "live_until",
+            "warm_until",
+        ]
+        read_only_fields = fields
+
+    def get_health(self, deployment: Deployment) -> str:
+        return str(deployment.serving.get("state", ""))
+
+
+class DeploymentDetailSerializer(DeploymentSerializer):
+    revisions = serializers.SerializerMethodField()
+    gateway_url = serializers.SerializerMethodField()
+
+    class Meta(DeploymentSerializer.Meta):
+        fields = [*DeploymentSerializer.Meta.fields, "gateway_url", "revisions"]
+        read_only_fields = fields
+
+    @extend_schema_field(RevisionSerializer(many=True))
+    def get_revisions(self, deployment: Deployment) -> list[dict]:
+        siblings = (
+            Deployment.objects.filter(name=deployment.name)
+            .select_related("model_version")
+            .order_by("-revision")
+        )
+        return list(RevisionSerializer(siblings, many=True).data)
+
+    def get_gateway_url(self, deployment: Deployment) -> str:
+        return (
+            f"{settings.PORTAL_BASE_URL}/serve/{deployment.tenant.slug}/{deployment.name}"
+            "/invocations"
+        )
+
+
+class RollbackSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, help_text="Why, for the audit trail."
     )

@@ -116,6 +116,9 @@ def deployment_transition(
     before = {"state": deployment.state}
     deployment.state, deployment.state_changed_at = to, timezone.now()
     deployment.save(update_fields=["state", "state_changed_at"])
+    if to == DeploymentState.APPROVED:
+        deployment_id = deployment.pk
+        transaction.on_commit(lambda: _enqueue_rollout(deployment_id))
     audit_record(
         actor=actor,
         action=f"deployment.{to}",
@@ -126,6 +129,12 @@ def deployment_transition(
         after={"state": to, "reason": reason, **(extra or {})},
     )
     return deployment
+
+
+def _enqueue_rollout(deployment_id: int) -> None:
+    from portal.deployments.tasks import deployment_rollout
+
+    deployment_rollout.delay(deployment_id)
 
 
 def _decide(deployment: Deployment, tenant: Tenant) -> tuple[Any, Decision]:

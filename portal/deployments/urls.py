@@ -18,4 +18,9 @@ urlpatterns = [
         api.DeploymentResubmitView.as_view(),
         name="api-deployment-resubmit",
     ),
+    path(
+        "tenants/<slug:tenant>/deployments/<int:deployment_id>/rollback/",
+        api.DeploymentRollbackView.as_view(),
+        name="api-deployment-rollback",
+    ),
 ]

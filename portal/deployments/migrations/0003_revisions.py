@@ -21,63 +21,75 @@ def name_revisions(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0002_registeredmodel_risk_tier'),
-        ('deployments', '0002_initial'),
-        ('governance', '0004_governance_records'),
-        ('tenants', '0003_webhooks'),
+        ("catalog", "0002_registeredmodel_risk_tier"),
+        ("deployments", "0002_initial"),
+        ("governance", "0004_governance_records"),
+        ("tenants", "0003_webhooks"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='deployment',
-            name='live_from',
+            model_name="deployment",
+            name="live_from",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='deployment',
-            name='live_until',
+            model_name="deployment",
+            name="live_until",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='deployment',
-            name='name',
-            field=models.SlugField(default='', help_text='The endpoint this deployment is a revision of.', max_length=63),
+            model_name="deployment",
+            name="name",
+            field=models.SlugField(
+                default="",
+                help_text="The endpoint this deployment is a revision of.",
+                max_length=63,
+            ),
         ),
         migrations.AddField(
-            model_name='deployment',
-            name='revision',
+            model_name="deployment",
+            name="revision",
             field=models.PositiveIntegerField(default=1),
         ),
         migrations.AddField(
-            model_name='deployment',
-            name='serving',
+            model_name="deployment",
+            name="serving",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='deployment',
-            name='shadow',
-            field=models.BooleanField(default=False, help_text='Receives a copy of the traffic; its answers are only captured.'),
+            model_name="deployment",
+            name="shadow",
+            field=models.BooleanField(
+                default=False,
+                help_text="Receives a copy of the traffic; its answers are only captured.",
+            ),
         ),
         migrations.AddField(
-            model_name='deployment',
-            name='traffic_weight',
-            field=models.PositiveSmallIntegerField(default=0, help_text="Share of the endpoint's traffic, in percent, while live."),
+            model_name="deployment",
+            name="traffic_weight",
+            field=models.PositiveSmallIntegerField(
+                default=0, help_text="Share of the endpoint's traffic, in percent, while live."
+            ),
         ),
         migrations.AddField(
-            model_name='deployment',
-            name='warm_until',
+            model_name="deployment",
+            name="warm_until",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.RunPython(name_revisions, migrations.RunPython.noop),
         migrations.AddIndex(
-            model_name='deployment',
-            index=models.Index(fields=['tenant', 'name', 'state'], name='deployment_endpoint_state'),
+            model_name="deployment",
+            index=models.Index(
+                fields=["tenant", "name", "state"], name="deployment_endpoint_state"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='deployment',
-            constraint=models.UniqueConstraint(fields=('tenant', 'name', 'revision'), name='deployment_revision_unique'),
+            model_name="deployment",
+            constraint=models.UniqueConstraint(
+                fields=("tenant", "name", "revision"), name="deployment_revision_unique"
+            ),
         ),
     ]

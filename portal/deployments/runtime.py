@@ -1,0 +1,367 @@
+"""The local serving runtime: one model server process per live local revision.
+
+``ServingRuntime.reconcile()`` compares the local revisions that are deploying or live with the
+processes it runs: it downloads a new revision's model into ``SERVING_DIR`` and starts MLflow's
+own scoring server on it (``mlflow models serve --env-manager local``) on a free loopback port,
+checks every server on ``/ping``, restarts one that exited or stopped answering (at most
+``SERVING_MAX_RESTARTS`` times in ``SERVING_RESTART_WINDOW_SECONDS``, after which the revision is
+reported failed and rolled back), and stops servers whose revision is no longer wanted (ten
+seconds after it left the traffic, so requests already on their way are answered). What it
+sees goes into each revision's ``serving`` field and moves deploying revisions along at once.
+
+Loading a model runs its code, so model servers run as separate processes whose environment is
+built from nothing: a PATH, a locale and a home folder of their own; no database URL, secret
+key, broker or tracking server address.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import urllib3
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.db.models import Q
+from django.utils import timezone
+
+from portal.catalog.mlflow_adapter import MlflowRegistry
+from portal.deployments.models import Deployment, DeploymentState, Target
+from portal.deployments.targets.base import TargetState
+
+log = logging.getLogger(__name__)
+
+HEALTH_TIMEOUT = urllib3.Timeout(connect=0.5, read=2.0)
+HEARTBEAT_SECONDS = 10.0
+# A revision taken out of the traffic keeps answering this long, for requests already routed to it.
+DRAIN_SECONDS = 10.0
+# Consecutive failed pings of a server that was ready before it is restarted.
+UNHEALTHY_PINGS = 3
+
+
+def server_environment(home: Path) -> dict[str, str]:
+    """The whole environment of a model server process: nothing from the portal's own."""
+    return {
+        "PATH": os.path.dirname(sys.executable) + os.pathsep + "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Ask Linux to stop the model server when the runtime dies, so none is left behind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+@dataclass
+class ModelServer:
+    deployment_id: int
+    target_name: str
+    model_path: Path
+    port: int = 0
+    process: subprocess.Popen | None = None
+    started_at: float = 0.0
+    state: str = TargetState.PENDING
+    message: str = ""
+    failed_pings: int = 0
+    restarts: deque[float] = field(default_factory=deque)
+    restart_count: int = 0
+    last_restart: str = ""
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def log_tail(self, lines: int = 5) -> str:
+        if not self.log_path or not self.log_path.exists():
+            return ""
+        text = self.log_path.read_text(errors="replace").strip().splitlines()
+        return " | ".join(line.strip() for line in text[-lines:])
+
+
+class ServingRuntime:
+    """Keeps the model servers of local revisions running; see the module docstring."""
+
+    def __init__(self, *, workers: int | None = None, registry: MlflowRegistry | None = None):
+        self.workers = workers or settings.SERVING_WORKERS
+        self.registry = registry
+        self.servers: dict[int, ModelServer] = {}
+        self.http = urllib3.PoolManager(maxsize=8, retries=False, timeout=HEALTH_TIMEOUT)
+        self.root = Path(settings.SERVING_DIR)
+        self._reported: dict[int, tuple[Any, ...]] = {}
+        self._reported_at: dict[int, float] = {}
+        self._stop = threading.Event()
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    def run(self, *, interval: float = 1.0) -> None:
+        """Reconcile every ``interval`` seconds until ``stop()``; stops every server on the way out."""
+        log.info("Serving runtime started (%s worker(s) per model server).", self.workers)
+        # Model copies of an earlier run may belong to rows that no longer mean the same thing.
+        shutil.rmtree(self.root / "models", ignore_errors=True)
+        try:
+            while not self._stop.is_set():
+                try:
+                    close_old_connections()
+                    self.reconcile()
+                except Exception:  # keep serving what runs; the next round tries again
+                    log.exception("Serving runtime: a reconcile round failed")
+                self._stop.wait(interval)
+        finally:
+            self.stop_all()
+            connection.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def reconcile(self) -> None:
+        drained = timezone.now() - timedelta(seconds=DRAIN_SECONDS)
+        wanted = {
+            d.pk: d
+            for d in Deployment.objects.dangerously_across_tenants()
+            .filter(
+                Q(state__in=[DeploymentState.DEPLOYING, DeploymentState.LIVE])
+                | Q(
+                    state__in=[DeploymentState.ROLLED_BACK, DeploymentState.RETIRED],
+                    live_until__gte=drained,
+                ),
+                target=Target.LOCAL,
+            )
+            .select_related("model_version", "tenant")
+        }
+        for deployment_id in list(self.servers):
+            if deployment_id not in wanted:
+                self._stop_server(self.servers.pop(deployment_id))
+                self._reported.pop(deployment_id, None)
+        for deployment_id, deployment in wanted.items():
+            server = self.servers.get(deployment_id)
+            if server is None:
+                if deployment.serving.get("state") == TargetState.FAILED:
+                    continue  # reported failed; the rollout or rollback deals with it
+                server = self._start(deployment)
+                if server is None:
+                    continue
+            self._check(server)
+            self._report(deployment, server)
+
+    # --- one server ----------------------------------------------------------------------------
+
+    def _start(self, deployment: Deployment) -> ModelServer | None:
+        target_name = deployment.serving.get("target_name") or f"deployment-{deployment.pk}"
+        folder = self.root / "models" / str(deployment.pk)
+        server = ModelServer(
+            deployment_id=deployment.pk, target_name=target_name, model_path=folder / "model"
+        )
+        self.servers[deployment.pk] = server
+        if not server.model_path.exists():
+            try:
+                self._download(deployment, folder)
+            except Exception as error:
+                server.state = TargetState.FAILED
+                server.message = f"The model could not be downloaded: {error}"
+                log.warning("Serving %s: %s", target_name, server.message)
+                return server
+        self._spawn(server)
+        return server
+
+    def _download(self, deployment: Deployment, folder: Path) -> None:
+        partial = folder.with_name(folder.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        registry = self.registry or MlflowRegistry()
+        source = deployment.serving.get("model_uri") or deployment.model_version.source
+        path = Path(registry.download_model(source=source, dst_path=str(partial)))
+        if not (path / "MLmodel").exists():
+            found = next(partial.rglob("MLmodel"), None)
+            if found is None:
+                raise FileNotFoundError("the downloaded files hold no MLmodel file")
+            path = found.parent
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        path.rename(folder / "model")
+        shutil.rmtree(partial, ignore_errors=True)
+
+    def _spawn(self, server: ModelServer) -> None:
+        home = server.model_path.parent
+        server.port = _free_port()
+        server.log_path = home / "server.log"
+        command = [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "models",
+            "serve",
+            "--model-uri",
+            str(server.model_path),
+            "--env-manager",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(server.port),
+            "--workers",
+            str(self.workers),
+        ]
+        with open(server.log_path, "ab") as output:
+            server.process = subprocess.Popen(
+                command,
+                cwd=home,
+                env=server_environment(home),
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            )
+        server.started_at = time.monotonic()
+        server.state, server.failed_pings = TargetState.PENDING, 0
+        server.message = "The model server is starting."
+        log.info("Serving %s on %s (pid %s)", server.target_name, server.url, server.pid)
+
+    def _ping(self, server: ModelServer) -> bool:
+        try:
+            return self.http.request("GET", server.url + "/ping").status == 200
+        except urllib3.exceptions.HTTPError:
+            return False
+
+    def _check(self, server: ModelServer) -> None:
+        if server.state == TargetState.FAILED or server.process is None:
+            return
+        code = server.process.poll()
+        if code is not None:
+            self._restart(server, f"The model server exited with code {code}.")
+            return
+        if self._ping(server):
+            server.failed_pings = 0
+            if server.state != TargetState.READY:
+                server.state = TargetState.READY
+                server.message = "Healthy: the model server answers /ping."
+            return
+        if server.state == TargetState.READY:
+            server.failed_pings += 1
+            if server.failed_pings >= UNHEALTHY_PINGS:
+                self._restart(server, "The model server stopped answering /ping.")
+        elif time.monotonic() - server.started_at > settings.SERVING_START_TIMEOUT_SECONDS:
+            self._fail(
+                server,
+                f"The model server did not answer /ping within "
+                f"{settings.SERVING_START_TIMEOUT_SECONDS} s.",
+            )
+
+    def _restart(self, server: ModelServer, why: str) -> None:
+        now = time.monotonic()
+        window = settings.SERVING_RESTART_WINDOW_SECONDS
+        while server.restarts and now - server.restarts[0] > window:
+            server.restarts.popleft()
+        tail = server.log_tail()
+        if len(server.restarts) >= settings.SERVING_MAX_RESTARTS:
+            self._fail(
+                server,
+                f"{why} It was restarted {len(server.restarts)} time(s) in the last "
+                f"{window} s and is given up." + (f" Last output: {tail}" if tail else ""),
+            )
+            return
+        self._terminate(server)
+        server.restarts.append(now)
+        server.restart_count += 1
+        log.warning("Serving %s: %s Restarting.", server.target_name, why)
+        self._spawn(server)
+        server.last_restart = f"{why} Restarted (restart {server.restart_count})."
+        server.message = server.last_restart
+
+    def _fail(self, server: ModelServer, message: str) -> None:
+        self._terminate(server)
+        server.state, server.message = TargetState.FAILED, message
+        log.warning("Serving %s failed: %s", server.target_name, message)
+
+    def _terminate(self, server: ModelServer) -> None:
+        process = server.process
+        if process is None or process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+        except ProcessLookupError:
+            pass
+
+    def _stop_server(self, server: ModelServer) -> None:
+        log.info("Serving %s: stopping the model server.", server.target_name)
+        self._terminate(server)
+        shutil.rmtree(server.model_path.parent, ignore_errors=True)
+
+    def stop_all(self) -> None:
+        for server in self.servers.values():
+            self._terminate(server)
+        self.servers.clear()
+
+    # --- telling the portal --------------------------------------------------------------------
+
+    def _report(self, deployment: Deployment, server: ModelServer) -> None:
+        seen = (server.state, server.port, server.pid, server.message, server.restart_count)
+        now = time.monotonic()
+        changed = self._reported.get(deployment.pk) != seen
+        if not changed and now - self._reported_at.get(deployment.pk, 0) < HEARTBEAT_SECONDS:
+            return
+        serving = {
+            **deployment.serving,
+            "target_name": server.target_name,
+            "state": server.state,
+            "url": server.url if server.port else "",
+            "pid": server.pid,
+            "message": server.message,
+            "restarts": server.restart_count,
+            "last_restart": server.last_restart,
+            "checked_at": timezone.now().isoformat(),
+        }
+        Deployment.objects.dangerously_across_tenants().filter(pk=deployment.pk).update(
+            serving=serving
+        )
+        deployment.serving = serving
+        self._reported[deployment.pk], self._reported_at[deployment.pk] = seen, now
+        if changed:
+            self._advance(deployment, server)
+
+    def _advance(self, deployment: Deployment, server: ModelServer) -> None:
+        from portal.deployments import rollout
+
+        if deployment.state == DeploymentState.DEPLOYING and server.state in (
+            TargetState.READY,
+            TargetState.FAILED,
+        ):
+            rollout.rollout_advance(deployment.pk)
+        elif deployment.state == DeploymentState.LIVE and server.state == TargetState.FAILED:
+            rollout.revision_unhealthy(deployment.pk, server.message)

@@ -1,0 +1,94 @@
+"""Real models, a real serving runtime and the gateway, for the deployment tests and the benchmark."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+BROKEN_MODEL = """
+import mlflow
+
+
+class Broken(mlflow.pyfunc.PythonModel):
+    def load_context(self, context):
+        raise RuntimeError("this model cannot be loaded")
+
+    def predict(self, context, model_input):
+        return model_input
+
+
+mlflow.models.set_model(Broken())
+"""
+
+
+def credit_features(rows: int = 40, seed: int = 3):
+    from portal.demo_training import credit_frame
+
+    features, _ = credit_frame(rows, seed)
+    return features
+
+
+def log_constant_regressor(tracking_uri: str, answer: float) -> tuple[str, str]:
+    """A scikit-learn LinearRegression that answers ``answer`` for every row; (run_id, model_id).
+
+    Two of them with different answers tell revisions apart by what they say.
+    """
+    import mlflow
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+
+    features = credit_features(60, seed=11)
+    target = np.full(len(features), answer)
+    model = LinearRegression().fit(features, target)
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment("deployment-tests")
+    with mlflow.start_run() as run:
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            pip_requirements=["scikit-learn"],
+            signature=mlflow.models.infer_signature(features, target),
+        )
+    return run.info.run_id, info.model_id
+
+
+def log_broken_model(tracking_uri: str, folder: Path) -> tuple[str, str]:
+    """A model that fails while loading, so its server never answers /ping."""
+    import mlflow
+
+    code = folder / "broken_model.py"
+    code.write_text(BROKEN_MODEL)
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment("deployment-tests")
+    with mlflow.start_run() as run:
+        info = mlflow.pyfunc.log_model(name="model", python_model=str(code))
+    return run.info.run_id, info.model_id
+
+
+@contextmanager
+def serving_runtime(**options: Any) -> Iterator[Any]:
+    """The serving runtime in a thread of this process (its model servers are processes)."""
+    from portal.deployments.runtime import ServingRuntime
+
+    runtime = ServingRuntime(**options)
+    thread = threading.Thread(target=runtime.run, kwargs={"interval": 0.2}, daemon=True)
+    thread.start()
+    try:
+        yield runtime
+    finally:
+        runtime.stop()
+        thread.join(timeout=30)
+
+
+def wait_for(check: Callable[[], Any], *, timeout: float = 120, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what or check}")
