@@ -128,7 +128,7 @@ def route_for(tenant_id: int, endpoint: str, *, fresh: bool = False) -> Route | 
     if route is None:
         route = _load(tenant_id, endpoint)
         _routes.put(key, route, settings.GATEWAY_ROUTE_TTL_SECONDS)
-    return route or None
+    return route if isinstance(route, Route) else None
 
 
 def _load(tenant_id: int, endpoint: str) -> Route | bool:
