@@ -7,6 +7,7 @@ parts of the portal add their own steps to ``seed_demo`` (models, deployments, b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 
@@ -195,4 +196,198 @@ def seed_governance() -> list[str]:
                     f"{tenant.name}: {name} v{version.version} to {environment} is "
                     f"{deployment.get_state_display().lower()}"
                 )
+    return lines
+
+
+TRAFFIC_ENDPOINT = ("marketing", "churn-prediction-staging")
+TRAFFIC_ROWS = 400
+
+
+def _churn_features(rows: int, seed: int, *, shifted: bool = False) -> Any:
+    """Churn features as the demo model takes them; ``shifted`` is a market that changed."""
+    from portal.demo_training import churn_frame
+
+    features, _ = churn_frame(rows, seed)
+    features = features.assign(plan=features.plan.map({"basic": 0.0, "plus": 1.0, "premium": 2.0}))
+    if shifted:
+        features = features.assign(
+            tenure_months=(features.tenure_months * 0.4).round(),
+            support_calls=features.support_calls + 3,
+            monthly_spend=features.monthly_spend * 1.6,
+        )
+    return features
+
+
+def seed_monitoring() -> list[str]:
+    """A baseline for the churn model (its training data profile) and a drift monitor on its
+    staging endpoint that opens an incident when the traffic drifts."""
+    from portal.catalog.models import ModelVersion
+    from portal.deployments.models import Deployment
+    from portal.monitoring.models import Baseline, Monitor, Window
+    from portal.monitoring.services import baseline_from_frame, monitor_create
+
+    slug, endpoint = TRAFFIC_ENDPOINT
+    tenant = Tenant.objects.get(slug=slug)
+    lines: list[str] = []
+    with tenant_scope(tenant), transaction.atomic():
+        deployment = Deployment.objects.filter(name=endpoint).order_by("-revision").first()
+        if deployment is None:
+            return lines
+        version = ModelVersion.objects.get(pk=deployment.model_version_id)
+        if not Baseline.objects.filter(model_version=version).exists():
+            baseline_from_frame(
+                version=version,
+                frame=_churn_features(300, seed=7),
+                source="upload",
+                detail="the demo training data (300 rows)",
+                actor=ACTOR,
+            )
+            lines.append(f"{tenant.name}: baseline for churn-prediction v{version.version}")
+        if not Monitor.objects.filter(endpoint=endpoint).exists():
+            monitor_create(
+                actor=ACTOR,
+                tenant_id=tenant.pk,
+                endpoint=endpoint,
+                window=Window.ROWS,
+                window_rows=TRAFFIC_ROWS,
+                interval_minutes=60,
+                open_incident=True,
+            )
+            lines.append(f"{tenant.name}: drift monitor on {endpoint}")
+    return lines
+
+
+def seed_bills() -> list[str]:
+    """Last month's bills: each unit ran a pilot endpoint for its last three days, metered by the
+    portal's own meters and closed; Retail Credit's statement is finalized, Marketing's is in
+    review with a disputed line."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from chargeback.models import BillingPeriod, PeriodState
+    from chargeback.services.close import billing_period_close, period_statements, previous_month
+    from chargeback.services.metering import metering_run, month_start, next_month
+    from chargeback.services.statements import line_dispute, statement_finalize, statement_review
+    from portal.catalog.models import ModelVersion
+    from portal.deployments.models import Deployment, DeploymentState
+
+    now = timezone.now()
+    month = previous_month(now)
+    if BillingPeriod.objects.filter(month=month, state=PeriodState.CLOSED).exists():
+        return []
+    end = month_start(next_month(month))
+    pilots = {
+        "retail-credit": ("credit-limit", "gpu.t4"),
+        "marketing": ("churn-prediction", "cpu.medium"),
+    }
+    for slug, (model_name, instance_type) in pilots.items():
+        tenant = Tenant.objects.get(slug=slug)
+        with tenant_scope(tenant):
+            version = (
+                ModelVersion.objects.filter(model__name=model_name).order_by("version").first()
+            )
+            name = f"{model_name}-pilot"
+            if version is None or Deployment.objects.filter(name=name).exists():
+                continue
+            Deployment.objects.create(
+                tenant=tenant,
+                name=name,
+                revision=1,
+                model_version=version,
+                environment="staging",
+                instance_type=instance_type,
+                drift_monitor=True,
+                state=DeploymentState.RETIRED,
+                live_from=end - timedelta(days=3),
+                live_until=end - timedelta(hours=1),
+                requested_by_label="pilot",
+            )
+    metering_run(until=end)
+    period = billing_period_close(month=month, actor=ACTOR, now=now)
+    lines = [f"Closed {month:%B %Y}"]
+    for statement in period_statements(period):
+        with tenant_scope(statement.tenant_id):
+            if statement.tenant.slug == "retail-credit":
+                statement_review(actor=ACTOR, statement=statement)
+                statement = statement_finalize(actor=ACTOR, statement=statement)
+            else:
+                statement = statement_review(actor=ACTOR, statement=statement)
+                owner = User.objects.get(username="mona")
+                line = statement.lines.order_by("-amount").first()
+                if line is not None:
+                    line_dispute(
+                        actor=Actor.user(owner),
+                        user=owner,
+                        line=line,
+                        comment="The pilot ran on a smaller instance than this line says.",
+                    )
+            lines.append(f"{statement.tenant.name}: statement {statement.get_state_display()}")
+    return lines
+
+
+def send_demo_traffic(base_url: str, *, timeout: float = 300.0) -> list[str]:
+    """Once the churn endpoint is live, send it shifted traffic through the gateway (with a
+    fresh demo token), then run its drift monitor, which finds the drift."""
+    import time
+
+    import urllib3
+
+    from portal.deployments.models import Deployment
+    from portal.monitoring.models import CapturedRequest, Monitor
+    from portal.monitoring.services import drift_run_execute, drift_run_request
+    from tenants.models import ServiceToken
+
+    slug, endpoint = TRAFFIC_ENDPOINT
+    tenant = Tenant.objects.get(slug=slug)
+    deadline = time.monotonic() + timeout
+    while True:
+        with tenant_scope(tenant):
+            deployment = Deployment.objects.filter(name=endpoint).order_by("-revision").first()
+            if deployment is None:
+                return [f"{tenant.name} has no {endpoint} deployment; no demo traffic."]
+            if deployment.state == "live" and deployment.serving.get("state") == "ready":
+                break
+            if deployment.state in ("failed", "rejected", "cancelled", "rolled_back", "retired"):
+                return [f"{endpoint} is {deployment.state}; no demo traffic."]
+        if time.monotonic() > deadline:
+            return [f"{endpoint} did not go live within {timeout:.0f} s; no demo traffic."]
+        time.sleep(2)
+    with tenant_scope(tenant):
+        if CapturedRequest.objects.filter(deployment__name=endpoint).count() >= 40:
+            return [f"{endpoint} already has traffic."]
+        for old in ServiceToken.objects.filter(name="demo-traffic", revoked_at__isnull=True):
+            services.token_revoke(actor=ACTOR, token=old)
+        _, secret = services.token_create(
+            actor=ACTOR,
+            tenant=tenant,
+            name="demo-traffic",
+            scopes=["predict"],
+            expires_at=None,
+            created_by=None,
+        )
+    features = _churn_features(TRAFFIC_ROWS, seed=99, shifted=True)
+    http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5, read=30))
+    url = f"{base_url.rstrip('/')}/serve/{slug}/{endpoint}/invocations"
+    answered = 0
+    for start in range(0, TRAFFIC_ROWS, 10):
+        chunk = features.iloc[start : start + 10]
+        response = http.request(
+            "POST",
+            url,
+            json={"dataframe_split": chunk.to_dict(orient="split", index=False)},
+            headers={"Authorization": f"Bearer {secret}"},
+        )
+        answered += response.status == 200
+    lines = [f"Sent {answered} requests ({TRAFFIC_ROWS} rows of shifted traffic) to {endpoint}"]
+    time.sleep(3)  # the gateway writes its captures every second
+    with tenant_scope(tenant):
+        monitor = Monitor.objects.filter(endpoint=endpoint).first()
+        with transaction.atomic():
+            run = drift_run_request(deployment=deployment, monitor=monitor, trigger="demo")
+        done = drift_run_execute(run_id=run.pk)
+        if done is not None:
+            lines.append(
+                f"Drift run on {endpoint}: {done.status}, drift status {done.drift_status}"
+            )
     return lines

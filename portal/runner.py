@@ -1,4 +1,5 @@
-"""``make run``: migrate, seed the demo company, and run web, worker and beat until Ctrl-C.
+"""``make run``: migrate, seed the demo company, and run web, worker, beat and the serving
+runtime until Ctrl-C; the demo endpoint then gets some traffic through the gateway.
 
 On the embedded default everything lives under ``var/``: SQLite, a filesystem Celery broker, the
 cache. With ``DATABASE_URL`` and ``REDIS_URL`` set, the same processes use those servers.
@@ -139,6 +140,12 @@ def main() -> int:
     processes = {name: subprocess.Popen(cmd, cwd=ROOT, env=env) for name, cmd in commands.items()}
     if mlflow:
         processes["mlflow"] = mlflow
+    # One-off: once the demo endpoint is live, send it traffic through the gateway (not watched).
+    demo_traffic = subprocess.Popen(
+        [str(BIN / "python"), "manage.py", "demo_traffic", "--url", f"http://{host}:{port}"],
+        cwd=ROOT,
+        env=env,
+    )
     print(
         f"\nThe portal is starting at http://{host}:{port}/  (API docs: /api/docs/). Ctrl-C stops it.\n",
         flush=True,
@@ -164,7 +171,7 @@ def main() -> int:
                 break
         time.sleep(0.5)
 
-    for process in processes.values():
+    for process in [*processes.values(), demo_traffic]:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + 15

@@ -19,8 +19,9 @@ class Command(BaseCommand):
         if not no_models:
             for line in demo.seed_models(webhook_url=webhook_url):
                 self.stdout.write(line)
-            for line in demo.seed_governance():
-                self.stdout.write(line)
+            for step in (demo.seed_governance, demo.seed_monitoring, demo.seed_bills):
+                for line in step():
+                    self.stdout.write(line)
         self.stdout.write(self.style.SUCCESS("Demo company ready. Sign in with any of these:"))
         for person in people:
             self.stdout.write(f"  {person.username:<8} {demo.DEMO_PASSWORD}   {person.description}")
