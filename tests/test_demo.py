@@ -8,8 +8,8 @@ from django.core.management import call_command
 from chargeback.models import BillingPeriod, LineDispute
 from chargeback.services.close import period_statements
 from governance.models import ApprovalRequest
-from portal.monitoring.models import Baseline, Monitor
 from portal.deployments.models import Deployment
+from portal.monitoring.models import Baseline, Monitor
 from tenants.models import Tenant
 from tenants.scoping import tenant_scope
 
