@@ -173,6 +173,7 @@ class ApprovalSerializer(serializers.ModelSerializer):
             "id",
             "tenant",
             "state",
+            "purpose",
             "deployment",
             "model",
             "version",

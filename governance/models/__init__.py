@@ -2,6 +2,7 @@
 
 from governance.models.approvals import (
     ApprovalDecision,
+    ApprovalPurpose,
     ApprovalRequest,
     ApprovalState,
     ModelCertification,
@@ -20,6 +21,7 @@ from governance.models.risk import RiskClassification
 
 __all__ = [
     "ApprovalDecision",
+    "ApprovalPurpose",
     "ApprovalRequest",
     "ApprovalState",
     "AuditChainHead",

@@ -23,6 +23,11 @@ class ApprovalState(models.TextChoices):
 OPEN_APPROVAL_STATES = (ApprovalState.PENDING, ApprovalState.CHANGES_REQUESTED)
 
 
+class ApprovalPurpose(models.TextChoices):
+    ROLLOUT = "rollout", "Before rollout"
+    REVIEW = "review", "Review of a live deployment"
+
+
 class Verdict(models.TextChoices):
     APPROVE = "approve", "Approve"
     REJECT = "reject", "Reject"
@@ -32,12 +37,19 @@ class Verdict(models.TextChoices):
 class ApprovalRequest(TenantOwnedModel):
     """What a deployment needs before it may roll out, bound to one version, digest and policy.
 
+    A ``review`` is asked for a deployment that is already live (its high-risk model drifted,
+    say): it keeps serving while reviewers decide; approval re-certifies it, rejection takes it
+    out of the traffic.
+
     ``requirements`` maps an approver role to the number of distinct people of that role who
     must approve (``{"governance_lead": 2}``).
     """
 
     deployment = models.ForeignKey(
         "deployments.Deployment", on_delete=models.CASCADE, related_name="approvals"
+    )
+    purpose = models.CharField(
+        max_length=8, choices=ApprovalPurpose.choices, default=ApprovalPurpose.ROLLOUT
     )
     model_version = models.ForeignKey(
         "catalog.ModelVersion", on_delete=models.PROTECT, related_name="approvals"

@@ -17,6 +17,7 @@ from django.utils import timezone
 from governance.audit import Actor, audit_record
 from governance.models import (
     ApprovalDecision,
+    ApprovalPurpose,
     ApprovalRequest,
     ApprovalState,
     ModelCertification,
@@ -65,8 +66,10 @@ def approval_open(
     policy_version: PolicyVersion,
     decision: Decision,
     requested_by: Any = None,
+    purpose: str = "rollout",
 ) -> ApprovalRequest:
-    """Open the approval a deployment needs. Runs inside the deployment request's transaction."""
+    """Open the approval a deployment needs (``purpose`` rollout), or a review of a live one.
+    Runs inside the caller's transaction."""
     version = deployment.model_version
     tier = version.model.risk_tier
     approval = ApprovalRequest.objects.create(
@@ -77,6 +80,7 @@ def approval_open(
         policy_version=policy_version,
         risk_tier=tier,
         risk_rank=RISK_RANK.get(tier, 4),
+        purpose=purpose,
         requirements=decision.requirements,
         reasons=decision.reasons,
         requested_by=requested_by,
@@ -95,6 +99,7 @@ def approval_open(
             "artifact_digest": approval.artifact_digest,
             "policy_version": policy_version.pk,
             "requirements": approval.requirements,
+            "purpose": purpose,
         },
     )
     notify_approval_requested(approval)
@@ -205,6 +210,8 @@ def approval_supersede_with_deployment(
     from portal.deployments.services import deployment_transition
 
     _close(actor, approval, ApprovalState.SUPERSEDED, "approval.superseded", reason=reason)
+    if approval.purpose == ApprovalPurpose.REVIEW:
+        return  # the live deployment keeps serving; a new review can be asked for
     deployment_transition(
         actor=actor,
         deployment=approval.deployment,
@@ -281,7 +288,16 @@ def _record_verdict(
             "approvals": approval_counts(approval),
         },
     )
-    if deployment_to:
+    if deployment_to and approval.purpose == ApprovalPurpose.REVIEW:
+        if deployment_to == "rejected":
+            from portal.deployments.rollout import revision_withdraw
+
+            revision_withdraw(
+                actor=actor,
+                deployment=approval.deployment,
+                reason=f"Reviewers rejected it: {comment}" if comment else "Reviewers rejected it.",
+            )
+    elif deployment_to:
         deployment_transition(
             actor=actor,
             deployment=approval.deployment,
@@ -304,6 +320,8 @@ def approval_withdraw(*, actor: Actor, approval: ApprovalRequest) -> ApprovalReq
             f"This request is {approval.get_state_display().lower()}; it cannot be withdrawn."
         )
     _close(actor, approval, ApprovalState.WITHDRAWN, "approval.withdrawn")
+    if approval.purpose == ApprovalPurpose.REVIEW:
+        return approval
     deployment_transition(
         actor=actor,
         deployment=approval.deployment,
@@ -328,13 +346,15 @@ def approvals_expire(*, now: Any = None) -> int:
             if not approval.is_open:
                 continue
             _close(actor, approval, ApprovalState.EXPIRED, "approval.expired")
+            expired += 1
+            if approval.purpose == ApprovalPurpose.REVIEW:
+                continue  # the live deployment keeps serving; its incident stays open
             deployment_transition(
                 actor=actor,
                 deployment=approval.deployment,
                 to="cancelled",
                 reason="Nobody decided on the request before it expired.",
             )
-            expired += 1
     return expired
 
 

@@ -354,3 +354,34 @@ def retire_warm_revisions(now: Any = None) -> int:
             deployment.save(update_fields=["live_until"])
             _stop_on_target(deployment)
     return len(due)
+
+
+def revision_withdraw(*, actor: Actor, deployment: Deployment, reason: str) -> None:
+    """Take a live revision out of service (reviewers rejected it): the traffic goes back to the
+    previous warm revision when there is one, else the revision is retired and stops."""
+    with tenant_scope(deployment.tenant_id):
+        deployment = _locked(deployment.pk)
+        if deployment.state != DeploymentState.LIVE:
+            return
+        revisions = _endpoint(deployment)
+        serving = [
+            r
+            for r in revisions
+            if r.state == DeploymentState.LIVE and not r.shadow and r.traffic_weight
+        ]
+        if serving and serving[0].pk == deployment.pk:
+            try:
+                _rollback(deployment, actor=actor, reason=reason, automatic=False)
+                return
+            except Conflict:
+                pass  # nothing warm to go back to: the endpoint stops serving
+        elif deployment.traffic_weight:
+            _rescale([r for r in serving if r.pk != deployment.pk], 100)
+        deployment.refresh_from_db()
+        deployment_transition(actor=actor, deployment=deployment, to="retired", reason=reason)
+        deployment.traffic_weight, deployment.live_until = 0, timezone.now()
+        deployment.save(update_fields=["traffic_weight", "live_until"])
+        for other in serving:
+            if other.pk != deployment.pk:
+                other.save(update_fields=["traffic_weight"])
+        _stop_on_target(deployment)

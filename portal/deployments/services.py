@@ -323,3 +323,41 @@ def deployment_resubmit(*, actor: Actor, deployment: Deployment) -> Deployment:
         reason="the request was submitted again",
     )
     return _apply_decision(actor=actor, deployment=deployment, tenant=deployment.tenant)
+
+
+@transaction.atomic
+def deployment_review_request(*, actor: Actor, deployment: Deployment, reason: str) -> Any:
+    """Put a live deployment back under review (its high-risk model drifted, for example).
+
+    It keeps serving while reviewers decide, under the approvals the policy in force asks of a
+    request like it (at least one governance lead): approval re-certifies it, rejection takes it
+    out of the traffic. An open review is returned as it is.
+    """
+    deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    if deployment.state != DeploymentState.LIVE:
+        raise Conflict("Only a live deployment can be put back under review.")
+    open_review = deployment.approvals.filter(
+        purpose="review", state__in=["pending", "changes_requested"]
+    ).first()
+    if open_review is not None:
+        return open_review
+    policy_version, decision = _decide(deployment, deployment.tenant)
+    if not decision.requirements:
+        decision.requirements = {"governance_lead": 1}
+    decision.reasons = [reason, *decision.reasons]
+    approval = approval_open(
+        actor=actor,
+        deployment=deployment,
+        policy_version=policy_version,
+        decision=decision,
+        purpose="review",
+    )
+    audit_record(
+        actor=actor,
+        action="deployment.review_requested",
+        object_type="deployment",
+        object_id=deployment.pk,
+        tenant_id=deployment.tenant_id,
+        after={"approval": approval.pk, "reason": reason},
+    )
+    return approval

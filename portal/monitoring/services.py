@@ -601,22 +601,21 @@ def _incident_text(run: DriftRun) -> str:
 
 
 def _request_review(run: DriftRun, deployment: Deployment, payload: dict[str, Any]) -> dict:
-    """A high-risk model drifted: record that its deployment needs review again and open an
-    incident for governance. The deployment's state stays as it is (deployments have no
-    transition from live back to review)."""
-    audit_record(
-        actor=MONITOR_ACTOR,
-        action="deployment.review_requested",
-        object_type="deployment",
-        object_id=deployment.pk,
-        tenant_id=deployment.tenant_id,
-        after={
-            "reason": "drift",
-            "drift_run": run.pk,
-            "drifted_columns": run.drifted_columns,
-            "risk_tier": RiskTier.HIGH,
-        },
-    )
+    """A high-risk model drifted: put its live deployment back under review (governance leads
+    decide while it keeps serving) and open an incident."""
+    from portal.deployments.services import deployment_review_request
+
+    review = None
+    if deployment.state == "live":
+        review = deployment_review_request(
+            actor=MONITOR_ACTOR,
+            deployment=deployment,
+            reason=(
+                f"The traffic drifted (drift run {run.pk}: "
+                f"{', '.join(run.drifted_columns) or 'the dataset'}); a high-risk model is "
+                "reviewed again."
+            ),
+        )
     incident = incident_open(
         actor=MONITOR_ACTOR,
         tenant_id=deployment.tenant_id,
@@ -628,7 +627,7 @@ def _request_review(run: DriftRun, deployment: Deployment, payload: dict[str, An
         deployment=deployment,
     )
     notify(tenant_id=deployment.tenant_id, event=REVIEW_EVENT, payload=payload)
-    return {"incident": incident.pk, "audited": True}
+    return {"incident": incident.pk, "review": review.pk if review else None, "audited": True}
 
 
 # --- Scheduling -----------------------------------------------------------------------------------

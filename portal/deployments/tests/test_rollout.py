@@ -137,3 +137,62 @@ def test_an_endpoint_keeps_its_model_and_environment(company):
     )
     assert response.status_code == 400
     assert "serves model 'credit-scorer'" in response.json()["detail"]
+
+
+def live_high_risk(company, version, callbacks) -> Deployment:
+    deployment = request(company.a, version, company.amir)
+    with tenant_scope(company.a):
+        approval = deployment.approvals.get()
+    with callbacks(execute=True):
+        decide(company.grace, approval.pk)
+        decide(company.gus, approval.pk)
+    return pretend_ready(company.a, deployment.pk)
+
+
+def test_a_live_deployment_put_back_under_review_keeps_serving_until_reviewers_reject_it(
+    company, high_risk_version, django_capture_on_commit_callbacks
+):
+    from portal.deployments.services import deployment_review_request
+
+    live = live_high_risk(company, high_risk_version, django_capture_on_commit_callbacks)
+    assert live.state == "live" and live.traffic_weight == 100
+
+    with tenant_scope(company.a):
+        review = deployment_review_request(
+            actor=rollout.SYSTEM, deployment=live, reason="The traffic drifted."
+        )
+        again = deployment_review_request(actor=rollout.SYSTEM, deployment=live, reason="Again.")
+    assert again.pk == review.pk
+    assert review.purpose == "review" and review.requirements == {"governance_lead": 2}
+    assert review.reasons[0] == "The traffic drifted."
+    assert reload(company.a, live.pk).state == "live"
+
+    response = client_for(company.grace).post(
+        f"/api/v1/approvals/{review.pk}/decisions/",
+        {"verdict": "reject", "comment": "Retrain it first."},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    withdrawn = reload(company.a, live.pk)
+    assert withdrawn.state == "retired" and withdrawn.traffic_weight == 0
+    assert withdrawn.live_until is not None
+
+
+def test_an_approved_review_leaves_the_deployment_live(
+    company, high_risk_version, django_capture_on_commit_callbacks
+):
+    from portal.deployments.services import deployment_review_request
+
+    live = live_high_risk(company, high_risk_version, django_capture_on_commit_callbacks)
+    with tenant_scope(company.a):
+        review = deployment_review_request(
+            actor=rollout.SYSTEM, deployment=live, reason="The traffic drifted."
+        )
+    decide(company.grace, review.pk)
+    decide(company.gus, review.pk)
+
+    with tenant_scope(company.a):
+        review.refresh_from_db()
+    assert review.state == "approved"
+    assert reload(company.a, live.pk).state == "live"
+    assert reload(company.a, live.pk).traffic_weight == 100

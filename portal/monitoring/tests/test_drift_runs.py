@@ -166,7 +166,10 @@ def test_a_drifting_run_fires_every_action_once_with_signed_webhooks(
     assert run.drift_status == "drift"
     assert run.actions["alert"] == {"webhooks": 1, "emails": 1}
     assert run.actions["retrain"] == {"webhooks": 1}
-    assert len(mail.outbox) == 1 and "Drift on credit-prod r1" in mail.outbox[0].subject
+    alerts = [m for m in mail.outbox if "Drift on credit-prod r1" in m.subject]
+    reviews = [m for m in mail.outbox if m.subject.startswith("Approval needed")]
+    assert len(alerts) == 1
+    assert run.actions["review"]["review"] is not None and len(reviews) == 2  # both leads
     events = sorted(headers["X-Portal-Event"] for _, headers in sent)
     assert events == [services.DRIFT_EVENT, services.RETRAIN_EVENT]
     for body, headers in sent:
