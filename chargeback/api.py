@@ -21,6 +21,8 @@ from chargeback.models import PriceItem, PriceSource, RateCard
 from chargeback.serializers import (
     EstimatePlanSerializer,
     EstimateSerializer,
+    ManualPricesResultSerializer,
+    ManualPricesSerializer,
     PriceFilterSerializer,
     PriceItemSerializer,
     PriceSourceHealthSerializer,
@@ -29,6 +31,7 @@ from chargeback.serializers import (
     RateCardSerializer,
 )
 from chargeback.services.estimates import estimate
+from chargeback.services.manual_prices import manual_prices_change
 from chargeback.services.prices import price_catalog_ensure, price_sources_ensure
 from chargeback.services.rate_cards import rate_card_in_force, rate_card_publish
 from governance.audit import Actor
@@ -124,6 +127,36 @@ class PriceRefreshView(generics.GenericAPIView):
                 "/api/v1/price-sources/."
             },
             status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class PriceSourceItemsView(generics.GenericAPIView):
+    """Add or change prices of a manual source (platform admins); the source is created on its
+    first change. Items are known by service, SKU and region: a known one is replaced, others
+    are added; ``remove`` drops SKUs. The result is a new snapshot with its content hash (201),
+    or the snapshot in force when nothing changed (200). Audited."""
+
+    serializer_class = ManualPricesSerializer
+
+    @extend_schema(
+        request=ManualPricesSerializer,
+        responses={201: ManualPricesResultSerializer, 200: ManualPricesResultSerializer},
+    )
+    def post(self, request: Request, name: str) -> Response:
+        if not _is_platform_admin(request):
+            raise NotAllowed("Only platform admins enter prices by hand.")
+        data = ManualPricesSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        change = manual_prices_change(
+            actor=Actor.from_request(request),
+            name=name,
+            items=data.validated_data["items"],
+            remove=data.validated_data["remove"],
+        )
+        created = change.result.outcome == "loaded"
+        return Response(
+            ManualPricesResultSerializer(change).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
 

@@ -9,17 +9,21 @@ from rest_framework import serializers
 
 from chargeback.models import (
     BillingPeriod,
+    BudgetAlert,
     CreditNote,
     LineDispute,
     OverheadAllocation,
     PriceItem,
     PriceService,
     PriceSource,
+    PricingUnit,
     RateCard,
     Statement,
     StatementLine,
     StatementState,
+    default_thresholds,
 )
+from chargeback.services.budgets import BudgetStatus
 from chargeback.services.estimates import Estimate
 from portal.deployments.models import Environment, Target
 
@@ -428,3 +432,123 @@ class DisputeCreateSerializer(serializers.Serializer):
 
 class DisputeRejectSerializer(serializers.Serializer):
     resolution = serializers.CharField(max_length=4000)
+
+
+# --- Budgets --------------------------------------------------------------------------------------
+
+
+class BudgetSetSerializer(serializers.Serializer):
+    amount = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        help_text="The monthly budget, in cents at most.",
+    )
+    currency = serializers.CharField(
+        max_length=3, required=False, help_text="The rate card's currency (default)."
+    )
+    thresholds = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=1000),
+        min_length=1,
+        max_length=10,
+        required=False,
+        help_text="Percentages of the budget that send an alert (default 50, 80, 100).",
+    )
+
+
+class BudgetAlertSerializer(serializers.ModelSerializer):
+    month = serializers.DateField(format="%Y-%m", read_only=True)
+    spend = cents()
+    forecast = cents(allow_null=True)
+
+    class Meta:
+        model = BudgetAlert
+        fields = [
+            "month",
+            "threshold",
+            "budget_amount",
+            "spend",
+            "forecast",
+            "currency",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class BudgetStatusSerializer(serializers.Serializer):
+    """The unit's budget with the month's spend so far and the month-end forecast.
+
+    ``month_to_date`` is the open month's usage rated now with the prices the close will use;
+    ``forecast`` = corrections + (month to date - corrections) x month length / time elapsed.
+    """
+
+    tenant = serializers.CharField(source="tenant.slug", read_only=True)
+    amount = serializers.DecimalField(
+        source="budget.amount", max_digits=14, decimal_places=2, read_only=True, allow_null=True
+    )
+    currency = serializers.CharField(source="spend.currency", read_only=True)
+    thresholds = serializers.SerializerMethodField()
+    set_by = serializers.CharField(source="budget.set_by_label", read_only=True, allow_null=True)
+    updated_at = serializers.DateTimeField(
+        source="budget.updated_at", read_only=True, allow_null=True
+    )
+    month = serializers.DateField(source="spend.month", format="%Y-%m", read_only=True)
+    measured_until = serializers.DateTimeField(source="spend.measured_until", read_only=True)
+    month_to_date = cents(source="spend.month_to_date")
+    forecast = cents(source="spend.forecast")
+    corrections = cents(source="spend.corrections")
+    overhead_included = serializers.BooleanField(source="spend.overhead_known", read_only=True)
+    used_percent = serializers.DecimalField(
+        max_digits=12, decimal_places=1, read_only=True, allow_null=True
+    )
+    forecast_percent = serializers.DecimalField(
+        max_digits=12, decimal_places=1, read_only=True, allow_null=True
+    )
+    alerts = BudgetAlertSerializer(many=True, read_only=True)
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_thresholds(self, status: BudgetStatus) -> list[int]:
+        return status.budget.thresholds if status.budget else default_thresholds()
+
+
+# --- Manual prices --------------------------------------------------------------------------------
+
+
+class ManualPriceItemSerializer(serializers.Serializer):
+    service = serializers.ChoiceField(choices=PriceService.choices)
+    sku = serializers.CharField(
+        max_length=128,
+        required=False,
+        allow_blank=True,
+        help_text="Names the item; with service and region it is the key a later change replaces.",
+    )
+    region = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    instance_type = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    pricing_unit = serializers.ChoiceField(choices=PricingUnit.choices)
+    unit_price = serializers.DecimalField(
+        max_digits=18, decimal_places=10, min_value=Decimal(0), max_value=Decimal("99999999")
+    )
+    currency = serializers.CharField(max_length=3, required=False, default="USD")
+    description = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    effective_from = serializers.DateTimeField(required=False, allow_null=True)
+    effective_to = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class ManualPricesSerializer(serializers.Serializer):
+    items = ManualPriceItemSerializer(many=True, required=False, default=list)
+    remove = serializers.ListField(
+        child=serializers.CharField(max_length=128),
+        required=False,
+        default=list,
+        help_text="SKUs to take out of the source.",
+    )
+
+
+class ManualPricesResultSerializer(serializers.Serializer):
+    source = PriceSourceHealthSerializer(read_only=True)  # type: ignore[assignment]  # a field named like Field.source
+    outcome = serializers.CharField(source="result.outcome", read_only=True)
+    snapshot = serializers.IntegerField(source="result.snapshot_id", read_only=True)
+    item_count = serializers.IntegerField(source="result.item_count", read_only=True)
+    added = serializers.ListField(child=serializers.CharField(), read_only=True)
+    changed = serializers.ListField(child=serializers.CharField(), read_only=True)
+    removed = serializers.ListField(child=serializers.CharField(), read_only=True)

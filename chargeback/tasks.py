@@ -1,7 +1,9 @@
-"""Chargeback tasks: the daily price refresh, metering every few minutes, the month close.
+"""Chargeback tasks: the daily price refresh, metering every few minutes, the month close, and
+the budget check.
 
 Each is safe to run twice: a refresh of unchanged prices writes nothing, metering records each
-hour or day once (idempotency keys), and a closed month returns the statements it has.
+hour or day once (idempotency keys), a closed month returns the statements it has, and a budget
+threshold alerts once per month (a row per tenant, month and threshold).
 """
 
 from __future__ import annotations
@@ -10,10 +12,13 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
+from chargeback.services.budgets import budget_check, budget_tenant_ids
 from chargeback.services.close import billing_period_close, parse_month, previous_month
 from chargeback.services.metering import metering_run, month_start, next_month
 from chargeback.services.prices import prices_refresh_all
 from governance.audit import Actor
+from tenants.models import Tenant
+from tenants.scoping import tenant_scope
 
 SYSTEM = Actor.system("chargeback")
 
@@ -51,3 +56,25 @@ def close_billing_period(*, period: str | None = None) -> dict[str, object]:
     metering_run(until=month_start(next_month(month)))
     closed = billing_period_close(month=month, actor=SYSTEM)
     return {"period": closed.label, "state": closed.state, "statements": closed.total}
+
+
+@shared_task(
+    name="chargeback.check_budgets",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def check_budgets() -> dict[str, list[int]]:
+    """Alert each tenant with a budget once per threshold its spend reached this month; returns
+    the thresholds newly announced per tenant (empty on a second run)."""
+    announced: dict[str, list[int]] = {}
+    for tenant_id in budget_tenant_ids():
+        tenant = Tenant.objects.filter(pk=tenant_id, active=True).first()
+        if tenant is None:
+            continue
+        with tenant_scope(tenant):
+            alerts = budget_check(tenant=tenant)
+        if alerts:
+            announced[tenant.slug] = [alert.threshold for alert in alerts]
+    return announced

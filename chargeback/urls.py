@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chargeback import api, statement_api
+from chargeback import api, budget_api, statement_api
 
 urlpatterns = [
     path("tenants/<slug:tenant>/estimates/", api.EstimateView.as_view(), name="api-estimates"),
@@ -9,6 +9,12 @@ urlpatterns = [
     path(
         "price-sources/refresh/", api.PriceRefreshView.as_view(), name="api-price-sources-refresh"
     ),
+    path(
+        "price-sources/<slug:name>/items/",
+        api.PriceSourceItemsView.as_view(),
+        name="api-price-source-items",
+    ),
+    path("tenants/<slug:tenant>/budget/", budget_api.BudgetView.as_view(), name="api-budget"),
     path("rate-cards/", api.RateCardListView.as_view(), name="api-rate-cards"),
     path("rate-cards/current/", api.RateCardCurrentView.as_view(), name="api-rate-card-current"),
     # Statements

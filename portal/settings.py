@@ -214,6 +214,10 @@ CHARGEBACK_METERING_BACKFILL_DAYS = env.int("CHARGEBACK_METERING_BACKFILL_DAYS",
 CHARGEBACK_CLOSE_HOUR = env.int("CHARGEBACK_CLOSE_HOUR", 2, minimum=0)
 # Who issues the statements (FOCUS InvoiceIssuerName and ProviderName).
 CHARGEBACK_ISSUER_NAME = env.str("CHARGEBACK_ISSUER_NAME", "ML Platform")
+# How often budgets are checked against the month's spend (each threshold alerts once a month).
+CHARGEBACK_BUDGET_CHECK_INTERVAL_SECONDS = env.int(
+    "CHARGEBACK_BUDGET_CHECK_INTERVAL_SECONDS", 3600, minimum=60
+)
 
 # --- Redis, cache, Celery -----------------------------------------------------------------------
 
@@ -277,6 +281,10 @@ CELERY_BEAT_SCHEDULE = {
     "meter-usage": {
         "task": "chargeback.meter_usage",
         "schedule": CHARGEBACK_METERING_INTERVAL_SECONDS,
+    },
+    "check-budgets": {
+        "task": "chargeback.check_budgets",
+        "schedule": CHARGEBACK_BUDGET_CHECK_INTERVAL_SECONDS,
     },
     "close-billing-period-monthly": {
         "task": "chargeback.close_billing_period",

@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("governance.page_urls")),
     path("", include("portal.monitoring.page_urls")),
     path("", include("portal.deployments.page_urls")),
+    path("", include("chargeback.page_urls")),
     path("", include("portal.deployments.gateway.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -10,12 +10,16 @@ from tenants.selectors import tenant_choices_for
 
 # Who sees the platform-wide governance links (policies, the audit trail).
 GOVERNANCE_ROLES = {PlatformRole.GOVERNANCE_LEAD, PlatformRole.PLATFORM_ADMIN}
+# Who sees finance's review queue across units.
+FINANCE_ROLES = {PlatformRole.FINANCE, PlatformRole.PLATFORM_ADMIN}
 # URL name prefixes to the navigation link they belong under, for aria-current.
 SECTIONS = (
     ("approval-", "approvals"),
     ("policy-", "policies"),
     ("audit-", "audit"),
     ("incident-", "incidents"),
+    ("finance-", "finance"),
+    ("price-", "prices"),
 )
 
 
@@ -34,5 +38,6 @@ def navigation(request: HttpRequest) -> dict:
         "nav_platform_role": PlatformRole(role).label if role else "",
         "nav_is_platform_admin": role == PlatformRole.PLATFORM_ADMIN,
         "nav_is_governance": role in GOVERNANCE_ROLES,
+        "nav_is_finance": role in FINANCE_ROLES,
         "nav_section": next((s for p, s in SECTIONS if url_name.startswith(p)), ""),
     }

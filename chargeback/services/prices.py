@@ -167,6 +167,12 @@ def _store(source: PriceSource, catalog: ParsedCatalog | None) -> RefreshResult:
     )
 
 
+def price_snapshot_store(*, source: PriceSource, catalog: ParsedCatalog) -> RefreshResult:
+    """Put ``catalog`` in force on ``source`` as a refresh would: a new snapshot for new content,
+    nothing new for the content in force, the older snapshot back for content seen before."""
+    return _store(source, catalog)
+
+
 def price_source_refresh(*, source: PriceSource) -> RefreshResult:
     """Read ``source`` and put its prices in force; a failure is recorded on it, never raised."""
     loader = LOADERS.get(source.kind)

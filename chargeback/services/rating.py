@@ -19,6 +19,7 @@ Billed cost = contracted cost. Every amount stays an unrounded Decimal; statemen
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -223,7 +224,7 @@ def _charge(
     )
 
 
-def _overhead_shares(card: RateCard, usage_cost: dict[int, Decimal]) -> dict[int, Decimal]:
+def overhead_shares(card: RateCard, usage_cost: dict[int, Decimal]) -> dict[int, Decimal]:
     """Each tenant's fraction of the platform overhead, per the rate card's allocation."""
     if card.overhead_allocation == OverheadAllocation.WEIGHTS:
         weights = {
@@ -248,7 +249,7 @@ def _overhead(period: BillingPeriod, card: RateCard, charges: list[Charge]) -> l
     usage_cost: dict[int, Decimal] = {}
     for charge in charges:
         usage_cost[charge.tenant_id] = usage_cost.get(charge.tenant_id, ZERO) + charge.billed_cost
-    shares = _overhead_shares(card, usage_cost)
+    shares = overhead_shares(card, usage_cost)
     overhead = []
     for tenant_id, share in sorted(shares.items()):
         cost = card.overhead_monthly * share
@@ -287,4 +288,25 @@ def period_rate(*, period: BillingPeriod, card: RateCard) -> list[Charge]:
         charges.append(_charge(period, card, row, facts, rate))
     charges += _overhead(period, card, charges)
     insert_new(Charge, charges)
+    return charges
+
+
+def tenant_month_rate(*, tenant_id: int, month: date, card: RateCard) -> list[Charge]:
+    """The charges the close would write for one tenant's usage charged in ``month`` so far,
+    priced now and not stored (no platform overhead: it is spread at the close)."""
+    price_catalog_ensure()
+    totals = list(
+        UsageEvent.objects.filter(tenant_id=tenant_id, charge_period=month)
+        .values("tenant_id", "meter", "resource_id", "deployment_id", "correction")
+        .annotate(total=Sum("quantity"))
+        .order_by()
+    )
+    resources = _resources(totals)
+    book = PriceBook(card)
+    period = BillingPeriod(month=month)
+    charges = []
+    for row in totals:
+        facts = resources.get(row["resource_id"], {})
+        rate = book.rate(row["meter"], facts.get("target", Target.LOCAL), facts.get("instance", ""))
+        charges.append(_charge(period, card, row, facts, rate))
     return charges

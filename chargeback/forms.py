@@ -1,0 +1,117 @@
+"""Forms of the cost, statement, finance and price pages. They check the shape of input; the
+services judge it, and a service's refusal is put next to the field it concerns."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+
+from chargeback.models import PriceService, StatementState
+
+MONTH = re.compile(r"^\d{4}-\d{2}$")
+
+
+class BudgetForm(forms.Form):
+    amount = forms.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        label="Monthly budget",
+        help_text="In the rate card's currency, cents at most.",
+        error_messages={"invalid": "Write an amount such as 2500 or 2500.50."},
+    )
+    thresholds = forms.CharField(
+        max_length=100,
+        initial="50, 80, 100",
+        label="Alert at (% of the budget)",
+        help_text="Whole percentages separated by commas; owners get an email and a webhook once "
+        "per threshold and month.",
+    )
+
+    def clean_thresholds(self) -> list[int]:
+        parts = [p.strip().rstrip("%") for p in self.cleaned_data["thresholds"].split(",")]
+        parts = [p for p in parts if p]
+        if not parts or not all(p.isdecimal() for p in parts):
+            raise forms.ValidationError(
+                "Write whole percentages separated by commas, e.g. 50, 80, 100."
+            )
+        values = sorted({int(p) for p in parts})
+        if len(values) > 10 or not all(1 <= v <= 1000 for v in values):
+            raise forms.ValidationError("Give 1 to 10 percentages, each from 1 to 1000.")
+        return values
+
+
+class DisputeForm(forms.Form):
+    comment = forms.CharField(
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="What is wrong with this line?",
+        error_messages={"required": "Say what is wrong with the line, so finance can check it."},
+    )
+
+
+class VoidForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        label="Reason",
+        error_messages={"required": "Say why the statement is void."},
+    )
+
+
+class CreditForm(forms.Form):
+    amount = forms.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        label="Credit",
+        error_messages={"invalid": "Write an amount such as 12.50."},
+    )
+    reason = forms.CharField(
+        max_length=500,
+        label="Reason",
+        error_messages={"required": "Say why the credit is given."},
+    )
+
+
+class RejectForm(forms.Form):
+    resolution = forms.CharField(
+        max_length=4000,
+        label="Why the line stands",
+        error_messages={"required": "Say why the dispute is rejected."},
+    )
+
+
+class StatementFilterForm(forms.Form):
+    state = forms.ChoiceField(
+        required=False, choices=[("", "any state"), *StatementState.choices], label="State"
+    )
+    month = forms.CharField(
+        required=False,
+        label="Month",
+        widget=forms.TextInput(attrs={"placeholder": "YYYY-MM", "size": 8}),
+    )
+
+    def clean_month(self) -> str:
+        month = self.cleaned_data["month"].strip()
+        if month and (not MONTH.match(month) or not 1 <= int(month[5:]) <= 12):
+            raise forms.ValidationError("Write the month as YYYY-MM, e.g. 2026-10.")
+        return month
+
+
+class PriceFilterForm(forms.Form):
+    q = forms.CharField(
+        required=False,
+        label="Search",
+        widget=forms.TextInput(attrs={"placeholder": "instance type, SKU, region, description"}),
+    )
+    service = forms.ChoiceField(
+        required=False, choices=[("", "any service"), *PriceService.choices]
+    )
+    source = forms.ChoiceField(required=False, label="Source")
+
+    def __init__(self, *args: Any, sources: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["source"].choices = [("", "every source"), *((s, s) for s in sources)]  # type: ignore[attr-defined]

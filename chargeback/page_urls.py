@@ -1,0 +1,14 @@
+from django.urls import path
+
+from chargeback.views import costs, finance, prices, statements
+
+urlpatterns = [
+    path("t/<slug:tenant>/costs/", costs.tenant_costs, name="tenant-costs"),
+    path(
+        "t/<slug:tenant>/statements/<int:statement_id>/",
+        statements.tenant_statement,
+        name="tenant-statement",
+    ),
+    path("finance/statements/", finance.finance_statements, name="finance-statements"),
+    path("prices/", prices.price_catalog, name="price-catalog"),
+]

@@ -1,0 +1,274 @@
+"""The cost, statement, review queue and price pages as each role sees them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from chargeback.models import Budget, LineDispute, Statement, StatementLine
+from chargeback.services.budgets import budget_set
+from chargeback.tests.factories import closed_month
+from conftest import TEST_ACTOR
+from governance.models import AuditEvent
+from tenants.scoping import tenant_scope
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def october(company):
+    closed_month(company)
+    statements = {s.tenant_id: s for s in Statement.objects.dangerously_across_tenants()}
+    return statements[company.a.pk], statements[company.b.pk]
+
+
+def costs_url(tenant) -> str:
+    return f"/t/{tenant.slug}/costs/"
+
+
+def statement_url(tenant, statement) -> str:
+    return f"/t/{tenant.slug}/statements/{statement.pk}/"
+
+
+def first_line(statement) -> StatementLine:
+    with tenant_scope(statement.tenant_id):
+        return StatementLine.objects.filter(statement=statement).order_by("position").first()
+
+
+# --- the unit's costs -----------------------------------------------------------------------------
+
+
+def test_the_cost_page_shows_the_month_the_budget_bar_and_past_statements(company, october):
+    with tenant_scope(company.a):
+        budget_set(actor=TEST_ACTOR, tenant=company.a, amount=Decimal("500"))
+
+    page = signed_in(company.alice).get(costs_url(company.a))
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    for text in ("Month to date", "Forecast for the month", "500.00 USD", "By service",
+                 "By deployment", "The last 12 months", "2026-10", "Save budget"):  # fmt: skip
+        assert text in html, text
+    assert 'aria-label="Budget:' in html and "<svg" in html
+    assert statement_url(company.a, october[0]) in html
+    assert 'aria-current="page">Costs</a>' in html
+
+
+def test_viewers_and_engineers_read_costs_without_the_budget_form(company, october):
+    for person in (company.ava, company.amir):
+        page = signed_in(person).get(costs_url(company.a))
+        assert page.status_code == 200
+        assert "Save budget" not in page.content.decode()
+        refused = signed_in(person).post(costs_url(company.a), {"amount": "1", "thresholds": "50"})
+        assert refused.status_code == 403
+    with tenant_scope(company.a):
+        assert not Budget.objects.exists()
+
+
+def test_finance_sets_a_units_budget_from_the_cost_page(company):
+    answer = signed_in(company.fiona).post(
+        costs_url(company.a), {"amount": "1200.50", "thresholds": "50, 90%"}
+    )
+
+    assert answer.status_code == 302
+    with tenant_scope(company.a):
+        budget = Budget.objects.get()
+        assert AuditEvent.objects.filter(action="budget.set", actor_label="fiona").count() == 1
+    assert (budget.amount, budget.thresholds) == (Decimal("1200.50"), [50, 90])
+
+
+def test_a_wrong_budget_is_explained_next_to_its_field(company):
+    answer = signed_in(company.alice).post(
+        costs_url(company.a), {"amount": "lots", "thresholds": "fifty"}
+    )
+
+    assert answer.status_code == 400
+    html = answer.content.decode()
+    assert "Write an amount such as 2500 or 2500.50." in html
+    assert "Write whole percentages separated by commas" in html
+    with tenant_scope(company.a):
+        assert not Budget.objects.exists()
+
+
+def test_another_unit_gets_the_same_404_as_a_missing_one(company, october):
+    a, _ = october
+    bob = signed_in(company.bob)
+
+    assert bob.get("/t/no-such-unit/costs/").status_code == 404
+    assert bob.get(costs_url(company.a)).status_code == 404
+    assert bob.get(statement_url(company.a, a)).status_code == 404
+    assert bob.get(statement_url(company.b, a)).status_code == 404  # A's statement under B
+
+
+# --- a statement ---------------------------------------------------------------------------------
+
+
+def test_the_statement_page_groups_lines_and_links_the_exports(company, october):
+    a, _ = october
+
+    page = signed_in(company.ava).get(statement_url(company.a, a))
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Inference" in html and "Monitoring" in html and "churn-10 r1 (production)" in html
+    assert f"{a.total} USD" in html
+    for export in ("csv", "pdf", "focus"):
+        assert f"/api/v1/statements/{a.pk}/export/?format={export}" in html
+    assert "Send the dispute" not in html  # a viewer does not dispute
+    assert "Finalize" not in html
+
+
+def test_an_owner_disputes_a_line_with_a_comment(company, october):
+    a, _ = october
+    line = first_line(a)
+    owner = signed_in(company.alice)
+    assert "Send the dispute" in owner.get(statement_url(company.a, a)).content.decode()
+
+    empty = owner.post(statement_url(company.a, a), {"action": "dispute", "line": line.pk})
+    sent = owner.post(
+        statement_url(company.a, a),
+        {"action": "dispute", "line": line.pk, "comment": "We stopped it at 11:00."},
+    )
+
+    assert empty.status_code == 400
+    assert "Say what is wrong with the line" in empty.content.decode()
+    assert sent.status_code == 302
+    with tenant_scope(company.a):
+        dispute = LineDispute.objects.get()
+    assert (dispute.line_id, dispute.comment, dispute.raised_by) == (
+        line.pk,
+        "We stopped it at 11:00.",
+        company.alice,
+    )
+
+
+def test_a_viewer_cannot_post_a_dispute(company, october):
+    a, _ = october
+    answer = signed_in(company.ava).post(
+        statement_url(company.a, a),
+        {"action": "dispute", "line": first_line(a).pk, "comment": "no"},
+    )
+
+    assert answer.status_code == 403
+
+
+# --- finance's queue -------------------------------------------------------------------------------
+
+
+def test_finance_sees_the_queue_with_totals_and_a_tenant_engineer_does_not(company, october):
+    a, b = october
+
+    page = signed_in(company.fiona).get("/finance/statements/")
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert (
+        "Totals by unit and month" in html and "Acme Retail" in html and "Bravo Marketing" in html
+    )
+    assert str(a.total + b.total) in html
+    assert 'aria-current="page">Finance</a>' in html
+    for person in (company.amir, company.alice, company.grace):
+        assert signed_in(person).get("/finance/statements/").status_code == 403
+        assert 'href="/finance/statements/"' not in signed_in(person).get("/").content.decode()
+
+
+def test_the_queue_filters_by_state_and_month(company, october):
+    finance = signed_in(company.fiona)
+
+    drafts = finance.get("/finance/statements/", {"state": "draft", "month": "2026-10"})
+    finalized = finance.get("/finance/statements/", {"state": "finalized"})
+    wrong = finance.get("/finance/statements/", {"month": "October"})
+
+    assert drafts.content.decode().count('<tr id="statement-') == 2
+    assert finalized.content.decode().count('<tr id="statement-') == 0
+    assert "Write the month as YYYY-MM" in wrong.content.decode()
+
+
+def test_finance_finalizes_and_voids_from_the_queue(company, october):
+    a, b = october
+    finance = signed_in(company.fiona)
+
+    done = finance.post("/finance/statements/", {"statement": a.pk, "action": "finalize"})
+    no_reason = finance.post("/finance/statements/", {"statement": b.pk, "action": "void"})
+    void = finance.post(
+        "/finance/statements/", {"statement": b.pk, "action": "void", "reason": "Test unit."}
+    )
+
+    assert done.status_code == 302
+    a.refresh_from_db()
+    assert a.state == "finalized" and a.number.startswith("CB-")
+    assert no_reason.status_code == 400
+    assert "Say why the statement is void." in no_reason.content.decode()
+    assert void.status_code == 302
+    b.refresh_from_db()
+    assert (b.state, b.void_reason) == ("void", "Test unit.")
+    again = finance.post("/finance/statements/", {"statement": a.pk, "action": "finalize"})
+    assert again.status_code == 400 and "never changes" in again.content.decode()
+
+
+def test_finance_settles_a_dispute_with_a_credit_note_from_the_queue(company, october):
+    a, _ = october
+    line = first_line(a)
+    signed_in(company.alice).post(
+        statement_url(company.a, a), {"action": "dispute", "line": line.pk, "comment": "Too much."}
+    )
+    with tenant_scope(company.a):
+        dispute = LineDispute.objects.get()
+    finance = signed_in(company.fiona)
+    assert "Too much." in finance.get("/finance/statements/").content.decode()
+
+    too_much = finance.post(
+        "/finance/statements/",
+        {
+            "statement": a.pk,
+            "action": "credit",
+            "dispute": dispute.pk,
+            "amount": "9999",
+            "reason": "x",
+        },
+    )
+    settled = finance.post(
+        "/finance/statements/",
+        {"statement": a.pk, "action": "credit", "dispute": dispute.pk, "amount": "0.10",
+         "reason": "Stopped early."},
+    )  # fmt: skip
+
+    assert too_much.status_code == 400 and "would exceed" in too_much.content.decode()
+    assert settled.status_code == 302
+    dispute.refresh_from_db()
+    assert dispute.state == "settled" and dispute.credit_note.amount == Decimal("0.10")
+
+
+def test_a_unit_owner_cannot_act_as_finance_on_its_statement(company, october):
+    a, _ = october
+
+    answer = signed_in(company.alice).post(statement_url(company.a, a), {"action": "finalize"})
+
+    assert answer.status_code == 403
+    a.refresh_from_db()
+    assert a.state == "draft"
+
+
+# --- prices ---------------------------------------------------------------------------------------
+
+
+def test_everyone_reads_prices_and_only_finance_and_admins_see_source_health(company):
+    engineer = signed_in(company.amir).get("/prices/", {"q": "gpu.a100"})
+    admin = signed_in(company.adam).get("/prices/")
+    finance = signed_in(company.fiona).get("/prices/", {"service": "training", "page": "1"})
+
+    assert engineer.status_code == admin.status_code == finance.status_code == 200
+    assert "4.48 USD" in engineer.content.decode() and "Last error" not in engineer.content.decode()
+    assert "Last error" in admin.content.decode() and "Rate card in force" in admin.content.decode()
+    assert "Last error" in finance.content.decode() and "13.83 USD" in finance.content.decode()
+    assert "Refresh every enabled source" in admin.content.decode()
+    assert "Refresh every enabled source" not in finance.content.decode()
+    assert signed_in(company.fiona).post("/prices/").status_code == 403

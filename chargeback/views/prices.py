@@ -1,0 +1,70 @@
+"""The price catalog and the health of its sources, with the rate card in force.
+
+Everyone signed in reads prices (engineers plan deployments with them); finance and platform
+admins also see each source's health (status, last attempt, last success, last error), and
+platform admins can queue a refresh.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from chargeback import selectors, tasks
+from chargeback.forms import PriceFilterForm
+from chargeback.models import PriceSource
+from chargeback.services.prices import price_catalog_ensure
+from chargeback.services.rate_cards import rate_card_in_force
+from tenants.access import platform_role_of
+from tenants.models import PlatformRole
+
+PAGE_SIZE = 50
+HEALTH_READERS = {PlatformRole.FINANCE, PlatformRole.PLATFORM_ADMIN}
+
+
+@login_required
+def price_catalog(request: HttpRequest) -> HttpResponse:
+    role = platform_role_of(request.user)
+    if request.method == "POST":
+        if role != PlatformRole.PLATFORM_ADMIN:
+            raise PermissionDenied("Only platform admins refresh price sources.")
+        tasks.refresh_prices.delay_on_commit()
+        messages.success(
+            request, "A refresh of every enabled source is queued; reload to follow it."
+        )
+        return redirect("price-catalog")
+    price_catalog_ensure()
+    sources = list(PriceSource.objects.select_related("current_snapshot").order_by("name"))
+    form = PriceFilterForm(request.GET or None, sources=[s.name for s in sources])
+    criteria = form.cleaned_data if form.is_valid() else {}
+    items = selectors.prices_in_force(
+        service=criteria.get("service", ""), source=criteria.get("source", "")
+    )
+    if q := criteria.get("q", "").strip():
+        items = items.filter(
+            Q(instance_type__icontains=q)
+            | Q(sku__icontains=q)
+            | Q(region__icontains=q)
+            | Q(description__icontains=q)
+        )
+    page = Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "chargeback/prices.html",
+        {
+            "sources": sources,
+            "show_health": role in HEALTH_READERS,
+            "can_refresh": role == PlatformRole.PLATFORM_ADMIN,
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "card": rate_card_in_force(),
+        },
+    )
