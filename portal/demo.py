@@ -258,24 +258,33 @@ def seed_monitoring() -> list[str]:
 
 
 def seed_bills() -> list[str]:
-    """Last month's bills: each unit ran a pilot endpoint for its last three days, metered by the
+    """Monthly budgets, and last month's bills: each unit ran a pilot endpoint for its last three days, metered by the
     portal's own meters and closed; Retail Credit's statement is finalized, Marketing's is in
     review with a disputed line."""
     from datetime import timedelta
+    from decimal import Decimal
 
     from django.utils import timezone
 
-    from chargeback.models import BillingPeriod, PeriodState
+    from chargeback.models import BillingPeriod, Budget, PeriodState
+    from chargeback.services.budgets import budget_set
     from chargeback.services.close import billing_period_close, period_statements, previous_month
     from chargeback.services.metering import metering_run, month_start, next_month
     from chargeback.services.statements import line_dispute, statement_finalize, statement_review
     from portal.catalog.models import ModelVersion
     from portal.deployments.models import Deployment, DeploymentState
 
+    lines: list[str] = []
+    for slug, amount in (("retail-credit", "2500"), ("marketing", "800")):
+        tenant = Tenant.objects.get(slug=slug)
+        with tenant_scope(tenant):
+            if not Budget.objects.exists():
+                budget_set(actor=ACTOR, tenant=tenant, amount=Decimal(amount))
+                lines.append(f"{tenant.name}: monthly budget ${amount}")
     now = timezone.now()
     month = previous_month(now)
     if BillingPeriod.objects.filter(month=month, state=PeriodState.CLOSED).exists():
-        return []
+        return lines
     end = month_start(next_month(month))
     pilots = {
         "retail-credit": ("credit-limit", "gpu.t4"),
@@ -305,7 +314,7 @@ def seed_bills() -> list[str]:
             )
     metering_run(until=end)
     period = billing_period_close(month=month, actor=ACTOR, now=now)
-    lines = [f"Closed {month:%B %Y}"]
+    lines.append(f"Closed {month:%B %Y}")
     for statement in period_statements(period):
         with tenant_scope(statement.tenant_id):
             if statement.tenant.slug == "retail-credit":

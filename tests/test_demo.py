@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from chargeback.models import BillingPeriod, LineDispute
+from chargeback.models import BillingPeriod, Budget, LineDispute
 from chargeback.services.close import period_statements
 from governance.models import ApprovalRequest
 from portal.deployments.models import Deployment
@@ -58,3 +58,5 @@ def test_the_demo_has_a_drift_monitor_and_last_months_bills_in_several_states(ml
         assert LineDispute.objects.filter(line__statement=by_tenant["marketing"]).count() == 1
     for statement in by_tenant.values():
         assert statement.total > 0
+    with tenant_scope(marketing):
+        assert Budget.objects.get().amount > 0
