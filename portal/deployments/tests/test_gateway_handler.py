@@ -51,3 +51,26 @@ def test_pages_still_take_the_portals_full_handler():
     status, headers, _ = call("/login/", method="GET")
     assert status.startswith("200")
     assert "Content-Security-Policy" in headers
+
+
+def test_a_token_over_its_rate_limit_gets_a_429_with_retry_after(company, monkeypatch):
+    from django.test import Client
+
+    from conftest import make_token
+    from portal.deployments.gateway import views
+    from portal.deployments.gateway.routes import RateLimiter
+
+    monkeypatch.setattr(views, "_limiter", RateLimiter("2/min"))
+    _, token = make_token(company.a, ["predict"])
+    client = Client()
+    url = f"/serve/{company.a.slug}/credit-scorer-staging/invocations"
+    answers = [
+        client.post(
+            url, data="{}", content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+        )
+        for _ in range(3)
+    ]
+
+    assert [a.status_code for a in answers] == [404, 404, 429]
+    assert answers[2].json()["error_code"] == "REQUEST_LIMIT_EXCEEDED"
+    assert int(answers[2]["Retry-After"]) >= 1
