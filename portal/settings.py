@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "portal.monitoring",
     "governance",
     "chargeback",
+    "portal.insights",
 ]
 
 MIDDLEWARE = [

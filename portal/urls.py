@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("portal.monitoring.page_urls")),
     path("", include("portal.deployments.page_urls")),
     path("", include("chargeback.page_urls")),
+    path("", include("portal.insights.page_urls")),
     path("", include("portal.deployments.gateway.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -7,23 +7,22 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from portal.api.errors import NOT_FOUND_BODY
+from portal.insights.home import home_for
 from portal.ratelimit import Rate, rate_limit_hit
-from tenants.access import platform_role_of
 from tenants.selectors import tenant_choices_for
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    choices = tenant_choices_for(request.user)
-    if len(choices) == 1 and not platform_role_of(request.user):
-        return redirect("tenant-overview", tenant=choices[0].tenant.slug)
-    return render(request, "portal/home.html", {"choices": choices})
+    """The sections of every role the person holds (see ``portal.insights.home``)."""
+    sections = home_for(request.user, tenant_choices_for(request.user))
+    return render(request, "portal/home.html", {"home": sections, "choices": sections.choices})
 
 
 @never_cache

@@ -15,12 +15,13 @@ def signed_in(user) -> Client:
 
 
 @pytest.mark.django_db
-def test_the_login_page_signs_a_person_in_and_lands_on_their_unit(company):
+def test_the_login_page_signs_a_person_in_and_lands_on_their_home_page(company):
     client = Client()
     assert client.get("/login/").status_code == 200
     answer = client.post("/login/", {"username": "amir", "password": PASSWORD}, follow=True)
-    assert answer.redirect_chain[-1][0] == f"/t/{company.a.slug}/"
-    assert "Acme Retail" in answer.content.decode()
+    assert answer.redirect_chain[-1][0] == "/"
+    html = answer.content.decode()
+    assert f'href="/t/{company.a.slug}/">Acme Retail</a>' in html and "Your deployments" in html
 
 
 @pytest.mark.django_db

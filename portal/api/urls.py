@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("portal.deployments.urls")),
     path("", include("portal.monitoring.urls")),
     path("", include("chargeback.urls")),
+    path("", include("portal.insights.urls")),
 ]

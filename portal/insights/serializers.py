@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from rest_framework import serializers
+
+from portal.deployments.models import Environment
+from portal.insights.kpis import MAX_MONTHS
+from portal.insights.models import RoiInputs
+from portal.insights.questions import level_label
+
+
+class ChecklistItemSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    group = serializers.CharField(source="question.group")
+    text = serializers.CharField(source="question.text")
+    answered_by = serializers.ChoiceField(
+        choices=["portal", "owner"],
+        help_text="'portal': answered from the unit's own data, not editable.",
+    )
+    answer = serializers.BooleanField(
+        allow_null=True, help_text="null: the owner has not answered it yet."
+    )
+    evidence = serializers.CharField()
+    link = serializers.CharField(help_text="Where a person can check the evidence.")
+
+
+class AssessmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    yes_count = serializers.IntegerField()
+    level = serializers.IntegerField(help_text="0, 1, 2, or 3 for 'Level 3-4'.")
+    level_label = serializers.SerializerMethodField()
+    answers = serializers.DictField(child=serializers.BooleanField())
+    answered_by = serializers.DictField(child=serializers.CharField())
+    evidence = serializers.DictField(child=serializers.CharField())
+    assessed_by = serializers.CharField(source="assessed_by_label")
+
+    def get_level_label(self, assessment: Any) -> str:
+        return level_label(assessment.level)
+
+
+class HistoryPointSerializer(serializers.Serializer):
+    created_at = serializers.DateTimeField()
+    yes_count = serializers.IntegerField()
+    level = serializers.IntegerField()
+
+
+class CurrentLevelSerializer(serializers.Serializer):
+    yes_count = serializers.IntegerField(
+        help_text="Yes answers now; unanswered questions count no."
+    )
+    level = serializers.IntegerField()
+    level_label = serializers.CharField()
+    complete = serializers.BooleanField(help_text="Whether every question has an answer.")
+
+
+class MaturitySerializer(serializers.Serializer):
+    tenant = serializers.CharField()
+    questions = ChecklistItemSerializer(many=True)
+    current = CurrentLevelSerializer()
+    latest_assessment = AssessmentSerializer(allow_null=True)
+    history = HistoryPointSerializer(many=True)
+
+
+class MaturityAnswersSerializer(serializers.Serializer):
+    answers = serializers.DictField(
+        child=serializers.BooleanField(),
+        help_text="Yes (true) or no (false) for every question the portal leaves to the owner "
+        "(answered_by 'owner' in GET), keyed by question id such as 'q05'.",
+    )
+
+
+MONEY = {"max_digits": 14, "decimal_places": 2, "min_value": Decimal(0)}
+AMOUNT = {"max_digits": 7, "decimal_places": 2, "min_value": Decimal(0)}
+
+
+class RoiInputsSerializer(serializers.ModelSerializer):
+    team_size = serializers.IntegerField(min_value=0, max_value=100000, required=False)
+    avg_salary = serializers.DecimalField(**MONEY, required=False)  # type: ignore[arg-type]
+    avg_incident_cost = serializers.DecimalField(**MONEY, required=False)  # type: ignore[arg-type]
+    investment = serializers.DecimalField(**MONEY, required=False)  # type: ignore[arg-type]
+    weeks_to_production_before = serializers.DecimalField(**AMOUNT, required=False)  # type: ignore[arg-type]
+    weeks_to_production_with_platform = serializers.DecimalField(**AMOUNT, required=False)  # type: ignore[arg-type]
+    models_per_year = serializers.DecimalField(**AMOUNT, required=False)  # type: ignore[arg-type]
+    incidents_per_year = serializers.DecimalField(**AMOUNT, required=False)  # type: ignore[arg-type]
+    incident_reduction = serializers.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        min_value=Decimal(0),
+        max_value=Decimal(1),
+        required=False,
+        help_text="The share of incidents the platform avoids (the seeds use 0.75).",
+    )
+
+    class Meta:
+        model = RoiInputs
+        fields = [
+            "team_size",
+            "avg_salary",
+            "weeks_to_production_before",
+            "avg_incident_cost",
+            "incident_reduction",
+            "investment",
+            "models_per_year",
+            "weeks_to_production_with_platform",
+            "incidents_per_year",
+        ]
+
+
+class RoiFiguresSerializer(serializers.Serializer):
+    team_size = serializers.DecimalField(max_digits=12, decimal_places=0)
+    avg_salary = serializers.DecimalField(max_digits=14, decimal_places=2)
+    models_per_year = serializers.DecimalField(max_digits=9, decimal_places=2)
+    weeks_to_production_before = serializers.DecimalField(max_digits=9, decimal_places=2)
+    weeks_to_production_with_platform = serializers.DecimalField(max_digits=9, decimal_places=2)
+    incidents_per_year = serializers.DecimalField(max_digits=9, decimal_places=2)
+    avg_incident_cost = serializers.DecimalField(max_digits=14, decimal_places=2)
+    incident_reduction = serializers.DecimalField(max_digits=4, decimal_places=3)
+    investment = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
+class RoiSerializer(serializers.Serializer):
+    tenant = serializers.CharField()
+    currency = serializers.CharField()
+    inputs = RoiFiguresSerializer(source="estimate.figures")
+    measured = serializers.DictField(
+        child=serializers.BooleanField(),
+        source="estimate.measured",
+        help_text="For each platform-side input: true when it was measured, false when the "
+        "entered value stands in.",
+    )
+    versions_measured = serializers.IntegerField(source="measurements.versions_measured")
+    time_saved_per_model_weeks = serializers.DecimalField(
+        max_digits=9, decimal_places=2, source="estimate.time_saved_per_model"
+    )
+    cost_per_week_team = serializers.DecimalField(
+        max_digits=16, decimal_places=2, source="estimate.cost_per_week_team"
+    )
+    deployment_savings = serializers.DecimalField(
+        max_digits=16, decimal_places=2, source="estimate.deployment_savings"
+    )
+    incident_savings = serializers.DecimalField(
+        max_digits=16, decimal_places=2, source="estimate.incident_savings"
+    )
+    total_benefits = serializers.DecimalField(
+        max_digits=16, decimal_places=2, source="estimate.total_benefits"
+    )
+    roi_percent = serializers.DecimalField(
+        max_digits=12, decimal_places=1, source="estimate.roi_percent", allow_null=True
+    )
+    formula = serializers.ListField(child=serializers.CharField())
+
+
+class KpiMonthSerializer(serializers.Serializer):
+    month = serializers.CharField(source="label")
+    deployments = serializers.IntegerField(help_text="Revisions that went live.")
+    lead_time_hours = serializers.DecimalField(
+        max_digits=12, decimal_places=1, allow_null=True, help_text="Average request to live."
+    )
+    rollouts = serializers.IntegerField()
+    failures = serializers.IntegerField(help_text="Rollbacks and failed rollouts.")
+    change_failure_rate = serializers.DecimalField(
+        max_digits=6, decimal_places=1, allow_null=True, help_text="Percent of rollouts."
+    )
+    incidents_resolved = serializers.IntegerField()
+    time_to_resolve_hours = serializers.DecimalField(
+        max_digits=12, decimal_places=1, allow_null=True
+    )
+    models = serializers.IntegerField(help_text="Registered models at the end of the month.")
+
+
+class TenantKpisSerializer(serializers.Serializer):
+    tenant = serializers.CharField(source="tenant.slug")
+    name = serializers.CharField(source="tenant.name")
+    months = KpiMonthSerializer(many=True)
+
+
+class KpiReportSerializer(serializers.Serializer):
+    environment = serializers.CharField()
+    overall = KpiMonthSerializer(many=True)
+    tenants = TenantKpisSerializer(many=True)
+
+
+class KpiFilterSerializer(serializers.Serializer):
+    months = serializers.IntegerField(min_value=1, max_value=MAX_MONTHS, default=12)
+    environment = serializers.ChoiceField(
+        choices=[*Environment.values, "all"], default=Environment.PRODUCTION
+    )

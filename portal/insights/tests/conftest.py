@@ -1,0 +1,122 @@
+"""Rows the insights tests build on: deployments at given times, rollbacks, monitors, incidents."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from unittest import mock
+
+from django.db import transaction
+from django.test import Client
+from django.utils import timezone
+
+from conftest import TEST_ACTOR
+from governance.audit import audit_record
+from governance.models import Incident
+from portal.deployments.models import Deployment
+from portal.monitoring.models import Monitor
+from tenants.scoping import tenant_scope
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def deploy(
+    tenant,
+    version,
+    *,
+    name: str = "churn",
+    revision: int = 1,
+    environment: str = "production",
+    state: str = "live",
+    created_at: datetime | None = None,
+    live_from: datetime | None = None,
+    outcome: str = "require_approvals",
+    requested_by=None,
+    **extra,
+) -> Deployment:
+    now = timezone.now()
+    created_at = created_at or now - timedelta(hours=2)
+    if live_from is None and state in ("live", "rolled_back", "retired"):
+        live_from = created_at + timedelta(hours=1)
+    with tenant_scope(tenant):
+        return Deployment.objects.create(
+            tenant=tenant,
+            name=name,
+            revision=revision,
+            model_version=version,
+            environment=environment,
+            instance_type="cpu.small",
+            state=state,
+            created_at=created_at,
+            live_from=live_from,
+            traffic_weight=100 if state == "live" else 0,
+            decision={"outcome": outcome},
+            requested_by=requested_by,
+            requested_by_label=requested_by.username if requested_by else "ci",
+            **extra,
+        )
+
+
+def event(tenant, *, action: str, object_type: str, object_id, after=None, at=None) -> None:
+    """One audit event, written at ``at`` (now when not given)."""
+    when = at or timezone.now()
+    with (
+        tenant_scope(tenant),
+        transaction.atomic(),
+        mock.patch("django.utils.timezone.now", return_value=when),
+    ):
+        audit_record(
+            actor=TEST_ACTOR,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            tenant_id=tenant.pk,
+            after=after,
+        )
+
+
+def rollback(tenant, newest: Deployment, *, to_revision: int, took: timedelta, at=None) -> None:
+    """The audit events of a rollback: the decision, then the traffic moving ``took`` later."""
+    at = at or timezone.now() - took
+    event(
+        tenant,
+        action="deployment.rolled_back",
+        object_type="deployment",
+        object_id=newest.pk,
+        after={"state": "rolled_back", "to_revision": to_revision},
+        at=at,
+    )
+    event(
+        tenant,
+        action="deployment.traffic",
+        object_type="endpoint",
+        object_id=newest.name,
+        after={"why": f"rolled back from r{newest.revision} to r{to_revision}"},
+        at=at + took,
+    )
+
+
+def monitor(tenant, endpoint: str, **extra) -> Monitor:
+    with tenant_scope(tenant):
+        return Monitor.objects.create(
+            tenant=tenant, endpoint=endpoint, created_by_label="test", **extra
+        )
+
+
+def incident(tenant, *, opened_at=None, resolved_after=None, source="drift", **extra) -> Incident:
+    opened_at = opened_at or timezone.now() - timedelta(days=1)
+    with tenant_scope(tenant):
+        return Incident.objects.create(
+            tenant=tenant,
+            title=extra.pop("title", "Drift on churn"),
+            severity=extra.pop("severity", "sev3"),
+            source=source,
+            opened_by_label="test",
+            opened_at=opened_at,
+            resolved_at=opened_at + resolved_after if resolved_after else None,
+            status="resolved" if resolved_after else "open",
+            **extra,
+        )
