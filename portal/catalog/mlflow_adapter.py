@@ -239,6 +239,18 @@ class MlflowRegistry:
         )
         return logged.source_run_id or ""
 
+    def logged_model_of_run(self, run_id: str, name: str) -> str | None:
+        """The id of the model ``name`` that run ``run_id`` logged (MLflow 3), or None."""
+        run = self._call(f"find run '{run_id}'", self.client.get_run, run_id)
+        found = self._call(
+            f"find the models of run '{run_id}'",
+            self.client.search_logged_models,
+            experiment_ids=[run.info.experiment_id],
+            filter_string=f"source_run_id = '{_quote(run_id)}' AND name = '{_quote(name)}'",
+            max_results=1,
+        )
+        return found[0].model_id if found else None
+
     def run_artifact_root(self, run_id: str) -> str:
         run = self._call(f"find run '{run_id}'", self.client.get_run, run_id)
         return run.info.artifact_uri
@@ -308,6 +320,9 @@ class MlflowRegistry:
             return logged.artifact_location
         if source.startswith("runs:/"):
             run_id, _, path = source.removeprefix("runs:/").partition("/")
+            logged = self.logged_model_of_run(run_id, path) if path else None
+            if logged is not None:  # MLflow 3 keeps a run's model outside the run's artifacts
+                return self._artifact_uri(f"models:/{logged}")
             return self.run_artifact_root(run_id).rstrip("/") + (f"/{path}" if path else "")
         return source if "://" in source or source.startswith("mlflow-artifacts:") else ""
 

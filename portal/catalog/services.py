@@ -100,6 +100,10 @@ def model_register_from_run(
             run_id = registry.logged_model_run(logged_model_id)
         else:
             registry.run_artifact_root(run_id)
+            # MLflow 3 logs a run's model as a logged model: register that, as MLflow does.
+            logged = registry.logged_model_of_run(run_id, artifact_path or "model")
+            if logged is not None:
+                source = f"models:/{logged}"
     except MlflowNotFound:
         missing = f"logged model '{logged_model_id}'" if logged_model_id else f"run '{run_id}'"
         raise InvalidRequest(f"MLflow has no {missing}.") from None
