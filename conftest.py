@@ -16,12 +16,14 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connections
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from governance.audit import Actor
 from tenants import services
 from tenants.models import PlatformRole, ServiceToken, Tenant, TenantRole, User
+from tenants.row_security import grant_app_role
 from tenants.scoping import tenant_scope
 
 ROOT_DIR = Path(__file__).resolve().parent
@@ -68,6 +70,41 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_pg)
         if "redis" in item.keywords and not redis_ok:
             item.add_marker(skip_redis)
+
+
+# --- The database: created and migrated by the tables' owner, used as the application's role ------
+
+_CREDENTIALS = ("USER", "PASSWORD", "HOST", "PORT")
+_app_credentials: dict[str, object] = {}
+
+
+def _connect_default_as(credentials: dict) -> None:
+    connection = connections["default"]
+    connection.close()
+    connection.settings_dict.update({key: credentials.get(key) for key in _CREDENTIALS})
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """With DATABASE_MIGRATE_URL, the owner creates and migrates the test database."""
+    if settings.DATABASE_MIGRATE is not None:
+        default = connections["default"].settings_dict
+        _app_credentials.update({key: default.get(key) for key in _CREDENTIALS})
+        _connect_default_as(settings.DATABASE_MIGRATE)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Then the tests connect as the application's role, which row-level security holds."""
+    if not _app_credentials:
+        yield
+        return
+    with django_db_blocker.unblock():
+        # TRUNCATE for the flush after transactional tests; the application never gets it.
+        grant_app_role(connections["default"], str(_app_credentials["USER"]), truncate=True)
+    _connect_default_as(_app_credentials)
+    yield
+    _connect_default_as(settings.DATABASE_MIGRATE)  # the owner drops the test database
 
 
 @pytest.fixture(autouse=True)
@@ -130,6 +167,11 @@ class Company:
 
 @pytest.fixture
 def company(db) -> Company:
+    return make_company()
+
+
+def make_company() -> Company:
+    """The two units and their people (the ``company`` fixture, for fixtures of wider scope)."""
     a = services.tenant_create(
         actor=TEST_ACTOR, slug="acme-retail", name="Acme Retail", cost_center="CC-1"
     )

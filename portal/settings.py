@@ -109,6 +109,17 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 USING_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+# The owner of the tables, for `migrate` only (PostgreSQL): the same database as DATABASE_URL,
+# whose role then owns nothing and is held by row-level security (tenants/row_security.py).
+# Only its user, password, host and port are used. Unset: migrations run as DATABASE_URL's role.
+DATABASE_MIGRATE: dict | None = None
+if env.str("DATABASE_MIGRATE_URL", ""):
+    DATABASE_MIGRATE = env.database("DATABASE_MIGRATE_URL", "")
+    if not USING_POSTGRES or DATABASE_MIGRATE["ENGINE"] != DATABASES["default"]["ENGINE"]:
+        raise ImproperlyConfigured(
+            "DATABASE_MIGRATE_URL is for PostgreSQL: set it, and DATABASE_URL, to postgres:// "
+            "URLs of the same database, or unset it."
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "tenants.User"

@@ -5,4 +5,9 @@ class TenantsConfig(AppConfig):
     name = "tenants"
 
     def ready(self) -> None:
-        from tenants import schema  # noqa: F401 (registers the OpenAPI extension)
+        from tenants import (
+            row_security,
+            schema,  # noqa: F401 (registers the OpenAPI extension)
+        )
+
+        row_security.connect_signals()

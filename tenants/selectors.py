@@ -29,7 +29,10 @@ def tenants_visible_to(principal: Any) -> QuerySet[Tenant]:
         return Tenant.objects.filter(active=True)
     # A person's own memberships, across tenants: this is how they find their tenants.
     member_of = Membership.objects.dangerously_across_tenants().filter(user_id=principal.pk)
-    return Tenant.objects.filter(active=True, pk__in=member_of.values("tenant_id"))
+    # Evaluated here: the cross-tenant read must not run as a subquery of a plain one, whose SQL
+    # row-level security would limit to the scoped tenant.
+    tenant_ids = list(member_of.values_list("tenant_id", flat=True))
+    return Tenant.objects.filter(active=True, pk__in=tenant_ids)
 
 
 def tenant_choices_for(principal: Any) -> list[TenantChoice]:

@@ -203,12 +203,14 @@ def test_finance_finalizes_and_voids_from_the_queue(company, october):
     )
 
     assert done.status_code == 302
-    a.refresh_from_db()
+    with tenant_scope(company.a):
+        a.refresh_from_db()
     assert a.state == "finalized" and a.number.startswith("CB-")
     assert no_reason.status_code == 400
     assert "Say why the statement is void." in no_reason.content.decode()
     assert void.status_code == 302
-    b.refresh_from_db()
+    with tenant_scope(company.b):
+        b.refresh_from_db()
     assert (b.state, b.void_reason) == ("void", "Test unit.")
     again = finance.post("/finance/statements/", {"statement": a.pk, "action": "finalize"})
     assert again.status_code == 400 and "never changes" in again.content.decode()
@@ -243,8 +245,9 @@ def test_finance_settles_a_dispute_with_a_credit_note_from_the_queue(company, oc
 
     assert too_much.status_code == 400 and "would exceed" in too_much.content.decode()
     assert settled.status_code == 302
-    dispute.refresh_from_db()
-    assert dispute.state == "settled" and dispute.credit_note.amount == Decimal("0.10")
+    with tenant_scope(company.a):
+        dispute.refresh_from_db()
+        assert dispute.state == "settled" and dispute.credit_note.amount == Decimal("0.10")
 
 
 def test_a_unit_owner_cannot_act_as_finance_on_its_statement(company, october):
@@ -253,7 +256,8 @@ def test_a_unit_owner_cannot_act_as_finance_on_its_statement(company, october):
     answer = signed_in(company.alice).post(statement_url(company.a, a), {"action": "finalize"})
 
     assert answer.status_code == 403
-    a.refresh_from_db()
+    with tenant_scope(company.a):
+        a.refresh_from_db()
     assert a.state == "draft"
 
 

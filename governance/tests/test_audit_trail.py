@@ -5,7 +5,9 @@ from __future__ import annotations
 from contextlib import contextmanager
 from itertools import pairwise
 
+import psycopg
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
@@ -20,14 +22,32 @@ from tenants.scoping import tenant_scope
 
 @contextmanager
 def triggers_disabled():
-    """What an attacker with database access would do first."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # A superuser session can switch every trigger off for its own transaction.
-            cursor.execute("SET LOCAL session_replication_role = replica")
-        else:
+    """What an attacker with the database owner's access would do first."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
             cursor.execute("DROP TRIGGER audit_event_no_update")
-    yield connection.cursor()
+            yield cursor
+        return
+    # The application's role cannot switch triggers off: the owner does it on its own connection
+    # (so these tests commit their data first; see ``tampering``).
+    database = connection.settings_dict
+    owner = settings.DATABASE_MIGRATE or database
+    with (
+        psycopg.connect(
+            dbname=database["NAME"],
+            user=owner["USER"],
+            password=owner.get("PASSWORD") or None,
+            host=owner.get("HOST") or None,
+            port=owner.get("PORT") or None,
+        ) as attacker,
+        attacker.cursor() as cursor,
+    ):
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        yield cursor
+
+
+# On PostgreSQL the tampering happens on another connection, which sees committed rows only.
+tampering = pytest.mark.django_db(transaction=settings.USING_POSTGRES)
 
 
 def chain_of(tenant: Tenant) -> list[AuditEvent]:
@@ -73,7 +93,7 @@ def test_an_intact_trail_verifies_and_the_command_exits_zero(busy_tenant):
     call_command("verify_audit_trail")  # every chain, no error
 
 
-@pytest.mark.django_db
+@tampering
 def test_an_edited_event_is_found_at_its_sequence_number(busy_tenant):
     with triggers_disabled() as cursor:
         cursor.execute(
@@ -84,7 +104,7 @@ def test_an_edited_event_is_found_at_its_sequence_number(busy_tenant):
     assert "BROKEN at sequence 4" in output and "edited" in output
 
 
-@pytest.mark.django_db
+@tampering
 def test_a_deleted_event_is_found_at_its_sequence_number(busy_tenant):
     with triggers_disabled() as cursor:
         cursor.execute(
@@ -94,7 +114,7 @@ def test_a_deleted_event_is_found_at_its_sequence_number(busy_tenant):
     assert "BROKEN at sequence 3" in verify_command(busy_tenant)
 
 
-@pytest.mark.django_db
+@tampering
 def test_deleting_the_newest_events_is_found_too(busy_tenant):
     with triggers_disabled() as cursor:
         cursor.execute(
@@ -104,7 +124,7 @@ def test_deleting_the_newest_events_is_found_too(busy_tenant):
     assert "BROKEN at sequence 5" in verify_command(busy_tenant)
 
 
-@pytest.mark.django_db
+@tampering
 def test_reordered_events_are_found_at_the_first_moved_sequence_number(busy_tenant):
     chain = f"tenant:{busy_tenant.pk}"
     with triggers_disabled() as cursor:
@@ -123,7 +143,7 @@ def test_reordered_events_are_found_at_the_first_moved_sequence_number(busy_tena
     assert "BROKEN at sequence 2" in verify_command(busy_tenant)
 
 
-@pytest.mark.django_db
+@tampering
 def test_other_tenants_chains_stay_intact_when_one_is_tampered_with(busy_tenant, company):
     with triggers_disabled() as cursor:
         cursor.execute(

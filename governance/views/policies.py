@@ -95,7 +95,8 @@ def _readable_tenants(user: Any) -> Any:
     tenants = tenants_visible_to(user)
     if platform_role_of(user) == PlatformRole.FINANCE:
         member_of = Membership.objects.dangerously_across_tenants().filter(user_id=user.pk)
-        tenants = tenants.filter(pk__in=member_of.values("tenant_id"))
+        # Evaluated here: the cross-tenant read must not run as a subquery of a plain one.
+        tenants = tenants.filter(pk__in=list(member_of.values_list("tenant_id", flat=True)))
     return tenants
 
 

@@ -7,6 +7,7 @@ import pytest
 from chargeback.models import Statement
 from chargeback.tests.factories import closed_month
 from conftest import PASSWORD
+from tenants.scoping import tenant_scope
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,7 +33,8 @@ def test_finance_finalizes_a_draft_statement_from_the_review_queue(page, live_se
     row.get_by_role("button", name="Finalize Acme Retail 2026-10").click()
 
     message = page.get_by_role("status").inner_text()
-    statement.refresh_from_db()
+    with tenant_scope(company.a):
+        statement.refresh_from_db()
     assert statement.state == "finalized" and statement.number
     assert statement.number in message
     finalized_row = page.get_by_role("row", name="Acme Retail 2026-10").inner_text()
