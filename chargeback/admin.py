@@ -1,12 +1,38 @@
+from django import forms
+from django.conf import settings
 from django.contrib import admin
 
 from chargeback.models import BillingPeriod, PriceSnapshot, PriceSource, RateCard, Statement
+from portal.errors import InvalidRequest
+from portal.urls_safety import check_outgoing_url
 from tenants.admin import AcrossTenantsAdmin, ReadOnlyAdmin
+
+
+class PriceSourceForm(forms.ModelForm):
+    class Meta:
+        model = PriceSource
+        fields = ["name", "kind", "url", "region", "enabled"]
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        if not url:
+            return url
+        try:
+            return check_outgoing_url(
+                url,
+                allow_private=settings.PRICE_ALLOW_PRIVATE_HOSTS,
+                setting="PRICE_ALLOW_PRIVATE_HOSTS",
+                what="source URL",
+            )
+        except InvalidRequest as refused:
+            raise forms.ValidationError(refused.detail) from None
 
 
 @admin.register(PriceSource)
 class PriceSourceAdmin(admin.ModelAdmin):
     """Platform admins point sources at other URLs or regions and switch them on or off."""
+
+    form = PriceSourceForm
 
     list_display = ["name", "kind", "region", "enabled", "status", "last_success_at"]
     fields = [

@@ -3,7 +3,8 @@
 Every price source reads the network through ``http_get``, so tests replace this one function
 with recorded responses, and nothing else in the chargeback app opens a connection. Neither the
 AWS Price List bulk files nor the Azure Retail Prices API need credentials; nothing is sent but
-the URL.
+the URL. The URL is checked (``portal.urls_safety``): no private addresses unless
+``PRICE_ALLOW_PRIVATE_HOSTS`` is on, and redirects are not followed.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from __future__ import annotations
 import time
 import urllib.error
 import urllib.request
-from urllib.parse import urlsplit
 
 from django.conf import settings
+
+from portal.errors import InvalidRequest
+from portal.urls_safety import PrivateAddressRefused, check_outgoing_url, open_url
 
 USER_AGENT = "mlops-portal-price-refresh/1.0"
 TRANSIENT_STATUS = {429, 500, 502, 503, 504}
@@ -32,16 +35,22 @@ class PriceFormatError(PriceSourceError):
 
 
 def _check_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise PriceFetchError(f"{url!r} is not an http(s) URL.")
+    try:
+        check_outgoing_url(
+            url,
+            allow_private=settings.PRICE_ALLOW_PRIVATE_HOSTS,
+            setting="PRICE_ALLOW_PRIVATE_HOSTS",
+        )
+    except InvalidRequest as refused:
+        raise PriceFetchError(f"{url!r} is not fetched: {refused.detail}") from None
 
 
 def _get_once(url: str, *, timeout: float, max_bytes: int) -> bytes:
-    request = urllib.request.Request(  # noqa: S310 (the scheme is checked to be http or https)
+    request = urllib.request.Request(  # noqa: S310 (_check_url allows http and https only)
         url, headers={"User-Agent": USER_AGENT, "Accept": "application/json"}
     )
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+    allow_private = settings.PRICE_ALLOW_PRIVATE_HOSTS
+    with open_url(request, timeout=timeout, allow_private=allow_private) as response:
         body = response.read(max_bytes + 1)
     if len(body) > max_bytes:
         raise PriceFetchError(
@@ -59,6 +68,8 @@ def http_get(url: str, *, timeout: float | None = None) -> bytes:
     for attempt in range(1, attempts + 1):
         try:
             return _get_once(url, timeout=timeout, max_bytes=max_bytes)
+        except PrivateAddressRefused as refused:
+            raise PriceFetchError(str(refused)) from None
         except urllib.error.HTTPError as error:
             if error.code not in TRANSIENT_STATUS or attempt == attempts:
                 raise PriceFetchError(f"{url} answered HTTP {error.code} {error.reason}.") from None

@@ -203,6 +203,8 @@ PRICE_REFRESH_INTERVAL_SECONDS = env.int("PRICE_REFRESH_INTERVAL_SECONDS", 24 * 
 PRICE_FETCH_TIMEOUT_SECONDS = env.int("PRICE_FETCH_TIMEOUT_SECONDS", 60, minimum=1)
 PRICE_FETCH_MAX_BYTES = env.int("PRICE_FETCH_MAX_BYTES", 300_000_000, minimum=1024)
 PRICE_CLOUD_SOURCES_ENABLED = env.bool("PRICE_CLOUD_SOURCES_ENABLED", True)
+# Price source URLs may point at private, loopback or link-local addresses (a mirror inside).
+PRICE_ALLOW_PRIVATE_HOSTS = env.bool("PRICE_ALLOW_PRIVATE_HOSTS", DEBUG)
 PRICE_AWS_REGION_INDEX_URL = env.url(
     "PRICE_AWS_REGION_INDEX_URL",
     "https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/AmazonSageMaker/current/region_index.json",

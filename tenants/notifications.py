@@ -24,12 +24,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.client
-import ipaddress
 import json
 import logging
 import re
 import secrets
-import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -46,6 +44,7 @@ from django.utils import timezone
 
 from governance.audit import Actor, apply_updates, audit_record
 from portal.errors import Conflict, InvalidRequest
+from portal.urls_safety import PrivateAddressRefused, check_outgoing_url, connect_public
 from tenants import tasks
 from tenants.models import DeliveryStatus, Tenant, User, WebhookDelivery, WebhookEndpoint
 from tenants.scoping import tenant_scope
@@ -251,62 +250,13 @@ def webhook_delivery_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
 # --- Addresses ----------------------------------------------------------------------------------
 
 
-class PrivateAddressRefused(Exception):
-    """A webhook would reach a private, loopback, link-local or reserved address."""
-
-
-def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    # is_global is False for private, loopback, link-local, reserved, shared and unspecified.
-    return address.is_global and not address.is_multicast
-
-
 def check_webhook_url(url: str) -> str:
     """The URL if it may receive webhooks, else ``InvalidRequest`` saying what to fix."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in {"http", "https"}:
-        raise InvalidRequest("The URL must start with https:// (or http://).")
-    try:
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        raise InvalidRequest("The URL's port must be a number from 1 to 65535.") from None
-    if not host:
-        raise InvalidRequest("The URL must name a host, like https://hooks.example.com/portal.")
-    if parts.username or parts.password:
-        raise InvalidRequest(
-            "Leave user names and passwords out of the URL; receivers verify the signature instead."
-        )
-    if settings.WEBHOOK_ALLOW_PRIVATE_HOSTS:
-        return parts.geturl()
-    try:
-        default_port = 443 if parts.scheme == "https" else 80
-        found = socket.getaddrinfo(host, port or default_port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        raise InvalidRequest(f"The host '{host}' could not be found; check the URL.") from None
-    for *_, sockaddr in found:
-        address = ipaddress.ip_address(sockaddr[0])
-        if not _is_public(address):
-            raise InvalidRequest(
-                f"The host '{host}' resolves to {address}, which is not a public address; "
-                "use a URL that is reachable from the internet (receivers on a private network "
-                "need the platform team to set WEBHOOK_ALLOW_PRIVATE_HOSTS)."
-            )
-    return parts.geturl()
-
-
-def _connect_to_public_address(
-    address: tuple[str, int], timeout: Any = None, source_address: Any = None, **kwargs: Any
-) -> socket.socket:
-    """``socket.create_connection`` that refuses a private peer before a byte is sent."""
-    sock = socket.create_connection(address, timeout, source_address, **kwargs)
-    peer = ipaddress.ip_address(sock.getpeername()[0])
-    if not _is_public(peer):
-        sock.close()
-        raise PrivateAddressRefused(
-            f"Not sent: {address[0]} resolves to {peer}, which is not a public address."
-        )
-    return sock
+    return check_outgoing_url(
+        url,
+        allow_private=settings.WEBHOOK_ALLOW_PRIVATE_HOSTS,
+        setting="WEBHOOK_ALLOW_PRIVATE_HOSTS",
+    )
 
 
 # --- Delivery -----------------------------------------------------------------------------------
@@ -345,7 +295,7 @@ def _post(url: str, *, body: bytes, headers: dict[str, str]) -> Answer:
     connection = connection_class(parts.hostname or "", parts.port, timeout=timeout)
     if not settings.WEBHOOK_ALLOW_PRIVATE_HOSTS:
         # The one hook http.client offers for choosing how to connect; it is set per instance.
-        connection._create_connection = _connect_to_public_address  # type: ignore[attr-defined]
+        connection._create_connection = connect_public  # type: ignore[attr-defined]
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         connection.request("POST", target, body=body, headers=headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -85,3 +86,76 @@ def test_env_helpers_read_typed_values():
     assert env.str("EMPTY", "fallback") == "fallback"
     with pytest.raises(ImproperlyConfigured, match="COUNT must be at least 10"):
         env.int("COUNT", 1, minimum=10)
+
+
+PRODUCTION_PROBE = """
+import json
+from django.conf import settings
+from django.contrib.auth.hashers import PBKDF2PasswordHasher, get_hasher
+from django.test import Client
+
+client = Client(HTTP_HOST="portal.example.com")
+page = client.get("/healthz", secure=True)
+plain = client.get("/login/")
+hasher = get_hasher()
+print(json.dumps({
+    "status": page.status_code,
+    "headers": dict(page.headers),
+    "plain_http": [plain.status_code, plain.headers.get("Location", "")],
+    "session_cookie": [settings.SESSION_COOKIE_SECURE, settings.SESSION_COOKIE_HTTPONLY],
+    "csrf_cookie_secure": settings.CSRF_COOKIE_SECURE,
+    "hasher": hasher.algorithm,
+    "iterations": getattr(hasher, "iterations", 0),
+    "default_iterations": PBKDF2PasswordHasher.iterations,
+    "validators": [v["NAME"].rsplit(".", 1)[-1] for v in settings.AUTH_PASSWORD_VALIDATORS],
+    "throttles": {"login": settings.LOGIN_THROTTLE,
+                  **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]},
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory) -> dict:
+    """What the portal answers and is configured with under production-like variables."""
+    tmp_path = tmp_path_factory.mktemp("production")
+    result = manage(
+        "shell",
+        "-c",
+        PRODUCTION_PROBE,
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="portal.example.com",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'deploy.db'}",
+        PORTAL_VAR_DIR=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    probe = json.loads(result.stdout.strip().splitlines()[-1])
+    return probe
+
+
+def test_production_responses_carry_the_security_headers_and_secure_cookies(probe):
+    headers = probe["headers"]
+    assert probe["status"] == 200
+    assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert probe["plain_http"] == [301, "https://portal.example.com/login/"]
+    assert probe["session_cookie"] == [True, True] and probe["csrf_cookie_secure"] is True
+
+
+def test_production_passwords_are_hashed_strongly_and_checked_and_sign_in_is_throttled(probe):
+    assert probe["hasher"] in {"argon2", "pbkdf2_sha256"}
+    if probe["hasher"] == "pbkdf2_sha256":
+        assert probe["iterations"] >= probe["default_iterations"]
+    assert set(probe["validators"]) >= {
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    }
+    # The throttles themselves are tested in tests/test_pages.py (sign-in) and
+    # tenants/tests/test_service_tokens.py (token creation); here, that production has them.
+    assert probe["throttles"]["login"] and probe["throttles"]["token_create"]

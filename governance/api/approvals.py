@@ -39,6 +39,8 @@ def visible_approvals(principal: Any) -> QuerySet[ApprovalRequest]:
         return approvals
     token = getattr(principal, "token", None)
     if token is not None:
+        if "read" not in token.scopes:
+            return approvals.none()
         return approvals.filter(tenant_id=token.tenant_id, tenant__active=True)
     tenant_ids = Membership.objects.dangerously_across_tenants().filter(user_id=principal.pk)
     return approvals.filter(tenant_id__in=tenant_ids.values("tenant_id"), tenant__active=True)

@@ -41,6 +41,7 @@ from portal.monitoring.models import (
     Window,
 )
 from portal.monitoring.store import CaptureWindow, WindowSpec, capture_window_sample
+from portal.urls_safety import check_artifact_uri
 from tenants.notifications import notify
 
 logger = logging.getLogger(__name__)
@@ -132,7 +133,9 @@ def _training_dataset(version: ModelVersion) -> dict[str, str]:
             "data as a file instead."
         )
     training = [d for d in datasets if d.get("context") == "training"]
-    return (training or datasets)[0]
+    chosen = (training or datasets)[0]
+    check_artifact_uri(str(chosen["source"]))
+    return chosen
 
 
 def _local_dataset_path(source: str) -> Path | None:
