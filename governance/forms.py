@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from governance.classification import QUESTIONS
 from governance.models import ApprovalState, IncidentSeverity, IncidentStatus, Verdict
 from governance.services.cards import COMPLETENESS_ITEMS, TEXT_FIELDS
+from portal.catalog.models import RiskTier
 from portal.deployments.models import Environment
 from tenants.models import Tenant
 
@@ -22,8 +23,14 @@ def _tenant_choices(tenants: QuerySet[Tenant], *, empty: str) -> list[tuple[str,
 
 
 class ApprovalFilterForm(forms.Form):
+    q = forms.CharField(
+        required=False, max_length=200, label="Search", help_text="Model name or requester."
+    )
     state = forms.ChoiceField(
         required=False, choices=[("", "any state"), *ApprovalState.choices], label="State"
+    )
+    risk_tier = forms.ChoiceField(
+        required=False, choices=[("", "any risk tier"), *RiskTier.choices], label="Risk tier"
     )
     tenant = forms.ChoiceField(required=False, label="Unit")
 
@@ -130,8 +137,14 @@ class CardReviewForm(forms.Form):
 
 
 class IncidentFilterForm(forms.Form):
+    q = forms.CharField(
+        required=False, max_length=200, label="Search", help_text="Title, description or model."
+    )
     status = forms.ChoiceField(
         required=False, choices=[("", "any status"), *IncidentStatus.choices]
+    )
+    severity = forms.ChoiceField(
+        required=False, choices=[("", "any severity"), *IncidentSeverity.choices]
     )
 
 

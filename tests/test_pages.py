@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 
-from conftest import PASSWORD
+from conftest import PASSWORD, ROOT_DIR
 
 
 def signed_in(user) -> Client:
@@ -79,6 +81,33 @@ def test_a_token_form_with_no_scope_says_what_to_fix_next_to_the_field(company):
     )
     assert answer.status_code == 400
     assert "This field is required." in answer.content.decode()
+
+
+@pytest.mark.django_db
+def test_fields_with_errors_are_marked_invalid_and_point_at_the_message_beside_them(company):
+    answer = signed_in(company.alice).post(
+        f"/t/{company.a.slug}/tokens/new/", {"name": "", "expires_in_days": 400}
+    )
+    html = answer.content.decode()
+    for name in ("name", "expires_in_days"):
+        field = re.search(rf'<input[^>]*name="{name}"[^>]*>', html)
+        assert field is not None and 'aria-invalid="true"' in field[0]
+        described = re.search(r'aria-describedby="([^"]+)"', field[0])
+        assert described is not None and f"id_{name}_error" in described[1].split()
+        assert f'<p class="error" id="id_{name}_error" role="alert">' in html
+    assert 'id="id_name_helptext">What uses it' in html
+    scopes = re.search(r"<fieldset[^>]*>\s*<legend>Scopes</legend>", html)
+    assert scopes is not None and 'aria-describedby="id_scopes_error"' in scopes[0]
+
+
+def test_no_template_carries_styles_or_scripts_the_content_security_policy_would_block():
+    # The policy allows styles and scripts from the portal's own static files only: no inline
+    # <style>, style="" or <script> bodies, and nothing from another host (no CDN).
+    for template in (ROOT_DIR / "templates").rglob("*.html"):
+        source = template.read_text()
+        assert "<style" not in source and " style=" not in source, template
+        assert not re.search(r"<script(?![^>]*\ssrc=)[^>]*>", source), template
+        assert not re.search(r'(src|href)="(https?:)?//', source), template
 
 
 @pytest.mark.django_db

@@ -327,3 +327,37 @@ def test_the_navigation_shows_governance_links_by_role(company):
     )
     assert "Approvals" in engineer and "Incidents" in engineer
     assert "Policies" not in engineer and "Audit" not in engineer
+
+
+def test_a_lead_searches_the_queue_by_model_and_narrows_it_by_risk_tier(company, pending):
+    chatbot = make_version(company.a, "support-chatbot")
+    classify(company.a, chatbot, "limited")
+    request(company.a, chatbot, company.amir, environment="production")
+    grace = signed_in(company.grace)
+
+    found = grace.get("/governance/approvals/", {"q": "chatbot"}).content.decode()
+    assert "support-chatbot v1" in found and "credit-scorer v1" not in found
+    high = grace.get("/governance/approvals/", {"risk_tier": "high"}).content.decode()
+    assert "credit-scorer v1" in high and "support-chatbot v1" not in high
+    assert 'role="search"' in high and 'href="/governance/approvals/">Clear</a>' in high
+
+
+def test_incidents_are_searched_by_title_and_narrowed_by_severity(company):
+    amir = signed_in(company.amir)
+    listing = f"/t/{company.a.slug}/incidents/"
+    for title, severity in (("Scores drift upward", "sev2"), ("Gateway timeouts", "sev1")):
+        amir.post(listing, {"title": title, "severity": severity})
+
+    found = amir.get(listing, {"q": "drift"}).content.decode()
+    assert "Scores drift upward" in found and "Gateway timeouts" not in found
+    worst = amir.get(listing, {"severity": "sev1"}).content.decode()
+    assert "Gateway timeouts" in worst and "Scores drift upward" not in worst
+
+
+def test_a_field_the_lead_got_wrong_is_marked_invalid_and_described_by_its_message(company):
+    refused = signed_in(company.grace).get("/governance/audit/", {"since": "yesterday"})
+    html = refused.content.decode()
+    field = re.search(r'<input[^>]*name="since"[^>]*>', html)
+    assert field is not None
+    assert 'aria-invalid="true"' in field[0] and 'aria-describedby="id_since_error"' in field[0]
+    assert re.search(r'<p class="error" id="id_since_error" role="alert">Enter a valid', html)

@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -50,8 +51,15 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
     form = ApprovalFilterForm(data, tenants=tenants_visible_to(request.user))
     approvals = visible_approvals(request.user)
     if form.is_valid():
+        if text := form.cleaned_data["q"].strip():
+            approvals = approvals.filter(
+                Q(model_version__model__name__icontains=text)
+                | Q(requested_by_label__icontains=text)
+            )
         if state := form.cleaned_data["state"]:
             approvals = approvals.filter(state=state)
+        if tier := form.cleaned_data["risk_tier"]:
+            approvals = approvals.filter(risk_tier=tier)
         if slug := form.cleaned_data["tenant"]:
             approvals = approvals.filter(tenant__slug=slug)
     else:

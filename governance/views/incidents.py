@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -56,8 +57,18 @@ def incident_list(request: TenantRequest) -> HttpResponse:
                 )
     filters = IncidentFilterForm(request.GET or None)
     incidents = Incident.objects.select_related("model").order_by("-opened_at", "-id")
-    if filters.is_valid() and (status := filters.cleaned_data["status"]):
-        incidents = incidents.filter(status=status)
+    if filters.is_valid():
+        given = filters.cleaned_data
+        if text := given["q"].strip():
+            incidents = incidents.filter(
+                Q(title__icontains=text)
+                | Q(description__icontains=text)
+                | Q(model__name__icontains=text)
+            )
+        if given["status"]:
+            incidents = incidents.filter(status=given["status"])
+        if given["severity"]:
+            incidents = incidents.filter(severity=given["severity"])
     page = Paginator(incidents, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

@@ -4,7 +4,8 @@ Engineer: their models, their deployments with state and drift, their open appro
 Tenant owner: the unit at a glance (spend this month against the budget, maturity level, models
 by risk tier, open incidents). Governance lead: the approval queue by age and risk, overdue
 re-certifications, open incidents, the audit chain's last verification. Finance: statements to
-review and totals by unit and month. Platform admin: units, MLflow sync health, price source
+review, the month close's progress, totals by unit and month, and the latest finalized statements
+with their exports. Platform admin: units, MLflow sync health, price source
 health, capture drops.
 
 Each section runs a fixed number of queries: cross-unit sections read every unit's rows in one
@@ -22,7 +23,14 @@ from typing import Any
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
-from chargeback.models import Budget, PriceSource, Statement, StatementState
+from chargeback.models import (
+    BillingPeriod,
+    Budget,
+    PeriodState,
+    PriceSource,
+    Statement,
+    StatementState,
+)
 from chargeback.services.budgets import MonthSpend, cents, month_spend
 from governance.models import (
     ApprovalRequest,
@@ -264,6 +272,13 @@ class FinanceSection:
     months: list[date]
     rows: list[FinanceRow]
     month_totals: list[Decimal]
+    periods: list[BillingPeriod] = field(default_factory=list)
+    finalized: list[Statement] = field(default_factory=list)
+
+    @property
+    def closing(self) -> bool:
+        """A month close is running: the page follows its progress."""
+        return any(period.state == PeriodState.CLOSING for period in self.periods)
 
 
 def finance_section(*, months: int = FINANCE_MONTHS) -> FinanceSection:
@@ -305,6 +320,12 @@ def finance_section(*, months: int = FINANCE_MONTHS) -> FinanceSection:
             sum((row.cells[i] or Decimal(0) for row in rows), Decimal(0))
             for i in range(len(recent))
         ],
+        periods=list(BillingPeriod.objects.order_by("-month")[:months]),
+        finalized=list(
+            statements.filter(state=StatementState.FINALIZED)
+            .select_related("tenant", "period")
+            .order_by("-period__month", "tenant__name")[:LISTED]
+        ),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from portal.catalog.models import SyncRun
 from portal.catalog.sync import registry_sync, unassigned_scan
 from tenants.scoping import tenant_scope
 
@@ -90,3 +91,22 @@ def test_platform_admins_assign_unassigned_models_on_a_page(company, mlflow_serv
     ).content.decode()
     assert "now belongs to Bravo Marketing" in done
     assert signed_in(company.alice).get("/catalog/unassigned/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_running_sync_is_followed_in_place_instead_of_reloading_the_whole_page(company):
+    with tenant_scope(company.a):
+        running = SyncRun.objects.create(tenant=company.a, trigger="page", models_seen=3)
+    url = f"/t/{company.a.slug}/sync/"
+    html = signed_in(company.amir).get(url).content.decode()
+    assert (
+        'id="sync-status" data-live-refresh="3"' in html and '<progress id="sync-progress">' in html
+    )
+    assert "/static/portal/live.js" in html
+    assert '<noscript><meta http-equiv="refresh"' in html
+    assert html.count('http-equiv="refresh"') == 1
+
+    with tenant_scope(company.a):
+        SyncRun.objects.filter(pk=running.pk).update(status="succeeded")
+    done = signed_in(company.amir).get(url).content.decode()
+    assert "data-live-refresh" not in done and 'http-equiv="refresh"' not in done

@@ -160,6 +160,27 @@ def test_finance_sees_statements_to_review_and_totals_by_unit_and_month(company)
     assert "Approval queue" not in html
 
 
+def test_finance_follows_the_month_close_and_exports_finalized_statements_from_home(company):
+    october = BillingPeriod.objects.create(month=date(2026, 10, 1), state="closed")
+    BillingPeriod.objects.create(month=date(2026, 11, 1), state="closing", total=2, processed=1)
+    with tenant_scope(company.b):
+        final = Statement.objects.create(
+            tenant=company.b,
+            period=october,
+            total=Decimal("80.00"),
+            state="finalized",
+            number="CB-2026-0001",
+        )
+    head, html = signed_in(company.fiona).get("/").content.decode().split("<main", 1)
+    assert '<progress id="close-2026-11" value="1" max="2">' in html and "1 of 2" in html
+    assert 'id="month-close" data-live-refresh="3"' in html and "portal/live.js" in head
+    assert '2026-10: <span class="badge ok">closed</span>' in html
+    assert "Finalized statements to export" in html and "CB-2026-0001" in html
+    export = f"/api/v1/statements/{final.pk}/export/?format="
+    for kind in ("csv", "pdf", "focus"):
+        assert f'href="{export}{kind}"' in html
+
+
 def test_a_platform_admin_sees_units_sync_health_price_sources_and_capture_drops(company):
     version = make_version(company.a, "churn")
     live = deploy(company.a, version, name="churn-prod")

@@ -131,3 +131,19 @@ def test_the_level_chart_has_a_point_per_assessment(company):
     html = signed_in(company.amir).get(f"/t/{company.a.slug}/maturity/").content.decode()
     assert html.count("<circle") == 3
     assert "Level 3-4" in html
+
+
+def test_the_level_chart_can_be_read_as_a_list_of_assessments(company):
+    for _ in range(2):
+        client_for(company.alice).post(url(company), {"answers": all_yes()}, format="json")
+    html = signed_in(company.ava).get(f"/t/{company.a.slug}/maturity/").content.decode()
+    listed = html.split("Every assessment as a list", 1)[1].split("</ol>", 1)[0]
+    assert listed.count("<li>") == 2 and "of 16 yes, Level" in listed and "(alice)" in listed
+
+
+def test_an_unanswered_question_is_described_by_its_message(company):
+    form = {question: "yes" for question in OWNER_QUESTIONS[1:]}
+    html = signed_in(company.alice).post(f"/t/{company.a.slug}/maturity/", form).content.decode()
+    first = OWNER_QUESTIONS[0]
+    assert f'-evidence id_{first}_error">' in html
+    assert f'<p class="error" id="id_{first}_error" role="alert">Answer yes or no.</p>' in html

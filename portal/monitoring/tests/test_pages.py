@@ -78,6 +78,30 @@ def test_the_drift_page_shows_the_column_table_and_an_inline_svg_chart(company):
     assert "Wasserstein distance (normed)" in html and "0.42" in html
     assert "the column is not in the current window" in html
     assert "Drift: drift" in html
+    assert "Every run on the chart as a list" in html and "<li>" in html.split("chart-points")[1]
+
+
+def test_a_running_drift_run_shows_its_progress_and_the_page_follows_it_in_place(company):
+    deployment = make_deployment(company.a)
+    url = f"/t/{company.a.slug}/deployments/{deployment.pk}/drift/"
+    with tenant_scope(company.a):
+        running = DriftRun.objects.create(
+            tenant=company.a,
+            deployment=deployment,
+            status="running",
+            progress=40,
+            progress_note="column 2 of 5",
+        )
+    html = signed_in(company.ava).get(url).content.decode()
+    assert '<progress id="drift-progress" value="40" max="100">' in html
+    assert "40%" in html and "column 2 of 5" in html
+    assert 'id="drift-report" data-live-refresh="3"' in html
+    assert "/static/portal/live.js" in html
+
+    with tenant_scope(company.a):
+        DriftRun.objects.filter(pk=running.pk).update(status="succeeded", progress=100)
+    done = signed_in(company.ava).get(url).content.decode()
+    assert "<progress" not in done and "data-live-refresh" not in done
 
 
 def test_another_tenant_gets_a_404_for_the_drift_page(company):

@@ -1,0 +1,52 @@
+"""Long work is followed in place: the page swaps its progress region without reloading, and the
+portal's stylesheet applies under the content security policy (nothing inline is blocked)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import PASSWORD
+from portal.catalog.models import SyncRun
+from tenants.scoping import tenant_scope
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def sign_in(page, live_server, username: str) -> None:
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Welcome", exact=False).wait_for()
+
+
+def test_a_running_sync_finishes_on_the_page_without_a_reload_or_a_blocked_style(
+    page, live_server, company
+):
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    with tenant_scope(company.a):
+        running = SyncRun.objects.create(tenant=company.a, trigger="page")
+
+    sign_in(page, live_server, "amir")
+    page.goto(f"{live_server.url}/t/{company.a.slug}/sync/")
+    assert page.get_by_role("status").get_by_text("A sync is running").is_visible()
+    page.evaluate("window.stillTheSamePage = true")
+
+    with tenant_scope(company.a):
+        SyncRun.objects.filter(pk=running.pk).update(status="succeeded", models_seen=4)
+    page.locator("#sync-status:not([data-live-refresh])").wait_for(timeout=10000)
+
+    assert page.get_by_role("status").count() == 0
+    assert page.locator("#sync-status td", has_text="succeeded").count() == 1
+    assert page.evaluate("window.stillTheSamePage") is True
+
+    page.goto(f"{live_server.url}/prices/")
+    aligned = page.locator("td.amount").first.evaluate("cell => getComputedStyle(cell).textAlign")
+    assert aligned == "right"
+    assert blocked == []
