@@ -2,16 +2,30 @@
 
 Tasks across the project follow one contract: they take ids, run inside ``tenant_scope`` when they
 touch tenant data, are enqueued with ``delay_on_commit`` (so a rolled-back transaction enqueues
-nothing), acknowledge late so a lost worker means a redelivery, and are safe to run twice.
+nothing, and a broker outage keeps the task in the outbox instead of failing the request; see
+``portal.outbox``), acknowledge late so a lost worker means a redelivery, and are safe to run twice.
 """
 
+import functools
 import os
 
 from celery import Celery
+from celery.contrib.django.task import DjangoTask
+from django.db import transaction
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
-app = Celery("portal")
+
+class PortalTask(DjangoTask):
+    """Every task of the portal: ``delay_on_commit`` keeps what the broker cannot take."""
+
+    def delay_on_commit(self, *args, **kwargs) -> None:
+        from portal.outbox import publish_or_keep  # models load after the Celery app
+
+        transaction.on_commit(functools.partial(publish_or_keep, self, args, kwargs))
+
+
+app = Celery("portal", task_cls=PortalTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.update(
     task_acks_late=True,

@@ -2,15 +2,25 @@
 
 Rates are written as ``"<count>/<period>"`` where the period is ``s``, ``min``, ``hour`` or ``day``
 with an optional multiplier: ``"10/5min"`` allows ten hits per five minutes.
+
+While the cache is unreachable the limiter lets requests through (and logs it): refusing everyone
+would turn a Redis outage into an outage of sign-in and of the API.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass
 
 from django.core.cache import cache
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+# What the cache backends raise when their store is down: Redis's errors, the file cache's OSError.
+CACHE_ERRORS = (RedisError, OSError)
 
 _UNITS = {"s": 1, "sec": 1, "min": 60, "m": 60, "hour": 3600, "h": 3600, "day": 86400, "d": 86400}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+)\s*$")
@@ -35,12 +45,20 @@ def rate_limit_hit(*, key: str, rate: Rate) -> int | None:
     now = int(time.time())
     window_start = now - now % rate.seconds
     cache_key = f"ratelimit:{key}:{window_start}"
-    cache.add(cache_key, 0, timeout=rate.seconds + 1)
     try:
-        hits = cache.incr(cache_key)
-    except ValueError:  # expired between add and incr
-        cache.set(cache_key, 1, timeout=rate.seconds + 1)
-        hits = 1
+        hits = _count(cache_key, timeout=rate.seconds + 1)
+    except CACHE_ERRORS as error:
+        logger.warning("Rate limit on %s not applied: the cache is unavailable (%s)", key, error)
+        return None
     if hits > rate.count:
         return max(1, window_start + rate.seconds - now)
     return None
+
+
+def _count(cache_key: str, *, timeout: int) -> int:
+    cache.add(cache_key, 0, timeout=timeout)
+    try:
+        return cache.incr(cache_key)
+    except ValueError:  # expired between add and incr
+        cache.set(cache_key, 1, timeout=timeout)
+        return 1

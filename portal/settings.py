@@ -267,8 +267,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 elif CELERY_BROKER_URL.startswith("redis"):
-    # A task that outlives this without an ack is delivered again (tasks are idempotent).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 3}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # A task not acknowledged this long after a worker took it (the worker was lost, or the
+        # task outlives it) is delivered again; tasks are idempotent.
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 3600, minimum=1),
+        "socket_connect_timeout": 3,
+        # A broker that stops answering fails a publish after this instead of hanging it; the
+        # task then waits in the outbox (portal/outbox.py).
+        "socket_timeout": 2,
+    }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
@@ -311,6 +318,10 @@ CELERY_BEAT_SCHEDULE = {
     "monitoring-compact-captures": {
         "task": "monitoring.compact_captures",
         "schedule": CAPTURE_COMPACT_INTERVAL_SECONDS,
+    },
+    "relay-task-outbox": {
+        "task": "portal.relay_outbox",
+        "schedule": 30,
     },
 }
 

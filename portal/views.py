@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import sys
+
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
-from portal.api.errors import NOT_FOUND_BODY
+from portal.api.errors import (
+    DATABASE_ERRORS,
+    DATABASE_RETRY_AFTER_SECONDS,
+    DATABASE_UNAVAILABLE_BODY,
+    NOT_FOUND_BODY,
+)
 from portal.insights.home import home_for
 from portal.ratelimit import Rate, rate_limit_hit
 from tenants.selectors import tenant_choices_for
@@ -102,9 +110,26 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    if isinstance(sys.exception(), DATABASE_ERRORS):
+        return _database_unavailable(request)
     message = "Something went wrong on our side. The error is logged."
     if _wants_json(request):
         return JsonResponse({"code": "server_error", "detail": message}, status=500)
     return render(
         request, "portal/error.html", {"title": "Server error", "message": message}, status=500
     )
+
+
+def _database_unavailable(request: HttpRequest) -> HttpResponse:
+    """A 503 that needs no database: the page renders without the request's context processors
+    (they read the user and their units)."""
+    if _wants_json(request):
+        response: HttpResponse = JsonResponse(DATABASE_UNAVAILABLE_BODY, status=503)
+    else:
+        content = render_to_string(
+            "portal/error.html",
+            {"title": "Try again in a minute", "message": DATABASE_UNAVAILABLE_BODY["detail"]},
+        )
+        response = HttpResponse(content, status=503)
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response

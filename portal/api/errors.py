@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -22,6 +23,13 @@ from portal.errors import PortalError
 logger = logging.getLogger(__name__)
 
 NOT_FOUND_BODY = {"code": "not_found", "detail": "Not found."}
+# The database is down, restarting or unreachable: a 503 the caller may retry, not a 500.
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+DATABASE_UNAVAILABLE_BODY = {
+    "code": "database_unavailable",
+    "detail": "The portal's database is not answering right now; try again in a minute.",
+}
+DATABASE_RETRY_AFTER_SECONDS = 10
 
 _SENTENCES = {
     "not_authenticated": (
@@ -59,6 +67,13 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return Response(NOT_FOUND_BODY, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    if isinstance(exc, DATABASE_ERRORS):
+        logger.warning("Database unavailable: %s", str(exc).strip())
+        return Response(
+            DATABASE_UNAVAILABLE_BODY,
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
 
     response = drf_exception_handler(exc, context)
     if response is None:

@@ -54,3 +54,9 @@ def models_search(
 
 def sync_last_success() -> SyncRun | None:
     return SyncRun.objects.filter(status=SyncStatus.SUCCEEDED).order_by("-finished_at").first()
+
+
+def sync_failed_since_success() -> SyncRun | None:
+    """The newest sync when it failed (MLflow down, slow or refusing), else None."""
+    latest = SyncRun.objects.exclude(status=SyncStatus.RUNNING).order_by("-started_at").first()
+    return latest if latest is not None and latest.status == SyncStatus.FAILED else None

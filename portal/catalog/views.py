@@ -47,6 +47,7 @@ def catalog_list(request: TenantRequest) -> HttpResponse:
             "page": page,
             "query": query.urlencode(),
             "last_sync": selectors.sync_last_success(),
+            "failed_sync": selectors.sync_failed_since_success(),
             "can_write": "write" in request.capabilities,
         },
     )

@@ -21,6 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from portal.catalog import tasks
+from portal.ratelimit import CACHE_ERRORS
 
 REGISTRY_ENTITIES = {
     "registered_model",
@@ -64,9 +65,19 @@ def mlflow_webhook(request: HttpRequest) -> JsonResponse:
         return _refuse(400, "The delivery's timestamp is not a Unix time.")
     if age > settings.MLFLOW_WEBHOOK_MAX_AGE_SECONDS:
         return _refuse(401, "The delivery is too old.")
-    if not cache.add(
-        f"mlflow-webhook:{delivery_id[:80]}", 1, timeout=2 * settings.MLFLOW_WEBHOOK_MAX_AGE_SECONDS
-    ):
+    try:
+        first_time = cache.add(
+            f"mlflow-webhook:{delivery_id[:80]}",
+            1,
+            timeout=2 * settings.MLFLOW_WEBHOOK_MAX_AGE_SECONDS,
+        )
+    except CACHE_ERRORS:  # MLflow retries a 503 with backoff
+        return _refuse(
+            503,
+            "The portal cannot check this delivery against replays right now (its cache is "
+            "unavailable); deliver it again in a minute.",
+        )
+    if not first_time:
         return JsonResponse({"detail": "Already received."}, status=200)
     try:
         event = json.loads(body)

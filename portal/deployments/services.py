@@ -117,8 +117,7 @@ def deployment_transition(
     deployment.state, deployment.state_changed_at = to, timezone.now()
     deployment.save(update_fields=["state", "state_changed_at"])
     if to == DeploymentState.APPROVED:
-        deployment_id = deployment.pk
-        transaction.on_commit(lambda: _enqueue_rollout(deployment_id))
+        _enqueue_rollout(deployment.pk)
     audit_record(
         actor=actor,
         action=f"deployment.{to}",
@@ -134,7 +133,7 @@ def deployment_transition(
 def _enqueue_rollout(deployment_id: int) -> None:
     from portal.deployments.tasks import deployment_rollout
 
-    deployment_rollout.delay(deployment_id)
+    deployment_rollout.delay_on_commit(deployment_id)
 
 
 def _decide(deployment: Deployment, tenant: Tenant) -> tuple[Any, Decision]:

@@ -1,0 +1,75 @@
+"""Work enqueued after a commit survives a broker outage.
+
+``delay_on_commit`` (``portal.celery.PortalTask``) publishes when the transaction commits, once,
+with the broker's short socket timeouts. When the broker cannot take the message (Redis stopped or
+not answering), the task is kept in ``TaskOutbox`` under a task id of its own and the request
+carries on: nothing waits on Redis for more than a couple of seconds, and nothing committed is
+left without its task.
+
+Beat runs ``portal.relay_outbox`` every 30 seconds; the worker running it sends what the outbox
+holds, oldest first, under the kept task ids, and deletes each row once sent. A relay stopped
+between sending and deleting sends that task again later; tasks are safe to run twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import transaction
+from kombu.exceptions import OperationalError as BrokerUnavailable
+
+from portal.models import TaskOutbox
+
+logger = logging.getLogger(__name__)
+
+# One attempt: a broker that is down refuses at once, one that hangs times out (socket_timeout).
+PUBLISH_ONCE = {"max_retries": 0}
+RELAY_BATCH = 500
+
+
+def publish_or_keep(task: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> None:
+    """Send ``task`` now, or keep it in the outbox when the broker cannot take it."""
+    if task.app.conf.task_always_eager:
+        task.apply_async(args, kwargs)
+        return
+    try:
+        task.apply_async(args, kwargs, retry_policy=PUBLISH_ONCE)
+    except BrokerUnavailable as error:
+        kept = TaskOutbox.objects.create(
+            task_id=str(uuid.uuid4()),
+            task_name=task.name,
+            args=list(args),
+            kwargs=kwargs,
+            last_error=str(error)[:500],
+        )
+        logger.warning(
+            "Broker unavailable (%s); task %s kept in the outbox as %s", error, task.name, kept
+        )
+
+
+def outbox_relay(*, limit: int = RELAY_BATCH) -> int:
+    """Send the kept tasks, oldest first; returns how many were sent. Stops at a broker failure."""
+    from portal.celery import app
+
+    with transaction.atomic():
+        rows = list(TaskOutbox.objects.select_for_update(skip_locked=True).order_by("pk")[:limit])
+        sent: list[int] = []
+        for row in rows:
+            try:
+                app.send_task(
+                    row.task_name,
+                    args=row.args,
+                    kwargs=row.kwargs,
+                    task_id=row.task_id,
+                    retry_policy=PUBLISH_ONCE,
+                )
+            except BrokerUnavailable as error:
+                TaskOutbox.objects.filter(pk=row.pk).update(last_error=str(error)[:500])
+                logger.warning("Outbox relay stopped: the broker is unavailable (%s)", error)
+                break
+            sent.append(row.pk)
+        TaskOutbox.objects.filter(pk__in=sent).delete()
+    return len(sent)
