@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from kombu import pools
 
 from tests.processes import CeleryWorker, RedisServer
 
@@ -38,6 +39,7 @@ def broker(redis_server: RedisServer, monkeypatch, settings) -> Iterator[RedisSe
             app._pool.force_close_all()
         app._pool = None
         app.amqp._producer_pool = None
+        pools.reset()  # kombu's global connection and producer pools, keyed by the old URL
 
     monkeypatch.setenv("CELERY_BROKER_URL", redis_server.url(0))  # Celery reads it first
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": redis_server.url(1)}}
