@@ -345,13 +345,26 @@ def monitored_deployments(monitor: Monitor) -> list[Deployment]:
 # --- Drift runs -----------------------------------------------------------------------------------
 
 
+# The hard time limit of ``monitoring.execute_drift_run``: a run still running this long after it
+# started has no worker any more (its worker was lost, and a redelivery cannot claim it).
+RUN_ABANDONED_AFTER = timedelta(minutes=61)
+ABANDONED_ERROR = "The worker running it stopped before it finished; a new run can be requested."
+
+
 def drift_run_request(
     *, deployment: Deployment, monitor: Monitor | None = None, trigger: str = "schedule"
 ) -> DriftRun:
     """Queue a run for the deployment (the one already queued or running, if any), enqueued on
-    commit."""
+    commit. A run abandoned by a lost worker is failed first, so it never blocks new runs."""
     from portal.monitoring import tasks
 
+    abandoned = DriftRun.objects.filter(
+        deployment=deployment,
+        status=RunStatus.RUNNING,
+        started_at__lt=timezone.now() - RUN_ABANDONED_AFTER,
+    )
+    for run_id in abandoned.values_list("pk", flat=True):
+        drift_run_fail(run_id=run_id, error=ABANDONED_ERROR)
     open_run = DriftRun.objects.filter(
         deployment=deployment, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]
     ).first()

@@ -74,7 +74,7 @@ def run_due_monitors() -> int:
     acks_late=True,
     max_retries=3,
     soft_time_limit=60 * 60,
-    time_limit=61 * 60,
+    time_limit=int(services.RUN_ABANDONED_AFTER.total_seconds()),
 )
 def execute_drift_run(self: Any, *, tenant_id: int, run_id: int) -> str:
     with tenant_scope(tenant_id):

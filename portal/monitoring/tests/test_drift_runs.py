@@ -118,6 +118,21 @@ def test_a_second_request_while_a_run_is_open_returns_the_same_run(company):
     assert first.pk == second.pk
 
 
+def test_a_run_whose_worker_was_lost_fails_and_no_longer_blocks_a_new_one(company):
+    deployment = with_baseline(company.a)
+    too_long_ago = timezone.now() - services.RUN_ABANDONED_AFTER - timedelta(minutes=1)
+    with tenant_scope(company.a):
+        run = services.drift_run_request(deployment=deployment)
+        DriftRun.objects.filter(pk=run.pk).update(status="running", started_at=timezone.now())
+        assert services.drift_run_request(deployment=deployment).pk == run.pk  # still working
+
+        DriftRun.objects.filter(pk=run.pk).update(started_at=too_long_ago)  # its worker died
+        fresh = services.drift_run_request(deployment=deployment)
+        run.refresh_from_db()
+    assert fresh.pk != run.pk and fresh.status == "queued"
+    assert run.status == "failed" and "stopped before it finished" in run.reason
+
+
 def test_a_due_monitor_queues_one_run_per_monitored_revision_once(company):
     deployment = with_baseline(company.a)
     with tenant_scope(company.a):
