@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench lint format worker beat migrate clean
+.PHONY: install run test fuzz bench lint format worker beat migrate clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -20,6 +20,11 @@ run: $(STAMP)
 ## Run the test suite (PostgreSQL and Redis when reachable, else SQLite with PostgreSQL-only tests skipped).
 test: $(STAMP)
 	bin/run-tests
+
+## Fuzz the API longer than `make test` does: FUZZ_EXAMPLES generated requests per operation and role.
+FUZZ_EXAMPLES ?= 100
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) bin/run-tests tests/fuzz
 
 ## Run the benchmarks (never part of `make test`).
 bench: $(STAMP)

@@ -3,15 +3,14 @@ services judge it, and a service's refusal is put next to the field it concerns.
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from typing import Any
 
 from django import forms
 
 from chargeback.models import PriceService, StatementState
-
-MONTH = re.compile(r"^\d{4}-\d{2}$")
+from chargeback.services.close import parse_month
+from portal.errors import InvalidRequest
 
 
 class BudgetForm(forms.Form):
@@ -96,8 +95,11 @@ class StatementFilterForm(forms.Form):
 
     def clean_month(self) -> str:
         month = self.cleaned_data["month"].strip()
-        if month and (not MONTH.match(month) or not 1 <= int(month[5:]) <= 12):
-            raise forms.ValidationError("Write the month as YYYY-MM, e.g. 2026-10.")
+        if month:
+            try:
+                parse_month(month)
+            except InvalidRequest:
+                raise forms.ValidationError("Write the month as YYYY-MM, e.g. 2026-10.") from None
         return month
 
 

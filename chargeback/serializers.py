@@ -24,6 +24,7 @@ from chargeback.models import (
     default_thresholds,
 )
 from chargeback.services.budgets import BudgetStatus
+from chargeback.services.close import MONTH_PATTERN
 from chargeback.services.estimates import Estimate
 from portal.deployments.models import Environment, Target
 
@@ -107,6 +108,13 @@ class PriceSourceHealthSerializer(PriceSourceSerializer):
             "last_error",
         ]
         read_only_fields = fields
+        fields_not_always_present = [
+            "url",
+            "status",
+            "last_attempt_at",
+            "last_success_at",
+            "last_error",
+        ]
 
 
 # --- Rate cards -----------------------------------------------------------------------------------
@@ -258,6 +266,14 @@ class EstimateSerializer(serializers.Serializer):
         return None if estimate.current is None else DifferenceSerializer(estimate).data
 
 
+@extend_schema_field({"type": "string", "pattern": MONTH_PATTERN, "example": "2026-10"})
+class MonthField(serializers.DateField):
+    """A calendar month, shown as YYYY-MM."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(format="%Y-%m", **kwargs)
+
+
 # --- Statements -----------------------------------------------------------------------------------
 
 
@@ -281,14 +297,14 @@ class BillingPeriodSerializer(serializers.ModelSerializer):
 
 class ClosePeriodSerializer(serializers.Serializer):
     period = serializers.RegexField(
-        r"^\d{4}-\d{2}$",
-        help_text="The month to close, YYYY-MM (default: the previous month).",
+        MONTH_PATTERN,
+        help_text="The month to close, YYYY-MM (default: the previous month); it must have ended.",
         required=False,
     )
 
 
 class StatementFilterSerializer(serializers.Serializer):
-    period = serializers.RegexField(r"^\d{4}-\d{2}$", required=False, help_text="YYYY-MM")
+    period = serializers.RegexField(MONTH_PATTERN, required=False, help_text="YYYY-MM")
     state = serializers.ChoiceField(choices=StatementState.choices, required=False)
     tenant = serializers.SlugField(required=False, help_text="A tenant's slug.")
 
@@ -457,7 +473,7 @@ class BudgetSetSerializer(serializers.Serializer):
 
 
 class BudgetAlertSerializer(serializers.ModelSerializer):
-    month = serializers.DateField(format="%Y-%m", read_only=True)
+    month = MonthField(read_only=True)
     spend = cents()
     forecast = cents(allow_null=True)
 
@@ -492,7 +508,7 @@ class BudgetStatusSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField(
         source="budget.updated_at", read_only=True, allow_null=True
     )
-    month = serializers.DateField(source="spend.month", format="%Y-%m", read_only=True)
+    month = MonthField(source="spend.month", read_only=True)
     measured_until = serializers.DateTimeField(source="spend.measured_until", read_only=True)
     month_to_date = cents(source="spend.month_to_date")
     forecast = cents(source="spend.forecast")

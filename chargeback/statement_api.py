@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404, HttpResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, renderers, status
@@ -42,7 +43,7 @@ from chargeback.serializers import (
     StatementSerializer,
     VoidSerializer,
 )
-from chargeback.services.close import parse_month
+from chargeback.services.close import month_to_close, parse_month
 from chargeback.services.statements import (
     credit_issue,
     dispute_reject,
@@ -409,8 +410,7 @@ class BillingPeriodCloseView(generics.GenericAPIView):
         data = ClosePeriodSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         label = data.validated_data.get("period")
-        if label:
-            parse_month(label)
+        month_to_close(label, now=timezone.now())  # refused now, not later in the worker
         tasks.close_billing_period.delay_on_commit(period=label)
         return Response(
             {"detail": "The close is queued; follow it on GET /api/v1/billing-periods/."},

@@ -13,7 +13,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from chargeback.services.budgets import budget_check, budget_tenant_ids
-from chargeback.services.close import billing_period_close, parse_month, previous_month
+from chargeback.services.close import billing_period_close, month_to_close
 from chargeback.services.metering import metering_run, month_start, next_month
 from chargeback.services.prices import prices_refresh_all
 from governance.audit import Actor
@@ -52,7 +52,7 @@ def meter_usage() -> dict[str, int]:
 def close_billing_period(*, period: str | None = None) -> dict[str, object]:
     """Meter the month to its end, then close it (default: the previous month). The month's row
     shows progress and, if the close stops, why; running it again continues."""
-    month = parse_month(period) if period else previous_month(timezone.now())
+    month = month_to_close(period, now=timezone.now())
     metering_run(until=month_start(next_month(month)))
     closed = billing_period_close(month=month, actor=SYSTEM)
     return {"period": closed.label, "state": closed.state, "statements": closed.total}

@@ -17,11 +17,12 @@ from governance.models import (
     Verdict,
 )
 from governance.services.cards import card_completeness
+from portal.catalog.models import RiskTier
 from portal.deployments.models import Environment
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
-    tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)  # type: ignore[var-annotated]
+    tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)  # type: ignore[var-annotated]
     actor = serializers.SerializerMethodField()
 
     class Meta:
@@ -82,6 +83,16 @@ class RiskClassificationSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+
+class ClassificationOverviewSerializer(serializers.Serializer):
+    """A model's questionnaire, the classification in force (if any) and the newest 50."""
+
+    model = serializers.CharField(read_only=True)
+    tier = serializers.ChoiceField(choices=RiskTier.choices, allow_blank=True, read_only=True)
+    questionnaire = serializers.DictField(read_only=True)
+    current = RiskClassificationSerializer(read_only=True, allow_null=True)
+    history = RiskClassificationSerializer(many=True, read_only=True)
 
 
 # --- Policies -----------------------------------------------------------------------------------
@@ -288,7 +299,9 @@ class IncidentEntrySerializer(serializers.ModelSerializer):
 
 
 class IncidentSerializer(serializers.ModelSerializer):
-    model = serializers.CharField(source="model.name", read_only=True, default=None)
+    model = serializers.CharField(
+        source="model.name", read_only=True, default=None, allow_null=True
+    )
     time_to_resolve_seconds = serializers.SerializerMethodField()
 
     class Meta:

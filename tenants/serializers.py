@@ -57,7 +57,9 @@ class MembershipUpdateSerializer(serializers.Serializer):
 
 
 class ServiceTokenSerializer(serializers.ModelSerializer):
-    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    created_by = serializers.CharField(
+        source="created_by.username", read_only=True, default=None, allow_null=True
+    )
     status = serializers.CharField(read_only=True)
 
     class Meta:

@@ -75,6 +75,27 @@ def test_pages_are_bounded_whatever_the_caller_asks(company):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("page_size", ["0", "-1", "ten", "1.5", "\u0663"])
+def test_a_page_size_that_is_not_a_whole_number_is_refused(company, page_size):
+    answer = client_for(company.adam).get("/api/v1/audit-events/", {"page_size": page_size})
+    assert answer.status_code == 400
+    assert answer.json()["errors"] == {"page_size": ["Give a whole number from 1 to 500."]}
+
+
+@pytest.mark.django_db
+def test_a_body_in_a_media_type_the_operation_does_not_read_is_a_documented_415(company):
+    admin = client_for(company.adam)
+    answer = admin.post("/api/v1/tenants/", data="name=Gamma", content_type="text/plain")
+    schema = admin.get("/api/schema/", {"format": "json"}).json()
+
+    assert answer.status_code == 415 and answer.json()["code"] == "unsupported_media_type"
+    documented = schema["paths"]["/api/v1/tenants/"]["post"]["responses"]["415"]
+    assert documented["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+
+
+@pytest.mark.django_db
 def test_every_response_carries_a_request_id_and_security_headers(company):
     answer = client_for(company.alice).get(f"/api/v1/tenants/{company.a.slug}/")
     assert len(answer["X-Request-ID"]) >= 8

@@ -42,7 +42,7 @@ from chargeback.models import (
     StatementLine,
 )
 from chargeback.services.bulk import insert_new
-from chargeback.services.metering import month_of, month_start, next_month
+from chargeback.services.metering import month_of
 from chargeback.services.rate_cards import rate_card_defaults, rate_card_in_force
 from chargeback.services.rating import PLATFORM_SERVICE, period_rate
 from governance.audit import Actor, audit_record
@@ -62,7 +62,9 @@ METER_UNIT_WORDS = {
     "model-month": "model-months",
     "share": "share",
 }
-MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+# ASCII digits: Python's ``\d`` takes any Unicode digit, the schema's (ECMA) ``\d`` does not.
+MONTH_PATTERN = r"^[0-9]{4}-[0-9]{2}$"
+MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 
 
 def to_cent(amount: Decimal) -> Decimal:
@@ -72,7 +74,7 @@ def to_cent(amount: Decimal) -> Decimal:
 
 def parse_month(label: str) -> date:
     match = MONTH.match(label.strip())
-    if not match or not 1 <= int(match.group(2)) <= 12:
+    if not match or int(match.group(1)) < 1 or not 1 <= int(match.group(2)) <= 12:
         raise InvalidRequest(f"'{label}' is not a month; write it as YYYY-MM, e.g. 2026-10.")
     return date(int(match.group(1)), int(match.group(2)), 1)
 
@@ -80,6 +82,21 @@ def parse_month(label: str) -> date:
 def previous_month(now: datetime) -> date:
     this = month_of(now)
     return date(this.year - (this.month == 1), (this.month - 2) % 12 + 1, 1)
+
+
+def month_to_close(label: str | None, *, now: datetime) -> date:
+    """The month a close is for (``YYYY-MM``, or none for the previous month), refused until it
+    has ended: callers meter usage up to the month's end first, and must not meter hours to come."""
+    month = parse_month(label) if label else previous_month(now)
+    _require_ended(month, now)
+    return month
+
+
+def _require_ended(month: date, now: datetime) -> None:
+    if month >= month_of(now):
+        raise InvalidRequest(
+            f"{month:%Y-%m} has not ended yet; it can be closed from the 1st of the next month."
+        )
 
 
 def period_statements(period: BillingPeriod) -> QuerySet[Statement]:
@@ -323,10 +340,7 @@ def billing_period_close(
 ) -> BillingPeriod:
     """Close ``month``: its statements afterwards are ``period_statements(period)``."""
     now = now or timezone.now()
-    if month_start(next_month(month)) > now:
-        raise InvalidRequest(
-            f"{month:%Y-%m} has not ended yet; it can be closed from the 1st of the next month."
-        )
+    _require_ended(month, now)
     with _close_lock(month):
         period = _begin(month, now)
         if period.state == PeriodState.CLOSED:

@@ -73,6 +73,7 @@ class PriceBook:
         self.card = card
         self.markup = Decimal(1) + card.markup_percent / HUNDRED
         self._rates: dict[tuple[str, str, str], Rate] = {}
+        self._firsts: dict[tuple[str, str], PriceItem | None] = {}
 
     def rate(self, meter: str, target: str, instance_type: str) -> Rate:
         key = (meter, target, instance_type)
@@ -81,11 +82,14 @@ class PriceBook:
         return self._rates[key]
 
     def _first(self, service: str, unit: str) -> PriceItem | None:
-        return (
-            selectors.prices_in_force(service=service)
-            .filter(pricing_unit=unit, currency=self.card.currency)
-            .first()
-        )
+        # The same for every target and instance type: looked up once per service and unit.
+        if (service, unit) not in self._firsts:
+            self._firsts[(service, unit)] = (
+                selectors.prices_in_force(service=service)
+                .filter(pricing_unit=unit, currency=self.card.currency)
+                .first()
+            )
+        return self._firsts[(service, unit)]
 
     def _look_up(self, meter: str, target: str, instance_type: str) -> Rate:
         card = self.card

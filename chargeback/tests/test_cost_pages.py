@@ -150,6 +150,21 @@ def test_an_owner_disputes_a_line_with_a_comment(company, october):
     )
 
 
+def test_a_dispute_without_a_comment_marks_the_box_invalid_and_points_at_the_message(
+    company, october
+):
+    a, _ = october
+    line = first_line(a)
+    html = (
+        signed_in(company.alice)
+        .post(statement_url(company.a, a), {"action": "dispute", "line": line.pk})
+        .content.decode()
+    )
+    box = html.split(f'<textarea id="comment-{line.pk}"', 1)[1].split(">", 1)[0]
+    assert f'aria-invalid="true" aria-describedby="comment-{line.pk}-error"' in box
+    assert f'<p class="error" id="comment-{line.pk}-error" role="alert">Say what' in html
+
+
 def test_a_viewer_cannot_post_a_dispute(company, october):
     a, _ = october
     answer = signed_in(company.ava).post(
@@ -190,6 +205,13 @@ def test_the_queue_filters_by_state_and_month(company, october):
     assert drafts.content.decode().count('<tr id="statement-') == 2
     assert finalized.content.decode().count('<tr id="statement-') == 0
     assert "Write the month as YYYY-MM" in wrong.content.decode()
+
+
+@pytest.mark.parametrize("month", ["0000-10", "\u0662\u0660\u0662\u0666-\u0661\u0660"])
+def test_the_queue_explains_a_month_that_is_not_a_calendar_month(company, october, month):
+    wrong = signed_in(company.fiona).get("/finance/statements/", {"month": month})
+
+    assert wrong.status_code == 200 and "Write the month as YYYY-MM" in wrong.content.decode()
 
 
 def test_finance_finalizes_and_voids_from_the_queue(company, october):

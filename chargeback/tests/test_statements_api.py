@@ -5,18 +5,21 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from chargeback import tasks
 from chargeback.exports import FOCUS_COLUMNS
-from chargeback.models import Statement, StatementLine
-from chargeback.tests.factories import closed_month
+from chargeback.models import Statement, StatementLine, UsageEvent
+from chargeback.tests.factories import closed_month, live_deployment
 from conftest import client_for
 from governance.models import AuditEvent
+from portal.errors import InvalidRequest
 from tenants.scoping import tenant_scope
 
 pytestmark = pytest.mark.django_db
@@ -282,3 +285,33 @@ def test_finance_queues_a_month_close_and_a_unit_member_cannot(
     with tenant_scope(company.a):
         [statement] = Statement.objects.filter(period__month__year=2026, period__month__month=10)
     assert statement.total > 0  # the task metered the month's hours before closing it
+
+
+@pytest.mark.parametrize("period", ["0000-11", "2026-13", "\u0662\u0660\u0662\u0666-\u0661\u0660"])
+def test_a_statement_filter_that_is_not_a_calendar_month_is_a_400(company, october, period):
+    answer = client_for(company.fiona).get("/api/v1/statements/", {"period": period})
+
+    assert answer.status_code == 400 and answer.json()["code"] == "invalid"
+
+
+def test_a_month_that_has_not_ended_is_refused_before_any_hour_of_it_is_metered(
+    company, django_capture_on_commit_callbacks
+):
+    now = timezone.now()
+    live_deployment(company.a, live_from=f"{now - timedelta(days=3):%Y-%m-%d %H:%M:%S}")
+    next_year = f"{now.year + 1}-01"
+
+    with django_capture_on_commit_callbacks() as queued:
+        answers = [
+            client_for(company.fiona).post(
+                "/api/v1/billing-periods/close/", {"period": period}, format="json"
+            )
+            for period in (f"{now:%Y-%m}", next_year, "9999-12")
+        ]
+    with pytest.raises(InvalidRequest, match="has not ended yet"):
+        tasks.close_billing_period(period=next_year)
+
+    assert [answer.status_code for answer in answers] == [400, 400, 400]
+    assert "has not ended yet" in answers[0].json()["detail"] and queued == []
+    with tenant_scope(company.a):
+        assert not UsageEvent.objects.exists()

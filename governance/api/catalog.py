@@ -17,6 +17,7 @@ from governance.classification import questionnaire
 from governance.models import ModelCard, RiskClassification
 from governance.serializers import (
     CardReviewSerializer,
+    ClassificationOverviewSerializer,
     ClassifySerializer,
     ModelCardSerializer,
     ModelCardUpdateSerializer,
@@ -46,6 +47,7 @@ class ClassificationView(TenantScopedAPIView, generics.GenericAPIView):
         "POST": ("write", "govern"),
     }
 
+    @extend_schema(responses=ClassificationOverviewSerializer)
     def get(self, request: Request, tenant: str, name: str) -> Response:
         model = get_object_or_404(RegisteredModel.objects.all(), name=name)
         history = RiskClassification.objects.filter(model=model)[:50]

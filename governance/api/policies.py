@@ -25,6 +25,7 @@ from governance.services.policies import (
     policy_dry_run_version,
     policy_publish,
 )
+from portal.api.schema import ERRORS
 from portal.catalog.models import ModelVersion
 from portal.errors import InvalidRequest, NotAllowed, NotFound
 from tenants.access import platform_role_of, tenant_capabilities
@@ -83,7 +84,7 @@ class PolicyDryRunView(generics.GenericAPIView):
 
     serializer_class = DryRunSerializer
 
-    @extend_schema(request=DryRunSerializer, responses=DecisionSerializer)
+    @extend_schema(request=DryRunSerializer, responses={200: DecisionSerializer, 404: ERRORS[404]})
     def post(self, request: Request) -> Response:
         data = DryRunSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from governance.audit import Actor
+from portal.api.schema import ERRORS
 from portal.catalog import selectors, services, tasks
 from portal.catalog.models import ModelVersion, RegisteredModel, SyncRun, UnassignedModel
 from portal.catalog.serializers import (
@@ -44,7 +45,10 @@ class ModelListView(TenantScopedAPIView, generics.ListAPIView):
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=RegisterFromRunSerializer, responses={201: VersionDetailSerializer})
+    @extend_schema(
+        request=RegisterFromRunSerializer,
+        responses={201: VersionDetailSerializer, 503: ERRORS[503]},
+    )
     def post(self, request: Request, tenant: str) -> Response:
         data = RegisterFromRunSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -56,7 +60,7 @@ class ModelListView(TenantScopedAPIView, generics.ListAPIView):
 
 def _model(name: str) -> RegisteredModel:
     versions = Prefetch("versions", queryset=ModelVersion.objects.order_by("-version"))
-    return get_object_or_404(RegisteredModel.objects.prefetch_related(versions), name=name)
+    return get_object_or_404(selectors.models_search().prefetch_related(versions), name=name)
 
 
 class ModelDetailView(TenantScopedAPIView, generics.GenericAPIView):
@@ -134,7 +138,7 @@ class UnassignedModelAssignView(generics.GenericAPIView):
 
     serializer_class = AssignSerializer
 
-    @extend_schema(request=AssignSerializer, responses={202: None})
+    @extend_schema(request=AssignSerializer, responses={202: None, 503: ERRORS[503]})
     def post(self, request: Request, name: str) -> Response:
         _require_platform_admin(request)
         data = AssignSerializer(data=request.data)

@@ -6,7 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from portal.catalog.models import ModelVersion, RegisteredModel, SyncRun, UnassignedModel
+from portal.catalog.models import ModelVersion, RegisteredModel, RiskTier, SyncRun, UnassignedModel
 
 
 @extend_schema_field(OpenApiTypes.DATETIME)
@@ -20,9 +20,14 @@ class MillisecondsField(serializers.Field):
 class ModelSummarySerializer(serializers.ModelSerializer):
     latest_version = serializers.IntegerField(read_only=True, allow_null=True)
     version_count = serializers.IntegerField(read_only=True)
+    risk_tier = serializers.ChoiceField(choices=RiskTier.choices, allow_blank=True, read_only=True)
     tags = serializers.JSONField(source="mlflow_tags", read_only=True)
-    mlflow_created_at = MillisecondsField(source="mlflow_created_ms", read_only=True)
-    mlflow_updated_at = MillisecondsField(source="mlflow_updated_ms", read_only=True)
+    mlflow_created_at = MillisecondsField(
+        source="mlflow_created_ms", read_only=True, allow_null=True
+    )
+    mlflow_updated_at = MillisecondsField(
+        source="mlflow_updated_ms", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = RegisteredModel
@@ -46,7 +51,9 @@ class ModelSummarySerializer(serializers.ModelSerializer):
 
 class VersionSummarySerializer(serializers.ModelSerializer):
     tags = serializers.JSONField(source="mlflow_tags", read_only=True)
-    mlflow_created_at = MillisecondsField(source="mlflow_created_ms", read_only=True)
+    mlflow_created_at = MillisecondsField(
+        source="mlflow_created_ms", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = ModelVersion
@@ -81,8 +88,12 @@ class VersionDetailSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="model.name", read_only=True)
     tags = serializers.JSONField(source="mlflow_tags", read_only=True)
     lineage = serializers.JSONField(source="datasets", read_only=True)
-    mlflow_created_at = MillisecondsField(source="mlflow_created_ms", read_only=True)
-    mlflow_updated_at = MillisecondsField(source="mlflow_updated_ms", read_only=True)
+    mlflow_created_at = MillisecondsField(
+        source="mlflow_created_ms", read_only=True, allow_null=True
+    )
+    mlflow_updated_at = MillisecondsField(
+        source="mlflow_updated_ms", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = ModelVersion

@@ -78,7 +78,9 @@ AMOUNT = {"max_digits": 7, "decimal_places": 2, "min_value": Decimal(0)}
 
 class RoiInputsSerializer(serializers.ModelSerializer):
     team_size = serializers.IntegerField(min_value=0, max_value=100000, required=False)
-    avg_salary = serializers.DecimalField(**MONEY, required=False)  # type: ignore[arg-type]
+    avg_salary = serializers.DecimalField(  # its column is narrower than MONEY's
+        max_digits=12, decimal_places=2, min_value=Decimal(0), required=False
+    )
     avg_incident_cost = serializers.DecimalField(**MONEY, required=False)  # type: ignore[arg-type]
     investment = serializers.DecimalField(**MONEY, required=False)  # type: ignore[arg-type]
     weeks_to_production_before = serializers.DecimalField(**AMOUNT, required=False)  # type: ignore[arg-type]

@@ -7,9 +7,8 @@ from django.utils import timezone
 
 from chargeback.services.close import (
     billing_period_close,
-    parse_month,
+    month_to_close,
     period_statements,
-    previous_month,
 )
 from chargeback.services.metering import metering_run, month_start, next_month
 from governance.audit import Actor
@@ -32,7 +31,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, period: str | None = None, no_metering: bool = False, **options):
         try:
-            month = parse_month(period) if period else previous_month(timezone.now())
+            month = month_to_close(period, now=timezone.now())
             if not no_metering:
                 metering_run(until=month_start(next_month(month)))
             closed = billing_period_close(month=month, actor=Actor.system("close_billing_period"))

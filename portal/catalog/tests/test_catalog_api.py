@@ -11,6 +11,7 @@ from django.test import Client
 
 from conftest import client_for
 from governance.models import AuditEvent
+from governance.tests.conftest import make_version
 from portal.catalog.models import RegisteredModel, SyncRun
 from portal.catalog.sync import registry_sync
 from portal.catalog.webhooks import sign
@@ -248,3 +249,15 @@ def test_a_good_webhook_syncs_just_that_model(
         versions = {m.name: m.versions.count() for m in RegisteredModel.objects.all()}
         assert SyncRun.objects.order_by("-started_at").first().trigger == "webhook"
     assert versions == {"credit-scoring": 3, "limit-setting": 1}
+
+
+def test_the_detail_counts_versions_as_the_list_does(company):
+    make_version(company.a, "credit-scoring", 1)
+    make_version(company.a, "credit-scoring", 2)
+    amir = client_for(company.amir)
+    shown = amir.get(models_url(company.a, "credit-scoring/")).json()
+    edited = amir.patch(
+        models_url(company.a, "credit-scoring/"), {"owner": "Risk team"}, format="json"
+    ).json()
+    for model in (shown, edited):
+        assert (model["latest_version"], model["version_count"]) == (2, 2)

@@ -111,6 +111,14 @@ def test_an_owner_saves_inputs_and_the_change_is_audited(company):
 
 
 @pytest.mark.django_db
+def test_a_salary_too_large_for_its_column_is_a_400_not_a_500(company):
+    url = f"/api/v1/tenants/{company.a.slug}/roi/"
+    answer = client_for(company.alice).put(url, {"avg_salary": "713739230396.1"}, format="json")
+    assert answer.status_code == 400
+    assert list(answer.json()["errors"]) == ["avg_salary"]
+
+
+@pytest.mark.django_db
 def test_engineers_cannot_change_inputs_and_another_unit_gets_a_404(company):
     url = f"/api/v1/tenants/{company.a.slug}/roi/"
     assert client_for(company.amir).put(url, {"team_size": 1}, format="json").status_code == 403
