@@ -21,7 +21,6 @@ the peer's recomputation to the cent. Needs PostgreSQL on 127.0.0.1:5432 (user p
 from __future__ import annotations
 
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,8 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+
+from benchmarks import postgres_reachable
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "portal_bench_close"
@@ -55,14 +56,6 @@ SELECT lines.tenant_id, SUM(ROUND(lines.quantity * prices.price * %(markup)s, 2)
 FROM lines JOIN (VALUES {prices}) AS prices(instance_type, price) USING (instance_type)
 GROUP BY lines.tenant_id
 """
-
-
-def _postgres_reachable() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 def _fresh_database() -> None:
@@ -270,7 +263,7 @@ def run() -> None:
 
 
 def main() -> None:
-    if not _postgres_reachable():
+    if not postgres_reachable():
         print("bench_close needs PostgreSQL on 127.0.0.1:5432; skipped.")
         return
     _fresh_database()

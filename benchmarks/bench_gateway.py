@@ -48,6 +48,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks import postgres_reachable
+
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "portal_bench_gateway"
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -73,14 +75,6 @@ MINIMAL = {
     "interacts_with_people": False,
     "generates_content": False,
 }
-
-
-def _postgres_reachable() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 def _fresh_database() -> None:
@@ -814,7 +808,7 @@ def run(folder: Path) -> dict:
 
 
 def main() -> None:
-    if not _postgres_reachable():
+    if not postgres_reachable():
         print("bench_gateway needs PostgreSQL on 127.0.0.1:5432; skipped.")
         return
     _fresh_database()

@@ -62,6 +62,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks import postgres_reachable
+
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "portal_bench_load"
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -1248,14 +1250,6 @@ def _run_load(plan: dict, port: int, gunicorn_pid: int) -> dict:
 # --- Processes and the whole run --------------------------------------------------------------
 
 
-def _postgres_reachable() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
 def _fresh_database() -> None:
     """The bench database, owned by postgres, and the application's role (no owner, no
     superuser, no BYPASSRLS, as bin/run-tests and docker/postgres-init make it)."""
@@ -1396,7 +1390,7 @@ def _report(plan: dict, results: dict) -> None:
 
 
 def main() -> None:
-    if not _postgres_reachable():
+    if not postgres_reachable():
         print("bench_load needs PostgreSQL on 127.0.0.1:5432; skipped.")
         return
     sys.path.insert(0, str(ROOT))

@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import postgres_reachable
+
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = int(os.environ.get("BENCH_MODELS", "1000"))
 VERSIONS = int(os.environ.get("BENCH_VERSIONS", "10"))
@@ -33,16 +35,8 @@ TENANT = "bench-unit"
 LATENCY_CALLS = 60
 
 
-def _postgres_reachable() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
 def _database_url(folder: Path) -> str:
-    if not _postgres_reachable():
+    if not postgres_reachable():
         return f"sqlite:///{folder / 'portal-bench.db'}"
     import psycopg
 
