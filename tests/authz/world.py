@@ -9,7 +9,6 @@ caller rolls back.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 from chargeback.models import LineDispute, Statement, StatementLine
@@ -25,7 +24,6 @@ from portal.deployments.models import Deployment
 from portal.monitoring.models import Monitor
 from portal.monitoring.services import baseline_from_upload, monitor_create
 from portal.monitoring.tests.conftest import make_deployment
-from tenants import scoping
 from tenants.models import (
     DeliveryStatus,
     Membership,
@@ -35,14 +33,7 @@ from tenants.models import (
     WebhookEndpoint,
 )
 from tenants.notifications import webhook_endpoint_create
-from tenants.scoping import tenant_scope
-
-
-def across_tenants(reason: str) -> AbstractContextManager:
-    """Platform-wide SQL in fixtures (a month's close, the change fingerprint) sees every unit."""
-    opener = getattr(scoping, "dangerously_across_tenants", None)
-    return opener(reason) if opener else nullcontext()
-
+from tenants.scoping import dangerously_across_tenants, tenant_scope
 
 MISSING_SLUG = "no-such-unit"
 MISSING_ID = 987654321
@@ -85,7 +76,8 @@ class World:
     unassigned: str  # a model in MLflow that belongs to no unit
 
 
-def _unit(company: Company, tenant: Tenant, *, prefix: str, owner, engineer) -> Unit:
+def make_unit(company: Company, tenant: Tenant, *, prefix: str, owner, engineer) -> Unit:
+    """One of everything a unit owns, named after ``prefix`` (also the fuzzer's world)."""
     model = f"{prefix}-scorer"
     version = make_version(tenant, name=model)
     classify(tenant, version, "high")
@@ -153,10 +145,10 @@ def build_world() -> World:
     # Webhook hosts in the fixture are not resolved; the input-safety tests check addresses.
     with override_settings(WEBHOOK_ALLOW_PRIVATE_HOSTS=True):
         company = make_company()
-        with across_tenants("authorization tests: a closed month of both units"):
+        with dangerously_across_tenants("authorization tests: a closed month of both units"):
             closed_month(company, "2026-10")
-        a = _unit(company, company.a, prefix="acme", owner=company.alice, engineer=company.amir)
-        b = _unit(company, company.b, prefix="bravo", owner=company.bob, engineer=company.ben)
+        a = make_unit(company, company.a, prefix="acme", owner=company.alice, engineer=company.amir)
+        b = make_unit(company, company.b, prefix="bravo", owner=company.bob, engineer=company.ben)
     tokens = {
         scope: make_token(company.a, [scope], name=f"only-{scope}", days=30)[1]
         for scope in ("read", "write", "deploy", "predict")

@@ -27,24 +27,14 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 from schemathesis.core.failures import AcceptedNegativeData, ServerError
 
-from chargeback.models import Statement, StatementLine
-from chargeback.services.statements import line_dispute
 from chargeback.tests.factories import closed_month
-from conftest import TEST_ACTOR, Company, make_company, make_token
-from governance.models import ApprovalRequest
-from governance.services.incidents import incident_open
-from governance.tests.conftest import classify, complete_card, make_version, request
+from conftest import Company, make_company, make_token
 from portal.catalog.models import UnassignedModel
-from portal.monitoring.services import baseline_from_upload, monitor_create
-from portal.monitoring.tests.conftest import make_deployment
-from tenants.models import DeliveryStatus, Membership, TokenScope, WebhookDelivery
-from tenants.notifications import webhook_endpoint_create
-from tenants.scoping import dangerously_across_tenants, tenant_scope
+from tenants.models import TokenScope
+from tenants.scoping import dangerously_across_tenants
+from tests.authz.world import make_unit
 
 TENANT = "acme-retail"
-BASELINE_CSV = b"income,age,prediction\n" + b"".join(
-    f"{40000 + i * 100},{20 + i % 50},{i % 2}\n".encode() for i in range(60)
-)
 # Nothing listens here: MLflow calls fail fast with a 503 instead of reaching a real registry.
 CLOSED_LOOPBACK_PORT_URL = "http://127.0.0.1:9"
 API_DOCUMENT = "urn:portal:openapi"
@@ -61,67 +51,29 @@ class World:
 
 def _build_world() -> World:
     company = make_company()
-    tenant = company.a
-    with dangerously_across_tenants("fuzz tests: a closed month of both units"):
-        closed_month(company, "2026-10")
-    version = make_version(tenant, name="credit-scorer")
-    classify(tenant, version, "high")
-    complete_card(tenant, version)
-    waiting = request(tenant, version, company.amir, environment="production")
-    live = make_deployment(tenant, name="credit-live")
-    with tenant_scope(tenant):
-        approval = ApprovalRequest.objects.get(deployment=waiting)
-        baseline_from_upload(
-            version=live.model_version,
-            content=BASELINE_CSV,
-            filename="train.csv",
-            prediction_column="prediction",
-            actor=TEST_ACTOR,
+    with override_settings(WEBHOOK_ALLOW_PRIVATE_HOSTS=True):  # the hosts are never resolved
+        with dangerously_across_tenants("fuzz tests: a closed month of both units"):
+            closed_month(company, "2026-10")
+        unit = make_unit(
+            company, company.a, prefix="acme", owner=company.alice, engineer=company.amir
         )
-        monitor = monitor_create(actor=TEST_ACTOR, tenant_id=tenant.pk, endpoint=live.name)
-        incident = incident_open(
-            actor=TEST_ACTOR, tenant_id=tenant.pk, title="Scores are slow", severity="sev3"
-        )
-        membership = Membership.objects.get(user=company.amir)
-        with override_settings(WEBHOOK_ALLOW_PRIVATE_HOSTS=True):  # the host is never resolved
-            webhook = webhook_endpoint_create(
-                actor=TEST_ACTOR,
-                tenant=tenant,
-                url="https://hooks.acme.example/portal",
-                events=["*"],
-                created_by=company.alice,
-            )
-        delivery = WebhookDelivery.objects.create(
-            tenant=tenant,
-            endpoint=webhook,
-            event="deployment.approved",
-            payload={},
-            status=DeliveryStatus.FAILED,
-            attempts=5,
-        )
-        statement = Statement.objects.get()
-        line = StatementLine.objects.filter(statement=statement).order_by("position").first()
-        assert line is not None
-        dispute = line_dispute(
-            actor=TEST_ACTOR, user=company.alice, line=line, comment="We did not run this."
-        )
-    token, secret = make_token(tenant, list(TokenScope.values), name="fuzz-pipeline")
+    token, secret = make_token(company.a, list(TokenScope.values), name="fuzz-pipeline")
     unassigned = UnassignedModel.objects.create(name="orphan-model", latest_version=1)
 
     world = World(company=company)
     world.dictionaries = {
         "tenants": [TENANT],
-        "names": [version.model.name, live.model_version.model.name, live.name, unassigned.name],
-        "versions": [version.version],
-        "deployments": [waiting.pk, live.pk],
-        "approvals": [approval.pk],
-        "statements": [statement.pk],
-        "lines": [line.pk],
-        "disputes": [dispute.pk],
-        "incidents": [incident.pk],
-        "monitors": [monitor.pk],
-        "ids": [membership.pk, token.pk, webhook.pk],
-        "deliveries": [delivery.pk],
+        "names": [unit.model, unit.live.model_version.model.name, unit.live.name, unassigned.name],
+        "versions": [unit.version.version],
+        "deployments": [unit.deployment.pk, unit.live.pk],
+        "approvals": [unit.approval.pk],
+        "statements": [unit.statement.pk],
+        "lines": [unit.line.pk],
+        "disputes": [unit.dispute.pk],
+        "incidents": [unit.incident.pk],
+        "monitors": [unit.monitor.pk],
+        "ids": [unit.membership.pk, token.pk, unit.webhook.pk],
+        "deliveries": [unit.delivery.pk],
     }
     world.credentials = {
         "anonymous": {},
