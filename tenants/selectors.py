@@ -27,12 +27,17 @@ def tenants_visible_to(principal: Any) -> QuerySet[Tenant]:
         return Tenant.objects.all()
     if principal.platform_role:
         return Tenant.objects.filter(active=True)
-    # A person's own memberships, across tenants: this is how they find their tenants.
-    member_of = Membership.objects.dangerously_across_tenants().filter(user_id=principal.pk)
-    # Evaluated here: the cross-tenant read must not run as a subquery of a plain one, whose SQL
-    # row-level security would limit to the scoped tenant.
-    tenant_ids = list(member_of.values_list("tenant_id", flat=True))
-    return Tenant.objects.filter(active=True, pk__in=tenant_ids)
+    return Tenant.objects.filter(active=True, pk__in=member_tenant_ids(principal))
+
+
+def member_tenant_ids(user: Any) -> list[int]:
+    """The ids of the tenants ``user`` is a member of: their memberships, across tenants.
+
+    A list, evaluated here: the cross-tenant read must not run as a subquery of a plain query,
+    whose SQL row-level security would limit to the scoped tenant.
+    """
+    member_of = Membership.objects.dangerously_across_tenants().filter(user_id=user.pk)
+    return list(member_of.values_list("tenant_id", flat=True))
 
 
 def tenant_choices_for(principal: Any) -> list[TenantChoice]:

@@ -27,9 +27,9 @@ from governance.services.policies import (
 from portal.catalog.models import ModelVersion
 from portal.errors import PortalError
 from tenants.access import platform_role_of
-from tenants.models import Membership, PlatformRole
+from tenants.models import PlatformRole
 from tenants.scoping import tenant_scope
-from tenants.selectors import tenants_visible_to
+from tenants.selectors import member_tenant_ids, tenants_visible_to
 
 VERSIONS_LISTED = 10
 
@@ -94,9 +94,7 @@ def _readable_tenants(user: Any) -> Any:
     """Tenants whose catalog the person may read (finance sees bills, not models)."""
     tenants = tenants_visible_to(user)
     if platform_role_of(user) == PlatformRole.FINANCE:
-        member_of = Membership.objects.dangerously_across_tenants().filter(user_id=user.pk)
-        # Evaluated here: the cross-tenant read must not run as a subquery of a plain one.
-        tenants = tenants.filter(pk__in=list(member_of.values_list("tenant_id", flat=True)))
+        tenants = tenants.filter(pk__in=member_tenant_ids(user))
     return tenants
 
 
