@@ -50,12 +50,16 @@ def _effective_now() -> Q:
     )
 
 
-def hourly_price(*, target: str, instance_type: str, service: str) -> PriceItem | None:
+def hourly_price(
+    *, target: str, instance_type: str, service: str, sources: list[PriceSource] | None = None
+) -> PriceItem | None:
     """The list price per hour of ``instance_type`` from the best source for ``target``.
 
-    Within a source, an item of the source's own region wins, then the lowest price.
+    Within a source, an item of the source's own region wins, then the lowest price. A caller
+    pricing many instance types passes ``sources`` (``sources_in_force()``, read once).
     """
-    sources = list(sources_in_force())
+    if sources is None:
+        sources = list(sources_in_force())
     order = TARGET_SOURCES.get(target, ()) + LAST_RESORT
     ranked = sorted(
         sources, key=lambda s: (order.index(s.kind) if s.kind in order else len(order), s.name)

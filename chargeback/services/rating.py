@@ -33,6 +33,7 @@ from chargeback.models import (
     OverheadAllocation,
     PriceItem,
     PriceService,
+    PriceSource,
     PricingUnit,
     RateCard,
     UsageEvent,
@@ -74,6 +75,7 @@ class PriceBook:
         self.markup = Decimal(1) + card.markup_percent / HUNDRED
         self._rates: dict[tuple[str, str, str], Rate] = {}
         self._firsts: dict[tuple[str, str], PriceItem | None] = {}
+        self._sources: list[PriceSource] | None = None
 
     def rate(self, meter: str, target: str, instance_type: str) -> Rate:
         key = (meter, target, instance_type)
@@ -94,8 +96,13 @@ class PriceBook:
     def _look_up(self, meter: str, target: str, instance_type: str) -> Rate:
         card = self.card
         if meter == Meter.DEPLOYMENT_HOURS:
+            if self._sources is None:
+                self._sources = list(selectors.sources_in_force())
             item = selectors.hourly_price(
-                target=target, instance_type=instance_type, service=PriceService.INFERENCE
+                target=target,
+                instance_type=instance_type,
+                service=PriceService.INFERENCE,
+                sources=self._sources,
             )
             if item is None or item.currency != card.currency:
                 return Rate(None, None, None)
