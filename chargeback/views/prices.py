@@ -10,7 +10,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -20,6 +19,7 @@ from chargeback.forms import PriceFilterForm
 from chargeback.models import PriceSource
 from chargeback.services.prices import price_catalog_ensure
 from chargeback.services.rate_cards import rate_card_in_force
+from portal.paging import paginate
 from tenants.access import platform_role_of
 from tenants.models import PlatformRole
 
@@ -52,9 +52,7 @@ def price_catalog(request: HttpRequest) -> HttpResponse:
             | Q(region__icontains=q)
             | Q(description__icontains=q)
         )
-    page = Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    listing = paginate(request, items, per_page=PAGE_SIZE)
     return render(
         request,
         "chargeback/prices.html",
@@ -63,8 +61,7 @@ def price_catalog(request: HttpRequest) -> HttpResponse:
             "show_health": role in HEALTH_READERS,
             "can_refresh": role == PlatformRole.PLATFORM_ADMIN,
             "form": form,
-            "page": page,
-            "query": query.urlencode(),
+            **listing,
             "card": rate_card_in_force(),
         },
     )

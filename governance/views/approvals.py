@@ -11,7 +11,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -31,11 +30,11 @@ from governance.services.approvals import (
 from governance.services.cards import card_summary
 from portal.deployments.services import cost_estimate
 from portal.errors import NotAllowed, PortalError
+from portal.paging import paginate
 from tenants.models import Membership, TenantRole
 from tenants.scoping import tenant_scope
 from tenants.selectors import tenants_visible_to
 
-QUEUE_PAGE_SIZE = 25
 DONE = {
     Verdict.APPROVE: "Your approval is recorded.",
     Verdict.REJECT: "You rejected the request; the unit is told why.",
@@ -64,15 +63,11 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
             approvals = approvals.filter(tenant__slug=slug)
     else:
         approvals = approvals.none()
-    page = Paginator(approvals.order_by("risk_rank", "created_at", "id"), QUEUE_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    query = data.copy()
-    query.pop("page", None)
+    listing = paginate(request, approvals.order_by("risk_rank", "created_at", "id"), data=data)
     return render(
         request,
         "governance/approval_queue.html",
-        {"form": form, "page": page, "query": query.urlencode()},
+        {"form": form, **listing},
     )
 
 

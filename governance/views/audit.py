@@ -6,7 +6,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -16,6 +15,7 @@ from governance.audit import audit_verification_run
 from governance.forms import AuditFilterForm
 from governance.models import AuditVerification
 from governance.selectors import audit_events_across_tenants
+from portal.paging import paginate
 from tenants.access import platform_role_of
 
 PAGE_SIZE = 50
@@ -32,16 +32,13 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
     criteria = {k: v for k, v in form.cleaned_data.items() if v} if form.is_valid() else {}
     events = audit_events_across_tenants(tenant_slug=criteria.pop("tenant", None), **criteria)
-    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    listing = paginate(request, events, per_page=PAGE_SIZE)
     return render(
         request,
         "governance/audit.html",
         {
             "form": form,
-            "page": page,
-            "query": query.urlencode(),
+            **listing,
             "verification": AuditVerification.objects.order_by("-started_at").first(),
         },
     )

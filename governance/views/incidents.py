@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,11 +18,11 @@ from governance.forms import (
 from governance.models import Incident
 from governance.services.incidents import incident_change, incident_note, incident_open
 from portal.errors import PortalError
+from portal.paging import paginate
 from tenants.routing import TenantRequest, tenant_page
 
 # Governance leads take part in incidents as much as the unit's engineers.
 WRITERS = {"write", "govern"}
-PAGE_SIZE = 25
 
 
 def _writer_only(request: TenantRequest) -> None:
@@ -69,17 +68,14 @@ def incident_list(request: TenantRequest) -> HttpResponse:
             incidents = incidents.filter(status=given["status"])
         if given["severity"]:
             incidents = incidents.filter(severity=given["severity"])
-    page = Paginator(incidents, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    listing = paginate(request, incidents)
     return render(
         request,
         "governance/incident_list.html",
         {
             "tenant": request.tenant,
             "filters": filters,
-            "page": page,
-            "query": query.urlencode(),
+            **listing,
             "form": opening,
             "can_write": can_write,
         },

@@ -15,7 +15,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -38,9 +37,9 @@ from portal.deployments.rollout import deployment_rollback
 from portal.deployments.services import deployment_request
 from portal.errors import PortalError
 from portal.monitoring.selectors import drift_status_by_deployment
+from portal.paging import paginate
 from tenants.routing import TenantRequest, tenant_page
 
-PAGE_SIZE = 25
 TRAFFIC_MINUTES = 60
 MODEL_NAMES_LISTED = 500
 ROLLING_OUT = {DeploymentState.APPROVED, DeploymentState.DEPLOYING, DeploymentState.LIVE}
@@ -88,18 +87,15 @@ def deployment_list(request: TenantRequest) -> HttpResponse:
         deployments = deployments.order_by("-created_at", "-id")
     else:
         deployments = deployments.order_by("name", "-revision")
-    page = Paginator(deployments, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    listing = paginate(request, deployments)
     return render(
         request,
         "deployments/list.html",
         {
             "tenant": request.tenant,
             "form": form,
-            "page": page,
-            "query": query.urlencode(),
-            "drift_statuses": drift_status_by_deployment(d.pk for d in page),
+            **listing,
+            "drift_statuses": drift_status_by_deployment(d.pk for d in listing["page"]),
             "by_endpoint": criteria.get("sort") != "newest",
             "can_request": "write" in request.capabilities,
         },
