@@ -1,4 +1,7 @@
 from django import forms
+from django.db.models import QuerySet
+
+from tenants.models import Tenant
 
 
 class CatalogSearchForm(forms.Form):
@@ -40,6 +43,15 @@ class CatalogSearchForm(forms.Form):
     )
 
 
+class UnassignedSearchForm(forms.Form):
+    q = forms.CharField(
+        required=False,
+        label="Search",
+        max_length=256,
+        widget=forms.TextInput(attrs={"placeholder": "name, tag key or value"}),
+    )
+
+
 class ModelMetadataForm(forms.Form):
     owner = forms.CharField(
         required=False, max_length=150, help_text="The person accountable for the model."
@@ -55,13 +67,16 @@ class ModelMetadataForm(forms.Form):
     )
 
 
+def assignable_units() -> QuerySet[Tenant]:
+    """The units a model can be assigned to: the active ones, by name."""
+    return Tenant.objects.filter(active=True).order_by("name")
+
+
 class AssignForm(forms.Form):
     tenant: forms.ModelChoiceField = forms.ModelChoiceField(
         queryset=None, empty_label="choose a unit"
     )
 
     def __init__(self, *args, **kwargs):
-        from tenants.models import Tenant
-
         super().__init__(*args, **kwargs)
-        self.fields["tenant"].queryset = Tenant.objects.filter(active=True).order_by("name")
+        self.fields["tenant"].queryset = assignable_units()

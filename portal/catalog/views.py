@@ -5,15 +5,22 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q, TextField
+from django.db.models.functions import Cast
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from governance.audit import Actor
 from portal.catalog import selectors, services, tasks
-from portal.catalog.forms import AssignForm, CatalogSearchForm, ModelMetadataForm
+from portal.catalog.forms import (
+    AssignForm,
+    CatalogSearchForm,
+    ModelMetadataForm,
+    UnassignedSearchForm,
+    assignable_units,
+)
 from portal.catalog.models import (
     ModelVersion,
     RegisteredModel,
@@ -22,30 +29,25 @@ from portal.catalog.models import (
     UnassignedModel,
 )
 from portal.errors import PortalError
+from portal.paging import paginate
+from portal.queued import queued_address, queued_work
 from tenants.access import platform_role_of
 from tenants.models import PlatformRole
 from tenants.routing import TenantRequest, tenant_page
-
-PAGE_SIZE = 25
 
 
 @tenant_page("read")
 def catalog_list(request: TenantRequest) -> HttpResponse:
     form = CatalogSearchForm(request.GET or None)
     criteria = {k: v for k, v in form.cleaned_data.items() if v} if form.is_valid() else {}
-    page = Paginator(selectors.models_search(**criteria), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    query = request.GET.copy()
-    query.pop("page", None)
+    listing = paginate(request, selectors.models_search(**criteria))
     return render(
         request,
         "catalog/list.html",
         {
             "tenant": request.tenant,
             "form": form,
-            "page": page,
-            "query": query.urlencode(),
+            **listing,
             "last_sync": selectors.sync_last_success(),
             "failed_sync": selectors.sync_failed_since_success(),
             "can_write": "write" in request.capabilities,
@@ -98,7 +100,10 @@ def version_detail(request: TenantRequest, name: str, version: int) -> HttpRespo
 @tenant_page("read")
 def sync_status(request: TenantRequest) -> HttpResponse:
     runs = list(SyncRun.objects.order_by("-started_at")[:30])
-    running = any(run.status == SyncStatus.RUNNING for run in runs)
+    queued = queued_work(request, started=(run.started_at for run in runs))
+    running = any(run.status == SyncStatus.RUNNING for run in runs) or bool(
+        queued and queued.waiting
+    )
     return render(
         request,
         "catalog/sync.html",
@@ -106,6 +111,7 @@ def sync_status(request: TenantRequest) -> HttpResponse:
             "tenant": request.tenant,
             "runs": runs,
             "running": running,
+            "queued": queued,
             "last_sync": selectors.sync_last_success(),
             "can_write": "write" in request.capabilities,
         },
@@ -117,7 +123,7 @@ def sync_status(request: TenantRequest) -> HttpResponse:
 def sync_now(request: TenantRequest) -> HttpResponse:
     tasks.sync_tenant.delay_on_commit(tenant_id=request.tenant.pk, trigger="page", deep=True)
     messages.success(request, "A sync is queued; this page shows its progress.")
-    return redirect("catalog-sync", tenant=request.tenant.slug)
+    return redirect(queued_address(reverse("catalog-sync", kwargs={"tenant": request.tenant.slug})))
 
 
 def _platform_admin_only(request: HttpRequest) -> None:
@@ -128,8 +134,23 @@ def _platform_admin_only(request: HttpRequest) -> None:
 @login_required
 def unassigned_list(request: HttpRequest) -> HttpResponse:
     _platform_admin_only(request)
+    search = UnassignedSearchForm(request.GET or None)
     models = UnassignedModel.objects.order_by("name")
-    return render(request, "catalog/unassigned.html", {"models": models, "form": AssignForm()})
+    if search.is_valid() and (text := search.cleaned_data["q"].strip()):
+        # Tags are a small JSON object: matched as text, keys and values alike.
+        models = models.annotate(tags_text=Cast("mlflow_tags", TextField())).filter(
+            Q(name__icontains=text) | Q(tags_text__icontains=text)
+        )
+    return render(
+        request,
+        "catalog/unassigned.html",
+        {
+            "search": search,
+            "units": list(assignable_units()),
+            "total": UnassignedModel.objects.count(),
+            **paginate(request, models),
+        },
+    )
 
 
 @require_POST

@@ -110,3 +110,71 @@ def test_a_running_sync_is_followed_in_place_instead_of_reloading_the_whole_page
         SyncRun.objects.filter(pk=running.pk).update(status="succeeded")
     done = signed_in(company.amir).get(url).content.decode()
     assert "data-live-refresh" not in done and 'http-equiv="refresh"' not in done
+
+
+def test_platform_admins_search_and_page_through_many_unassigned_models(company):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from portal.catalog.models import UnassignedModel
+
+    UnassignedModel.objects.bulk_create(
+        UnassignedModel(name=f"stray-{n:02}", mlflow_tags={"team": "risk" if n % 10 else "fraud"})
+        for n in range(60)
+    )
+    admin = signed_in(company.adam)
+    with CaptureQueriesContext(connection) as first_page:
+        html = admin.get("/catalog/unassigned/").content.decode()
+    assert "stray-00" in html and "stray-24" in html and "stray-25" not in html
+    assert "Page 1 of 3 (60 in all)" in html and 'role="search"' in html
+    assert len(first_page.captured_queries) < 15, "one query for the units, not one per row"
+
+    second = admin.get("/catalog/unassigned/", {"page": 2}).content.decode()
+    assert "stray-25" in second and "stray-00" not in second
+
+    by_tag = admin.get("/catalog/unassigned/", {"q": "fraud"}).content.decode()
+    assert by_tag.count('class="small">Assign<') == 6 and "stray-10" in by_tag
+    by_name = admin.get("/catalog/unassigned/", {"q": "STRAY-4"}).content.decode()
+    assert by_name.count('class="small">Assign<') == 10
+    none = admin.get("/catalog/unassigned/", {"q": "nothing-like-it"}).content.decode()
+    assert "No unassigned model matches" in none and "show all 60" in none
+
+
+def test_the_catalog_search_says_next_to_the_field_what_is_wrong(company):
+    html = (
+        signed_in(company.amir)
+        .get(f"/t/{company.a.slug}/models/", {"risk_tier": "enormous"})
+        .content.decode()
+    )
+    assert 'aria-invalid="true"' in html and "Select a valid choice" in html
+    assert 'role="search"' in html and ">Clear<" in html
+
+
+def test_a_queued_sync_is_followed_on_the_page_until_a_worker_starts_it(company):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from portal.queued import queued_address
+
+    engineer = signed_in(company.amir)
+    asked = engineer.post(f"/t/{company.a.slug}/sync/now/")
+    assert asked.status_code == 302 and "?queued=" in asked["Location"]
+
+    waiting = engineer.get(asked["Location"]).content.decode()
+    assert "The sync is queued" in waiting and 'data-live-refresh="3"' in waiting
+
+    with tenant_scope(company.a):
+        SyncRun.objects.create(tenant=company.a, trigger="page", deep=True, models_seen=2)
+    started = engineer.get(asked["Location"]).content.decode()
+    assert "The sync is queued" not in started and "A sync is running" in started
+
+    long_ago = timezone.now() - timedelta(minutes=10)
+    with tenant_scope(company.a):
+        SyncRun.objects.update(status="succeeded", started_at=long_ago - timedelta(minutes=1))
+    stalled = engineer.get(queued_address(f"/t/{company.a.slug}/sync/", now=long_ago)).content
+    assert "has not started: no worker has taken it yet" in stalled.decode()
+    assert b"data-live-refresh" not in stalled
+
+    forged = engineer.get(f"/t/{company.a.slug}/sync/", {"queued": "99999999999999"}).content
+    assert b"queued" not in forged.split(b'id="sync-status"')[1]
