@@ -103,6 +103,30 @@ class StatementFilterForm(forms.Form):
         return month
 
 
+class MonthCloseForm(forms.Form):
+    """The month to close; its ids (``close-month``) stay apart from the statement filter's."""
+
+    month = forms.CharField(
+        label="Month to close",
+        max_length=32,
+        help_text="YYYY-MM; the month must have ended. Closing meters it to its end, rates it and "
+        "writes one draft statement per unit.",
+        widget=forms.TextInput(attrs={"placeholder": "YYYY-MM", "size": 8}),
+    )
+
+    def clean_month(self) -> str:
+        month = self.cleaned_data["month"].strip()
+        try:
+            parse_month(month)
+        except InvalidRequest:
+            raise forms.ValidationError("Write the month as YYYY-MM, e.g. 2026-10.") from None
+        return month
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "close-%s")
+        super().__init__(*args, **kwargs)
+
+
 class PriceFilterForm(forms.Form):
     q = forms.CharField(
         required=False,

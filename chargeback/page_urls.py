@@ -10,5 +10,6 @@ urlpatterns = [
         name="tenant-statement",
     ),
     path("finance/statements/", finance.finance_statements, name="finance-statements"),
+    path("finance/close/", finance.finance_close, name="finance-close"),
     path("prices/", prices.price_catalog, name="price-catalog"),
 ]

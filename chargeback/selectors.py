@@ -1,11 +1,25 @@
-"""Reads of the price catalog and the rate card history. Prices are platform-wide (no tenant)."""
+"""Reads of the price catalog, the rate card history and the month closes. Prices and billing
+periods are platform-wide (no tenant)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.http import HttpRequest
 from django.utils import timezone
 
-from chargeback.models import PriceItem, PriceSource, PricingUnit, RateCard, SourceKind
+from chargeback.models import (
+    BillingPeriod,
+    PeriodState,
+    PriceItem,
+    PriceSource,
+    PricingUnit,
+    RateCard,
+    SourceKind,
+)
+from portal.queued import Queued, queued_work
 
 # Which sources price a target's instances, best first; the built-in catalog is the fallback.
 TARGET_SOURCES: dict[str, tuple[str, ...]] = {
@@ -105,3 +119,41 @@ def known_instance_types(*, service: str) -> list[str]:
 
 def rate_cards() -> QuerySet[RateCard]:
     return RateCard.objects.order_by("-version")
+
+
+# --- month closes ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonthCloses:
+    """The latest months' closes, newest first, and a close a page queued that no worker has
+    started yet."""
+
+    periods: list[BillingPeriod]
+    queued: Queued | None = None
+
+    @property
+    def closing(self) -> bool:
+        return any(period.state == PeriodState.CLOSING for period in self.periods)
+
+    @property
+    def live(self) -> bool:
+        """A close runs or waits for a worker: the page follows it."""
+        return self.closing or bool(self.queued and self.queued.waiting)
+
+
+def _close_moment(period: BillingPeriod, now: datetime) -> datetime | None:
+    """When the period's close last moved: now while it runs (a stopped close, with its error,
+    waits for a run again), else when it closed or began."""
+    if period.state == PeriodState.CLOSING and not period.last_error:
+        return now
+    return period.closed_at or period.started_at
+
+
+def month_closes(*, months: int = 3, request: HttpRequest | None = None) -> MonthCloses:
+    now = timezone.now()
+    periods = list(BillingPeriod.objects.order_by("-month")[:months])
+    queued = None
+    if request is not None:
+        queued = queued_work(request, started=(_close_moment(p, now) for p in periods), now=now)
+    return MonthCloses(periods=periods, queued=queued)

@@ -298,3 +298,51 @@ def test_everyone_reads_prices_and_only_finance_and_admins_see_source_health(com
     assert "Refresh every enabled source" in admin.content.decode()
     assert "Refresh every enabled source" not in finance.content.decode()
     assert signed_in(company.fiona).post("/prices/").status_code == 403
+
+
+def test_finance_queues_a_months_close_from_the_queue_and_follows_it(company, october):
+    from datetime import date
+
+    from chargeback.models import BillingPeriod
+
+    finance = signed_in(company.fiona)
+    page = finance.get("/finance/statements/").content.decode()
+    assert '2026-10: <span class="badge ok">closed</span>' in page
+    assert 'action="/finance/close/"' in page and "Close the month" in page
+    assert 'id="month-close" data-live-refresh' not in page
+
+    asked = finance.post("/finance/close/", {"month": "2026-09"})
+    assert asked.status_code == 302 and "?queued=" in asked["Location"]
+    waiting = finance.get(asked["Location"]).content.decode()
+    assert "The close of 2026-09 is queued" in waiting
+    assert "A close is queued; it starts when a worker takes it" in waiting
+    assert 'id="month-close" data-live-refresh="3"' in waiting and "portal/live.js" in waiting
+
+    BillingPeriod.objects.create(month=date(2026, 9, 1), state="closing", total=4, processed=3)
+    running = finance.get(asked["Location"]).content.decode()
+    assert "A close is queued" not in running
+    assert '<progress id="close-2026-09" value="3" max="4">' in running
+
+
+@pytest.mark.parametrize(
+    ("month", "says"),
+    [
+        ("September", "Write the month as YYYY-MM"),
+        ("2026-10", "2026-10 is closed already"),
+        ("2999-01", "has not ended"),
+    ],
+)
+def test_a_month_that_cannot_be_closed_is_explained_next_to_its_field(
+    company, october, month, says
+):
+    refused = signed_in(company.fiona).post("/finance/close/", {"month": month})
+    html = refused.content.decode()
+    assert refused.status_code == 400
+    assert 'id="close-month_error"' in html and says in html
+    assert 'aria-invalid="true"' in html.split('id="close-title"')[1]
+
+
+def test_only_finance_and_platform_admins_close_a_month(company):
+    for person in (company.alice, company.amir, company.ava):
+        assert signed_in(person).post("/finance/close/", {"month": "2026-09"}).status_code == 403
+    assert signed_in(company.adam).post("/finance/close/", {"month": "2026-09"}).status_code == 302

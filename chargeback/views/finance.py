@@ -1,6 +1,7 @@
 """Finance's review queue across units: totals by unit and month, statements filtered by state
 and month, and the actions: put in review, finalize, void with a reason, and settle open
-disputes with a credit note (or reject them).
+disputes with a credit note (or reject them). The month close is followed here too, and a month
+that has ended can be queued for its close.
 
 Only finance and platform admins open it; anyone else gets a 403, as on the audit trail.
 """
@@ -15,22 +16,36 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
 
-from chargeback.forms import StatementFilterForm
-from chargeback.models import DisputeState, LineDispute, Statement, StatementState
-from chargeback.services.close import parse_month
+from chargeback import tasks
+from chargeback.forms import MonthCloseForm, StatementFilterForm
+from chargeback.models import (
+    BillingPeriod,
+    DisputeState,
+    LineDispute,
+    PeriodState,
+    Statement,
+    StatementState,
+)
+from chargeback.selectors import month_closes
+from chargeback.services.close import month_to_close, parse_month, previous_month
 from chargeback.services.statements import FROZEN
 from chargeback.statement_api import is_finance, visible_statements
 from chargeback.views.actions import FINANCE_ACTIONS, Failure, finance_act
+from portal.errors import PortalError
+from portal.paging import paginate
+from portal.queued import queued_address
 
-PAGE_SIZE = 25
 PIVOT_MONTHS = 6
 DISPUTES_LISTED = 50
+CLOSES_LISTED = 6
 ZERO = Decimal("0.00")
 
 
@@ -139,30 +154,67 @@ def _act(request: HttpRequest) -> tuple[str, Failure | None]:
     return finance_act(request, statement)
 
 
-@login_required
-def finance_statements(request: HttpRequest) -> HttpResponse:
-    _finance_only(request)
-    failure: Failure | None = None
-    if request.method == "POST":
-        done, failure = _act(request)
-        if failure is None:
-            messages.success(request, done)
-            return redirect(request.get_full_path())
+def _queue_page(
+    request: HttpRequest,
+    *,
+    failure: Failure | None = None,
+    close_form: MonthCloseForm | None = None,
+) -> HttpResponse:
     form = StatementFilterForm(request.GET or None)
     statements = _filtered(request, form)
     listed = statements.annotate(open_disputes=_open_dispute_count()).order_by(
         "-period__month", "tenant__slug", "id"
     )
-    page = Paginator(listed, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    if close_form is None:
+        close_form = MonthCloseForm(initial={"month": f"{previous_month(timezone.now()):%Y-%m}"})
     context: dict[str, Any] = {
         "form": form,
-        "page": page,
-        "query": query.urlencode(),
+        **paginate(request, listed),
         "pivot": totals_by_tenant_and_month(statements),
         "disputes": _open_disputes(),
         "frozen": FROZEN,
         "failure": failure,
+        "closes": month_closes(months=CLOSES_LISTED, request=request),
+        "close_form": close_form,
     }
-    return render(request, "chargeback/finance_queue.html", context, status=400 if failure else 200)
+    failed = failure is not None or close_form.is_bound
+    return render(request, "chargeback/finance_queue.html", context, status=400 if failed else 200)
+
+
+@login_required
+def finance_statements(request: HttpRequest) -> HttpResponse:
+    _finance_only(request)
+    if request.method == "POST":
+        done, failure = _act(request)
+        if failure is not None:
+            return _queue_page(request, failure=failure)
+        messages.success(request, done)
+        return redirect(request.get_full_path())
+    return _queue_page(request)
+
+
+def _refusal(label: str) -> str | None:
+    """Why the month cannot be queued for a close now, if it cannot."""
+    try:
+        month = month_to_close(label, now=timezone.now())
+    except PortalError as problem:
+        return problem.detail
+    if BillingPeriod.objects.filter(month=month, state=PeriodState.CLOSED).exists():
+        return f"{label} is closed already: its statements are listed below."
+    return None
+
+
+@require_POST
+@login_required
+def finance_close(request: HttpRequest) -> HttpResponse:
+    """Queue a month's close (as POST /api/v1/billing-periods/close/ does) and follow it."""
+    _finance_only(request)
+    form = MonthCloseForm(request.POST)
+    if form.is_valid() and (refusal := _refusal(form.cleaned_data["month"])):
+        form.add_error("month", refusal)
+    if not form.is_valid():
+        return _queue_page(request, close_form=form)
+    label = form.cleaned_data["month"]
+    tasks.close_billing_period.delay_on_commit(period=label)
+    messages.success(request, f"The close of {label} is queued; the month close below follows it.")
+    return redirect(queued_address(reverse("finance-statements")) + "#month-close")

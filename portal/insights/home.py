@@ -24,13 +24,12 @@ from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from chargeback.models import (
-    BillingPeriod,
     Budget,
-    PeriodState,
     PriceSource,
     Statement,
     StatementState,
 )
+from chargeback.selectors import MonthCloses, month_closes
 from chargeback.services.budgets import MonthSpend, cents, month_spend
 from governance.models import (
     ApprovalRequest,
@@ -272,13 +271,8 @@ class FinanceSection:
     months: list[date]
     rows: list[FinanceRow]
     month_totals: list[Decimal]
-    periods: list[BillingPeriod] = field(default_factory=list)
+    closes: MonthCloses = field(default_factory=lambda: MonthCloses(periods=[]))
     finalized: list[Statement] = field(default_factory=list)
-
-    @property
-    def closing(self) -> bool:
-        """A month close is running: the page follows its progress."""
-        return any(period.state == PeriodState.CLOSING for period in self.periods)
 
 
 def finance_section(*, months: int = FINANCE_MONTHS) -> FinanceSection:
@@ -320,7 +314,7 @@ def finance_section(*, months: int = FINANCE_MONTHS) -> FinanceSection:
             sum((row.cells[i] or Decimal(0) for row in rows), Decimal(0))
             for i in range(len(recent))
         ],
-        periods=list(BillingPeriod.objects.order_by("-month")[:months]),
+        closes=month_closes(months=months),
         finalized=list(
             statements.filter(state=StatementState.FINALIZED)
             .select_related("tenant", "period")
@@ -346,6 +340,7 @@ class AdminSection:
     price_sources: list[PriceSource]
     drops: list[dict[str, Any]]
     dropped_total: int
+    closes: MonthCloses
 
 
 def admin_section() -> AdminSection:
@@ -376,6 +371,7 @@ def admin_section() -> AdminSection:
         price_sources=list(PriceSource.objects.order_by("name")),
         drops=drops,
         dropped_total=minutes.aggregate(total=Sum("dropped"))["total"] or 0,
+        closes=month_closes(months=FINANCE_MONTHS),
     )
 
 

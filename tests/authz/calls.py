@@ -392,6 +392,7 @@ ROUTES: dict[str, dict[str, Body]] = {
         "POST": lambda v: {"action": "dispute", "line": v["line"], "comment": "Wrong."},
     },
     "/finance/statements/": {"GET": None, "POST": lambda v: {}},
+    "/finance/close/": {"POST": lambda v: {"month": "2026-09"}},
     "/prices/": {"GET": None, "POST": lambda v: {}},
     "/t/{tenant}/maturity/": {"GET": None, "POST": lambda v: {}},
     "/t/{tenant}/roi/": {"GET": None, "POST": lambda v: {"team_size": "4"}},

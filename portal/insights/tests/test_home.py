@@ -210,3 +210,19 @@ def test_a_viewer_sees_their_unit_without_actions(company):
     html = home(company.ava)
     assert "Acme Retail" in html and "Viewer" in html
     assert "New token" not in html and "Your deployments" not in html
+
+
+def test_a_platform_admin_follows_a_month_close_from_home(company):
+    BillingPeriod.objects.create(
+        month=date(2026, 11, 1),
+        state="closing",
+        total=2,
+        processed=1,
+        last_error="PostgreSQL went away.",
+    )
+    head, html = signed_in(company.adam).get("/").content.decode().split("<main", 1)
+    assert "<h3>Month close</h3>" in html
+    assert '<progress id="close-2026-11" value="1" max="2">' in html
+    assert "The close stopped: PostgreSQL went away." in html
+    assert 'id="month-close" data-live-refresh="3"' in html and "portal/live.js" in head
+    assert 'href="/finance/statements/#month-close"' in html
