@@ -41,7 +41,21 @@ def member_tenant_ids(user: Any) -> list[int]:
 
 
 def tenant_choices_for(principal: Any) -> list[TenantChoice]:
-    """The tenant switcher: each visible tenant with the role that opens it."""
+    """The tenant switcher: each visible tenant with the role that opens it, in the order
+    ``tenants_visible_to`` gives. A member without a platform role costs one query (every page
+    shows the switcher)."""
+    if (
+        getattr(principal, "is_authenticated", False)
+        and getattr(principal, "token", None) is None
+        and not principal.platform_role
+    ):
+        memberships = (
+            Membership.objects.dangerously_across_tenants()
+            .filter(user_id=principal.pk, tenant__active=True)
+            .select_related("tenant")
+            .order_by("tenant__name")
+        )
+        return [TenantChoice(tenant=m.tenant, role=m.role) for m in memberships]
     tenants = list(tenants_visible_to(principal))
     if getattr(principal, "token", None) is not None or not tenants:
         return [TenantChoice(tenant=t, role="token") for t in tenants]

@@ -24,12 +24,14 @@ transaction. Checking again sends nothing new; a threshold crossed in a new mont
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -55,7 +57,9 @@ from portal.errors import InvalidRequest
 from tenants.models import Membership, Tenant, TenantRole
 from tenants.notifications import notify
 
+logger = logging.getLogger(__name__)
 ZERO = Decimal(0)
+SPEND_SHOWN_SECONDS = 60
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
 THRESHOLD_EVENT = "budget.threshold_crossed"
@@ -152,6 +156,28 @@ def month_spend(*, tenant: Tenant, now: datetime | None = None) -> MonthSpend:
     )
 
 
+def month_spend_shown(*, tenant: Tenant) -> MonthSpend:
+    """``month_spend`` now, for pages and API reads: the figures are measured to the hour, so
+    they are kept for ``SPEND_SHOWN_SECONDS`` per unit, hour and rate card version instead of
+    pricing the month's usage on every view (usage metered or prices refreshed since show up
+    within that time). Budget alerts and the close always price afresh."""
+    now = timezone.now()
+    key = f"chargeback:month-spend:{tenant.pk}:{now:%Y%m%d%H}:{rate_card_in_force().version}"
+    try:
+        shown = cache.get(key)
+    except Exception as error:
+        logger.warning("Month-to-date spend not read from the cache: %s", error)
+        shown = None
+    if isinstance(shown, MonthSpend):
+        return shown
+    spend = month_spend(tenant=tenant, now=now)
+    try:
+        cache.set(key, spend, SPEND_SHOWN_SECONDS)
+    except Exception as error:
+        logger.warning("Month-to-date spend not kept in the cache: %s", error)
+    return spend
+
+
 @dataclass(frozen=True)
 class Slice:
     """One bar of a breakdown: a name and its cost."""
@@ -163,6 +189,18 @@ class Slice:
 def _slices(totals: dict[str, Decimal]) -> list[Slice]:
     rows = [Slice(label, cents(amount)) for label, amount in totals.items()]
     return sorted(rows, key=lambda s: (-s.amount, s.label))
+
+
+def top_slices(slices: list[Slice], *, keep: int, rest: str) -> list[Slice]:
+    """The ``keep`` largest slices (``slices`` come largest first) and one more for the rest,
+    labelled ``rest`` with ``{count}`` replaced by how many it holds; the total is unchanged."""
+    if len(slices) <= keep + 1:
+        return slices
+    others = slices[keep:]
+    return [
+        *slices[:keep],
+        Slice(rest.format(count=len(others)), sum((s.amount for s in others), ZERO)),
+    ]
 
 
 def breakdown_by_service(spend: MonthSpend) -> list[Slice]:
@@ -339,7 +377,9 @@ class BudgetStatus:
 
 
 def budget_status(*, tenant: Tenant, now: datetime | None = None) -> BudgetStatus:
-    spend = month_spend(tenant=tenant, now=now)
+    """The budget with the month's spend: as shown on pages (``month_spend_shown``) when ``now``
+    is not given."""
+    spend = month_spend_shown(tenant=tenant) if now is None else month_spend(tenant=tenant, now=now)
     return BudgetStatus(
         tenant=tenant,
         budget=budget_of(tenant),

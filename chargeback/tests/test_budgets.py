@@ -7,14 +7,18 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.core.cache import cache
 
 from chargeback.models import Budget, BudgetAlert
 from chargeback.services.budgets import (
     THRESHOLD_EVENT,
+    Slice,
     budget_check,
     budget_set,
     month_spend,
+    month_spend_shown,
     run_rate_forecast,
+    top_slices,
 )
 from chargeback.services.metering import metering_run
 from chargeback.tasks import check_budgets
@@ -215,3 +219,29 @@ def test_the_beat_task_checks_every_budget_and_a_second_run_sends_nothing(
     assert first == {company.a.slug: [50, 80, 100]}
     assert second == {}
     assert len(mail.outbox) == 3
+
+
+def test_pages_keep_the_months_spend_for_a_minute_and_alerts_price_afresh(company, monkeypatch):
+    monkeypatch.setattr("django.utils.timezone.now", lambda: at("2026-10-11 00:40:00"))
+    live_deployment(company.a, live_from="2026-10-01 00:00:00", instance_type="gpu.t4")
+    metering_run(until=at("2026-10-06 00:00:00"))
+    with tenant_scope(company.a):
+        assert month_spend_shown(tenant=company.a).month_to_date == 120 * T4_HOUR
+
+    metering_run(until=at("2026-10-11 00:00:00"))  # five more days metered
+    with tenant_scope(company.a):
+        assert month_spend_shown(tenant=company.a).month_to_date == 120 * T4_HOUR
+        assert month_spend(tenant=company.a).month_to_date == 240 * T4_HOUR
+        cache.clear()  # what a minute does
+        assert month_spend_shown(tenant=company.a).month_to_date == 240 * T4_HOUR
+
+
+def test_a_chart_keeps_the_largest_slices_and_one_bar_for_the_rest():
+    slices = [Slice(f"deployment {n}", Decimal(100 - n)) for n in range(20)]
+
+    charted = top_slices(slices, keep=12, rest="{count} others")
+
+    assert [s.label for s in charted[:12]] == [f"deployment {n}" for n in range(12)]
+    assert charted[12] == Slice("8 others", sum(Decimal(100 - n) for n in range(12, 20)))
+    assert sum(s.amount for s in charted) == sum(s.amount for s in slices)
+    assert top_slices(slices[:13], keep=12, rest="{count} others") == slices[:13]

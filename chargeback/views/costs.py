@@ -25,6 +25,7 @@ from chargeback.services.budgets import (
     budget_set,
     budget_status,
     spend_by_month,
+    top_slices,
 )
 from chargeback.services.rating import PLATFORM_SERVICE
 from governance.audit import Actor
@@ -34,6 +35,7 @@ from tenants.routing import TenantRequest, tenant_page
 READERS = {"read", "billing"}
 SETTERS = {"manage", "billing"}
 STATEMENTS_LISTED = 24
+DEPLOYMENTS_CHARTED = 12  # the rest are one bar; the statement lists every line
 SERVICE_LABELS = {**dict(PriceService.choices), PLATFORM_SERVICE: "Platform overhead"}
 
 
@@ -109,7 +111,13 @@ def tenant_costs(request: TenantRequest) -> HttpResponse:
             "spend": spend,
             "bar": bar,
             "by_service": hbar_chart(by_service),
-            "by_deployment": hbar_chart(breakdown_by_deployment(spend)),
+            "by_deployment": hbar_chart(
+                top_slices(
+                    breakdown_by_deployment(spend),
+                    keep=DEPLOYMENTS_CHARTED,
+                    rest="{count} other deployments and resources",
+                )
+            ),
             "months": column_chart(months),
             "month_rows": list(reversed(months)),
             "statements": Statement.objects.select_related("period").order_by(

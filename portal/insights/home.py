@@ -30,7 +30,7 @@ from chargeback.models import (
     StatementState,
 )
 from chargeback.selectors import MonthCloses, month_closes
-from chargeback.services.budgets import MonthSpend, cents, month_spend
+from chargeback.services.budgets import MonthSpend, cents, month_spend_shown
 from governance.models import (
     ApprovalRequest,
     AuditVerification,
@@ -154,7 +154,7 @@ TIER_LABELS = list(RiskTier.choices)
 
 def owner_part(tenant: Tenant) -> OwnerPart:
     with tenant_scope(tenant):
-        spend = month_spend(tenant=tenant)
+        spend = month_spend_shown(tenant=tenant)
         budget = Budget.objects.first()
         to_date = cents(spend.month_to_date)
         percent = (
