@@ -130,7 +130,11 @@ def test_an_owner_disputes_a_line_with_a_comment(company, october):
     a, _ = october
     line = first_line(a)
     owner = signed_in(company.alice)
-    assert "Send the dispute" in owner.get(statement_url(company.a, a)).content.decode()
+    statement_page = owner.get(statement_url(company.a, a)).content.decode()
+    assert f'href="?dispute={line.pk}#line-{line.pk}"' in statement_page
+    assert "Send the dispute" not in statement_page  # one form, for the line chosen
+    chosen = owner.get(statement_url(company.a, a), {"dispute": line.pk}).content.decode()
+    assert chosen.count("Send the dispute") == 1 and f'id="comment-{line.pk}"' in chosen
 
     empty = owner.post(statement_url(company.a, a), {"action": "dispute", "line": line.pk})
     sent = owner.post(

@@ -161,6 +161,15 @@ def tenant_statement(request: TenantRequest, statement_id: int) -> HttpResponse:
     )
 
 
+def _dispute_line(request: TenantRequest, failure: Failure | None) -> int | None:
+    """The line whose dispute form is open: the one a dispute just failed on, else the one the
+    person chose (``?dispute=<line>``); the other lines show a link to theirs."""
+    if failure is not None:
+        return failure.target if failure.action == "dispute" else None
+    raw = request.GET.get("dispute", "")
+    return int(raw) if raw.isdecimal() and len(raw) < 12 else None
+
+
 def _context(
     request: TenantRequest,
     statement: Statement,
@@ -186,6 +195,7 @@ def _context(
         "can_act": finance and statement.state not in FROZEN,
         "can_settle": finance and statement.state != StatementState.VOID,
         "can_dispute": can_dispute,
+        "dispute_line": _dispute_line(request, failure),
         "disputed": {
             line.pk
             for line in lines
