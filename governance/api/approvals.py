@@ -46,6 +46,35 @@ def visible_approvals(principal: Any) -> QuerySet[ApprovalRequest]:
     return approvals.filter(tenant_id__in=tenant_ids.values("tenant_id"), tenant__active=True)
 
 
+# What a list of approval requests never shows: the policy's document, and the JSON and text of
+# the model version, the model and the deployment (a request's own page reads them).
+NOT_LISTED = (
+    "policy_version__document",
+    "policy_version__description",
+    "model_version__description",
+    "model_version__aliases",
+    "model_version__mlflow_tags",
+    "model_version__metrics",
+    "model_version__params",
+    "model_version__datasets",
+    "model_version__signature",
+    "model_version__details_error",
+    "model_version__model__description",
+    "model_version__model__use_case",
+    "model_version__model__intended_use",
+    "model_version__model__limitations",
+    "model_version__model__mlflow_tags",
+    "model_version__model__aliases",
+    "deployment__serving",
+    "deployment__decision",
+)
+
+
+def approvals_listed(principal: Any) -> QuerySet[ApprovalRequest]:
+    """``visible_approvals`` for a list: without what only a request's own page shows."""
+    return visible_approvals(principal).defer(*NOT_LISTED)
+
+
 def _approval(request: Request, approval_id: int) -> ApprovalRequest:
     approval = visible_approvals(request.user).filter(pk=approval_id).first()
     if approval is None:
@@ -67,7 +96,7 @@ class ApprovalListView(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[ApprovalRequest]:
         filters = ApprovalFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        approvals = visible_approvals(self.request.user)
+        approvals = approvals_listed(self.request.user)
         if state := filters.validated_data.get("state"):
             approvals = approvals.filter(state=state)
         if slug := filters.validated_data.get("tenant"):

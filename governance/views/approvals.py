@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from governance.api.approvals import visible_approvals
+from governance.api.approvals import approvals_listed, visible_approvals
 from governance.audit import Actor
 from governance.forms import ApprovalFilterForm, DecisionForm
 from governance.models import ApprovalRequest, ApprovalState, CardStatus, Verdict
@@ -48,7 +48,7 @@ def approval_queue(request: HttpRequest) -> HttpResponse:
     if "state" not in data:
         data["state"] = ApprovalState.PENDING
     form = ApprovalFilterForm(data, tenants=tenants_visible_to(request.user))
-    approvals = visible_approvals(request.user)
+    approvals = approvals_listed(request.user)
     if form.is_valid():
         if text := form.cleaned_data["q"].strip():
             approvals = approvals.filter(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
@@ -10,9 +10,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from governance.audit import Actor
+from governance.models import ApprovalRequest
 from portal.catalog.models import ModelVersion
 from portal.deployments import rollout, services
 from portal.deployments.models import Deployment
+from portal.deployments.selectors import deployments_listed
 from portal.deployments.serializers import (
     DeploymentDetailSerializer,
     DeploymentRequestSerializer,
@@ -31,7 +33,8 @@ def _user(request: Request) -> object | None:
 
 
 def _deployments() -> QuerySet[Deployment]:
-    return Deployment.objects.select_related("model_version__model").prefetch_related("approvals")
+    latest_first = ApprovalRequest.objects.only("id", "deployment_id", "created_at")
+    return deployments_listed().prefetch_related(Prefetch("approvals", queryset=latest_first))
 
 
 class DeploymentListView(TenantScopedAPIView, generics.ListAPIView):

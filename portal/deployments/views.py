@@ -34,6 +34,7 @@ from portal.catalog.models import RegisteredModel
 from portal.deployments.forms import DeploymentFilterForm, DeploymentRequestForm, RollbackForm
 from portal.deployments.models import Deployment, DeploymentState, GatewayMinute
 from portal.deployments.rollout import deployment_rollback
+from portal.deployments.selectors import deployments_listed
 from portal.deployments.services import deployment_request
 from portal.errors import PortalError
 from portal.monitoring.selectors import drift_status_by_deployment
@@ -74,7 +75,7 @@ def _deployments() -> QuerySet[Deployment]:
 def deployment_list(request: TenantRequest) -> HttpResponse:
     form = DeploymentFilterForm(request.GET or None)
     criteria = form.cleaned_data if form.is_valid() else {}
-    deployments = _deployments()
+    deployments = deployments_listed()
     if q := criteria.get("q", "").strip():
         deployments = deployments.filter(
             Q(name__icontains=q) | Q(model_version__model__name__icontains=q)

@@ -1,0 +1,31 @@
+"""Reads of deployments that the pages and the API share."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from portal.deployments.models import Deployment
+
+# What a list of deployments shows of each one's model version and model. The rest of those
+# rows (metrics, params, signature, datasets, MLflow tags, descriptions) is JSON and text that a
+# list never reads and would decode for every row.
+VERSION_SHOWN = (
+    "model_version__id",
+    "model_version__tenant_id",
+    "model_version__version",
+    "model_version__artifact_digest",
+    "model_version__model__id",
+    "model_version__model__tenant_id",
+    "model_version__model__name",
+    "model_version__model__risk_tier",
+)
+DEPLOYMENT_FIELDS = tuple(field.name for field in Deployment._meta.concrete_fields)
+
+
+def deployments_listed() -> QuerySet[Deployment]:
+    """The tenant's deployments, each with the name, version, digest and risk tier of its model
+    version (anything else of the version is read on demand, one query per row: use the full
+    ``select_related`` where a page shows more of it)."""
+    return Deployment.objects.select_related("model_version__model").only(
+        *DEPLOYMENT_FIELDS, *VERSION_SHOWN
+    )
