@@ -55,6 +55,29 @@ def test_a_bad_value_stops_start_up_with_a_sentence_naming_the_variable(variable
     assert "Traceback" not in result.stderr
 
 
+def test_smtp_authentication_and_tls_are_read_and_the_two_tls_modes_exclude_each_other():
+    both = manage("check", DEBUG="true", EMAIL_USE_TLS="true", EMAIL_USE_SSL="true")
+    assert both.returncode != 0
+    assert "EMAIL_USE_TLS (STARTTLS) and EMAIL_USE_SSL (implicit TLS) exclude each other" in (
+        both.stderr
+    )
+    assert "Traceback" not in both.stderr
+
+    read = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings as s; "
+        "print(s.EMAIL_HOST_USER, s.EMAIL_HOST_PASSWORD, s.EMAIL_USE_TLS, s.EMAIL_TIMEOUT)",
+        DEBUG="true",
+        EMAIL_HOST_USER="portal",
+        EMAIL_HOST_PASSWORD="s3cret",
+        EMAIL_USE_TLS="true",
+        EMAIL_TIMEOUT_SECONDS="7",
+    )
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.split()[-4:] == ["portal", "s3cret", "True", "7"]
+
+
 def test_without_debug_a_secret_key_is_required():
     result = manage("check", DEBUG="false")
     assert result.returncode != 0
