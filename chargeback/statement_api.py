@@ -14,14 +14,12 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404, HttpResponse
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, renderers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from chargeback import tasks
 from chargeback.exports import statement_csv, statement_focus, statement_pdf
 from chargeback.models import (
     BillingPeriod,
@@ -43,7 +41,7 @@ from chargeback.serializers import (
     StatementSerializer,
     VoidSerializer,
 )
-from chargeback.services.close import month_to_close, parse_month
+from chargeback.services.close import billing_period_close_queue, parse_month
 from chargeback.services.statements import (
     credit_issue,
     dispute_reject,
@@ -409,9 +407,9 @@ class BillingPeriodCloseView(generics.GenericAPIView):
             raise NotAllowed("Only finance and platform admins close a month.")
         data = ClosePeriodSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        label = data.validated_data.get("period")
-        month_to_close(label, now=timezone.now())  # refused now, not later in the worker
-        tasks.close_billing_period.delay_on_commit(period=label)
+        billing_period_close_queue(
+            actor=Actor.user(request.user), label=data.validated_data.get("period")
+        )
         return Response(
             {"detail": "The close is queued; follow it on GET /api/v1/billing-periods/."},
             status=status.HTTP_202_ACCEPTED,

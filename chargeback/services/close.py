@@ -335,6 +335,25 @@ def _finish(period: BillingPeriod, actor: Actor, now: datetime) -> BillingPeriod
     return period
 
 
+def billing_period_close_queue(*, actor: Actor, label: str | None) -> date:
+    """Ask a worker to close a month (``YYYY-MM``, or none for the previous one), as the API and
+    finance's page do: refused here when the month has not ended, and who asked is on the
+    platform audit chain (the close itself runs, and is recorded, as the system)."""
+    from chargeback import tasks  # the task calls back into this module
+
+    month = month_to_close(label, now=timezone.now())
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="billing_period.close_queued",
+            object_type="billing_period",
+            object_id=f"{month:%Y-%m}",
+            tenant_id=None,
+        )
+        tasks.close_billing_period.delay_on_commit(period=f"{month:%Y-%m}")
+    return month
+
+
 def billing_period_close(
     *, month: date, actor: Actor, now: datetime | None = None
 ) -> BillingPeriod:

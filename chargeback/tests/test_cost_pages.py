@@ -317,6 +317,10 @@ def test_finance_queues_a_months_close_from_the_queue_and_follows_it(company, oc
 
     asked = finance.post("/finance/close/", {"month": "2026-09"})
     assert asked.status_code == 302 and "?queued=" in asked["Location"]
+    recorded = AuditEvent.objects.dangerously_across_tenants().get(
+        action="billing_period.close_queued"
+    )
+    assert (recorded.object_id, recorded.actor_id) == ("2026-09", company.fiona.pk)
     waiting = finance.get(asked["Location"]).content.decode()
     assert "The close of 2026-09 is queued" in waiting
     assert "A close is queued; it starts when a worker takes it" in waiting

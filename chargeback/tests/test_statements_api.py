@@ -285,6 +285,10 @@ def test_finance_queues_a_month_close_and_a_unit_member_cannot(
     with tenant_scope(company.a):
         [statement] = Statement.objects.filter(period__month__year=2026, period__month__month=10)
     assert statement.total > 0  # the task metered the month's hours before closing it
+    asked = AuditEvent.objects.dangerously_across_tenants().get(
+        action="billing_period.close_queued"
+    )
+    assert (asked.object_id, asked.actor_id) == ("2026-10", company.fiona.pk)
 
 
 @pytest.mark.parametrize("period", ["0000-11", "2026-13", "\u0662\u0660\u0662\u0666-\u0661\u0660"])

@@ -24,7 +24,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from chargeback import tasks
 from chargeback.forms import MonthCloseForm, StatementFilterForm
 from chargeback.models import (
     BillingPeriod,
@@ -35,10 +34,16 @@ from chargeback.models import (
     StatementState,
 )
 from chargeback.selectors import month_closes
-from chargeback.services.close import month_to_close, parse_month, previous_month
+from chargeback.services.close import (
+    billing_period_close_queue,
+    month_to_close,
+    parse_month,
+    previous_month,
+)
 from chargeback.services.statements import FROZEN
 from chargeback.statement_api import is_finance, visible_statements
 from chargeback.views.actions import FINANCE_ACTIONS, Failure, finance_act
+from governance.audit import Actor
 from portal.errors import PortalError
 from portal.paging import paginate
 from portal.queued import queued_address
@@ -215,6 +220,6 @@ def finance_close(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _queue_page(request, close_form=form)
     label = form.cleaned_data["month"]
-    tasks.close_billing_period.delay_on_commit(period=label)
+    billing_period_close_queue(actor=Actor.user(request.user), label=label)
     messages.success(request, f"The close of {label} is queued; the month close below follows it.")
     return redirect(queued_address(reverse("finance-statements")) + "#month-close")
