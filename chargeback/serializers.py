@@ -26,6 +26,7 @@ from chargeback.models import (
 from chargeback.services.budgets import BudgetStatus
 from chargeback.services.close import MONTH_PATTERN
 from chargeback.services.estimates import Estimate
+from portal.api.fields import StrictBooleanField
 from portal.deployments.models import Environment, Target
 
 
@@ -190,7 +191,7 @@ class EstimatePlanSerializer(serializers.Serializer):
     target = serializers.ChoiceField(choices=Target.choices, default=Target.LOCAL)
     instance_type = serializers.CharField(max_length=64)
     replicas = serializers.IntegerField(min_value=1, max_value=50, default=1)
-    drift_monitor = serializers.BooleanField(default=True)
+    drift_monitor = StrictBooleanField(default=True)
     deployment = serializers.IntegerField(
         min_value=1,
         required=False,
@@ -230,7 +231,7 @@ class ConfigurationCostSerializer(serializers.Serializer):
     target = serializers.CharField(read_only=True)
     instance_type = serializers.CharField(read_only=True)
     replicas = serializers.IntegerField(read_only=True)
-    drift_monitor = serializers.BooleanField(read_only=True)
+    drift_monitor = StrictBooleanField(read_only=True)
     hourly = cents()
     monthly = cents()
 
@@ -248,7 +249,7 @@ class EstimateSerializer(serializers.Serializer):
     target = serializers.CharField(read_only=True)
     instance_type = serializers.CharField(read_only=True)
     replicas = serializers.IntegerField(read_only=True)
-    drift_monitor = serializers.BooleanField(read_only=True)
+    drift_monitor = StrictBooleanField(read_only=True)
     currency = serializers.CharField(read_only=True)
     hourly = cents()
     monthly = cents()
@@ -513,7 +514,7 @@ class BudgetStatusSerializer(serializers.Serializer):
     month_to_date = cents(source="spend.month_to_date")
     forecast = cents(source="spend.forecast")
     corrections = cents(source="spend.corrections")
-    overhead_included = serializers.BooleanField(source="spend.overhead_known", read_only=True)
+    overhead_included = StrictBooleanField(source="spend.overhead_known", read_only=True)
     used_percent = serializers.DecimalField(
         max_digits=12, decimal_places=1, read_only=True, allow_null=True
     )

@@ -17,6 +17,7 @@ from governance.models import (
     Verdict,
 )
 from governance.services.cards import card_completeness
+from portal.api.fields import StrictBooleanField
 from portal.catalog.models import RiskTier
 from portal.deployments.models import Environment
 
@@ -138,7 +139,7 @@ class DryRunSerializer(serializers.Serializer):
     target = serializers.CharField(required=False, default="local")
     instance_type = serializers.CharField(required=False, default="cpu.small")
     replicas = serializers.IntegerField(required=False, default=1, min_value=1)
-    drift_monitor = serializers.BooleanField(required=False, default=True)
+    drift_monitor = StrictBooleanField(required=False, default=True)
     context = serializers.DictField(  # type: ignore[assignment]  # a field named like Field.context
         required=False, help_text="A whole request context (see the policy documentation)."
     )
@@ -284,7 +285,7 @@ class ModelCardUpdateSerializer(serializers.Serializer):
 
 
 class CardReviewSerializer(serializers.Serializer):
-    approve = serializers.BooleanField()
+    approve = StrictBooleanField()
     comment = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
 
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.utils import timezone
 from rest_framework import serializers
 
+from portal.api.fields import StrictBooleanField
 from tenants.models import (
     Membership,
     ServiceToken,
@@ -33,7 +34,7 @@ class TenantCreateSerializer(serializers.Serializer):
 class TenantUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=120, required=False)
     cost_center = serializers.CharField(max_length=40, required=False, allow_blank=True)
-    active = serializers.BooleanField(required=False)
+    active = StrictBooleanField(required=False)
 
 
 class MembershipSerializer(serializers.ModelSerializer):
@@ -131,7 +132,7 @@ class WebhookEndpointUpdateSerializer(serializers.Serializer):
         max_length=50,
         required=False,
     )
-    active = serializers.BooleanField(required=False)
+    active = StrictBooleanField(required=False)
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 

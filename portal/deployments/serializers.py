@@ -4,6 +4,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from portal.api.fields import StrictBooleanField
 from portal.deployments.models import Deployment, Environment, Target
 
 
@@ -60,8 +61,8 @@ class DeploymentRequestSerializer(serializers.Serializer):
     canary_weight = serializers.IntegerField(
         min_value=1, max_value=99, required=False, allow_null=True
     )
-    drift_monitor = serializers.BooleanField(default=True)
-    shadow = serializers.BooleanField(
+    drift_monitor = StrictBooleanField(default=True)
+    shadow = StrictBooleanField(
         default=False, help_text="Send this revision a copy of the traffic; answers are captured."
     )
     name = serializers.CharField(

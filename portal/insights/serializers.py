@@ -5,6 +5,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from portal.api.fields import StrictBooleanField
 from portal.deployments.models import Environment
 from portal.insights.kpis import MAX_MONTHS
 from portal.insights.models import RoiInputs
@@ -19,7 +20,7 @@ class ChecklistItemSerializer(serializers.Serializer):
         choices=["portal", "owner"],
         help_text="'portal': answered from the unit's own data, not editable.",
     )
-    answer = serializers.BooleanField(
+    answer = StrictBooleanField(
         allow_null=True, help_text="null: the owner has not answered it yet."
     )
     evidence = serializers.CharField()
@@ -32,7 +33,7 @@ class AssessmentSerializer(serializers.Serializer):
     yes_count = serializers.IntegerField()
     level = serializers.IntegerField(help_text="0, 1, 2, or 3 for 'Level 3-4'.")
     level_label = serializers.SerializerMethodField()
-    answers = serializers.DictField(child=serializers.BooleanField())
+    answers = serializers.DictField(child=StrictBooleanField())
     answered_by = serializers.DictField(child=serializers.CharField())
     evidence = serializers.DictField(child=serializers.CharField())
     assessed_by = serializers.CharField(source="assessed_by_label")
@@ -53,7 +54,7 @@ class CurrentLevelSerializer(serializers.Serializer):
     )
     level = serializers.IntegerField()
     level_label = serializers.CharField()
-    complete = serializers.BooleanField(help_text="Whether every question has an answer.")
+    complete = StrictBooleanField(help_text="Whether every question has an answer.")
 
 
 class MaturitySerializer(serializers.Serializer):
@@ -66,7 +67,7 @@ class MaturitySerializer(serializers.Serializer):
 
 class MaturityAnswersSerializer(serializers.Serializer):
     answers = serializers.DictField(
-        child=serializers.BooleanField(),
+        child=StrictBooleanField(),
         help_text="Yes (true) or no (false) for every question the portal leaves to the owner "
         "(answered_by 'owner' in GET), keyed by question id such as 'q05'.",
     )
@@ -128,7 +129,7 @@ class RoiSerializer(serializers.Serializer):
     currency = serializers.CharField()
     inputs = RoiFiguresSerializer(source="estimate.figures")
     measured = serializers.DictField(
-        child=serializers.BooleanField(),
+        child=StrictBooleanField(),
         source="estimate.measured",
         help_text="For each platform-side input: true when it was measured, false when the "
         "entered value stands in.",

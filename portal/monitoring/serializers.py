@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from portal.api.fields import STRICT_FIELD_MAPPING, StrictBooleanField
 from portal.monitoring.models import ActOn, Baseline, DriftRun, Monitor, Window
 
 
@@ -15,7 +16,7 @@ class ColumnResultSerializer(serializers.Serializer):
     statistic = serializers.FloatField(allow_null=True)
     statistic_error = serializers.FloatField()
     threshold = serializers.FloatField(allow_null=True)
-    drifted = serializers.BooleanField()
+    drifted = StrictBooleanField()
     status = serializers.CharField()
     reason = serializers.CharField(allow_null=True)
     missing_current = serializers.IntegerField()
@@ -61,6 +62,7 @@ class DriftRunSerializer(serializers.ModelSerializer):
 
 
 class MonitorSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = STRICT_FIELD_MAPPING
     endpoint = serializers.SlugField(max_length=63, help_text="The deployment name to watch.")
     interval_minutes = serializers.IntegerField(min_value=5, max_value=7 * 24 * 60, default=60)
     window = serializers.ChoiceField(choices=Window.choices, default=Window.HOUR)

@@ -61,6 +61,16 @@ def test_a_deactivated_tenant_disappears_for_its_members(company):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("value", [0, 1, "yes", "off", None])
+def test_a_switch_is_true_or_false_and_nothing_that_looks_like_one(company, value):
+    url = f"/api/v1/tenants/{company.a.slug}/"
+    refused = client_for(company.adam).patch(url, {"active": value}, format="json")
+
+    assert refused.status_code == 400 and "active" in refused.json()["detail"]
+    assert client_for(company.adam).get(url).json()["active"] is True
+
+
+@pytest.mark.django_db
 def test_finance_and_governance_read_any_tenant_but_not_its_members_as_finance(company):
     url = f"/api/v1/tenants/{company.a.slug}/"
     assert client_for(company.fiona).get(url).status_code == 200
