@@ -6,17 +6,10 @@ import pytest
 
 from chargeback.models import Statement
 from chargeback.tests.factories import closed_month
-from conftest import PASSWORD
 from tenants.scoping import tenant_scope
+from tests.browser.conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_finance_finalizes_a_draft_statement_from_the_review_queue(page, live_server, company):

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import PASSWORD
 from governance.tests.conftest import classify, make_version
 from portal.deployments.models import Deployment
 from tenants.scoping import tenant_scope
+from tests.browser.conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_an_engineer_requests_a_staging_deployment_and_sees_its_page(page, live_server, company):

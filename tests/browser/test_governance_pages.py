@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import PASSWORD
 from governance.tests.conftest import classify, complete_card, make_version, request
+from tests.browser.conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def approve_from_the_queue(page, live_server, username: str, comment: str = "") -> None:

@@ -17,7 +17,7 @@ import pytest
 from chargeback.exports import FOCUS_COLUMNS
 from chargeback.models import Statement
 from chargeback.tests.factories import closed_month
-from conftest import PASSWORD, TEST_ACTOR, make_token
+from conftest import TEST_ACTOR, make_token
 from governance.services.incidents import incident_open
 from governance.tests.conftest import classify, make_version, request
 from portal.catalog.models import ModelVersion
@@ -28,6 +28,7 @@ from portal.deployments.tests.serving import credit_features, serving_runtime, w
 from portal.monitoring import services as monitoring
 from portal.monitoring.models import BaselineSource, CapturedRequest
 from tenants.scoping import dangerously_across_tenants, tenant_scope
+from tests.browser.conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -57,14 +58,6 @@ def a_closed_month(company) -> None:
     """October's usage of both units, metered and closed into draft statements."""
     with dangerously_across_tenants("test data of both units"):
         closed_month(company)
-
-
-def sign_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("heading", name=re.compile(r"^Welcome, ")).wait_for()
 
 
 def unit_tab(page, name: str) -> None:

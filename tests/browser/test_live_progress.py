@@ -5,19 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import PASSWORD
 from portal.catalog.models import SyncRun
 from tenants.scoping import tenant_scope
+from tests.browser.conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("heading", name="Welcome", exact=False).wait_for()
 
 
 def test_a_running_sync_finishes_on_the_page_without_a_reload_or_a_blocked_style(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import PASSWORD
 from governance.tests.conftest import make_version
 from portal.insights.models import MaturityAssessment
 from tenants.scoping import tenant_scope
+from tests.browser.conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -18,13 +18,6 @@ OWNER_QUESTIONS = (
     "Are model tests (unit, integration, shadow) automated?",
     "Are MLOps team KPIs measured and reported to management?",
 )
-
-
-def sign_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_a_tenant_owner_answers_the_checklist_and_sees_the_level(page, live_server, company):

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import PASSWORD
+from tests.browser.conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_an_owner_signs_in_creates_a_service_token_and_sees_it_listed(page, live_server, company):
