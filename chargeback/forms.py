@@ -83,44 +83,36 @@ class RejectForm(forms.Form):
     )
 
 
+class MonthField(forms.CharField):
+    """A calendar month written YYYY-MM (kept as written, without surrounding spaces)."""
+
+    widget = forms.TextInput(attrs={"placeholder": "YYYY-MM", "size": 8})
+
+    def validate(self, value: str) -> None:
+        super().validate(value)
+        if value:
+            try:
+                parse_month(value)
+            except InvalidRequest:
+                raise forms.ValidationError("Write the month as YYYY-MM, e.g. 2026-10.") from None
+
+
 class StatementFilterForm(forms.Form):
     state = forms.ChoiceField(
         required=False, choices=[("", "any state"), *StatementState.choices], label="State"
     )
-    month = forms.CharField(
-        required=False,
-        label="Month",
-        widget=forms.TextInput(attrs={"placeholder": "YYYY-MM", "size": 8}),
-    )
-
-    def clean_month(self) -> str:
-        month = self.cleaned_data["month"].strip()
-        if month:
-            try:
-                parse_month(month)
-            except InvalidRequest:
-                raise forms.ValidationError("Write the month as YYYY-MM, e.g. 2026-10.") from None
-        return month
+    month = MonthField(required=False, label="Month")
 
 
 class MonthCloseForm(forms.Form):
     """The month to close; its ids (``close-month``) stay apart from the statement filter's."""
 
-    month = forms.CharField(
+    month = MonthField(
         label="Month to close",
         max_length=32,
         help_text="YYYY-MM; the month must have ended. Closing meters it to its end, rates it and "
         "writes one draft statement per unit.",
-        widget=forms.TextInput(attrs={"placeholder": "YYYY-MM", "size": 8}),
     )
-
-    def clean_month(self) -> str:
-        month = self.cleaned_data["month"].strip()
-        try:
-            parse_month(month)
-        except InvalidRequest:
-            raise forms.ValidationError("Write the month as YYYY-MM, e.g. 2026-10.") from None
-        return month
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "close-%s")

@@ -19,7 +19,7 @@ from chargeback.models import (
     RateCard,
     SourceKind,
 )
-from portal.queued import Queued, queued_work
+from portal.queued import Queued, following, queued_work
 
 # Which sources price a target's instances, best first; the built-in catalog is the fallback.
 TARGET_SOURCES: dict[str, tuple[str, ...]] = {
@@ -133,13 +133,10 @@ class MonthCloses:
     queued: Queued | None = None
 
     @property
-    def closing(self) -> bool:
-        return any(period.state == PeriodState.CLOSING for period in self.periods)
-
-    @property
     def live(self) -> bool:
         """A close runs or waits for a worker: the page follows it."""
-        return self.closing or bool(self.queued and self.queued.waiting)
+        closing = any(period.state == PeriodState.CLOSING for period in self.periods)
+        return following(self.queued, running=closing)
 
 
 def _close_moment(period: BillingPeriod, now: datetime) -> datetime | None:

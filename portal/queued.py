@@ -34,6 +34,11 @@ class Queued:
         return not self.stalled
 
 
+def following(queued: Queued | None, *, running: bool) -> bool:
+    """Whether the page keeps refreshing: work runs, or queued work still waits for a worker."""
+    return running or bool(queued and queued.waiting)
+
+
 def queued_address(address: str, *, now: datetime | None = None) -> str:
     """``address`` with the marker of work queued now."""
     moment = int((now or timezone.now()).timestamp())

@@ -30,7 +30,7 @@ from portal.catalog.models import (
 )
 from portal.errors import PortalError
 from portal.paging import paginate
-from portal.queued import queued_address, queued_work
+from portal.queued import following, queued_address, queued_work
 from tenants.access import platform_role_of
 from tenants.models import PlatformRole
 from tenants.routing import TenantRequest, tenant_page
@@ -101,9 +101,7 @@ def version_detail(request: TenantRequest, name: str, version: int) -> HttpRespo
 def sync_status(request: TenantRequest) -> HttpResponse:
     runs = list(SyncRun.objects.order_by("-started_at")[:30])
     queued = queued_work(request, started=(run.started_at for run in runs))
-    running = any(run.status == SyncStatus.RUNNING for run in runs) or bool(
-        queued and queued.waiting
-    )
+    running = following(queued, running=any(run.status == SyncStatus.RUNNING for run in runs))
     return render(
         request,
         "catalog/sync.html",
