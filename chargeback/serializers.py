@@ -231,7 +231,7 @@ class ConfigurationCostSerializer(serializers.Serializer):
     target = serializers.CharField(read_only=True)
     instance_type = serializers.CharField(read_only=True)
     replicas = serializers.IntegerField(read_only=True)
-    drift_monitor = StrictBooleanField(read_only=True)
+    drift_monitor = serializers.BooleanField(read_only=True)
     hourly = cents()
     monthly = cents()
 
@@ -249,7 +249,7 @@ class EstimateSerializer(serializers.Serializer):
     target = serializers.CharField(read_only=True)
     instance_type = serializers.CharField(read_only=True)
     replicas = serializers.IntegerField(read_only=True)
-    drift_monitor = StrictBooleanField(read_only=True)
+    drift_monitor = serializers.BooleanField(read_only=True)
     currency = serializers.CharField(read_only=True)
     hourly = cents()
     monthly = cents()
@@ -514,7 +514,7 @@ class BudgetStatusSerializer(serializers.Serializer):
     month_to_date = cents(source="spend.month_to_date")
     forecast = cents(source="spend.forecast")
     corrections = cents(source="spend.corrections")
-    overhead_included = StrictBooleanField(source="spend.overhead_known", read_only=True)
+    overhead_included = serializers.BooleanField(source="spend.overhead_known", read_only=True)
     used_percent = serializers.DecimalField(
         max_digits=12, decimal_places=1, read_only=True, allow_null=True
     )

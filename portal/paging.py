@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, QueryDict
 
@@ -34,6 +34,3 @@ def paginate(
     query = data.copy()
     query.pop("page", None)
     return {"page": page, "query": query.urlencode()}
-
-
-__all__ = ["PAGE_SIZE", "Page", "paginate"]

@@ -117,15 +117,18 @@ def run_rate_forecast(
     return corrections + (month_to_date - corrections) * ratio
 
 
-def month_spend(*, tenant: Tenant, now: datetime | None = None) -> MonthSpend:
-    """The tenant's spend in the month of ``now`` (inside the tenant's scope)."""
+def month_spend(
+    *, tenant: Tenant, now: datetime | None = None, card: RateCard | None = None
+) -> MonthSpend:
+    """The tenant's spend in the month of ``now`` (inside the tenant's scope), priced with
+    ``card`` (default: the rate card in force)."""
     now = now or timezone.now()
     month = month_of(now)
     start, end = month_start(month), month_start(next_month(month))
     measured_until = min(
         max(now.astimezone(UTC).replace(minute=0, second=0, microsecond=0), start), end
     )
-    card = rate_card_in_force()
+    card = card or rate_card_in_force()
     charges = tenant_month_rate(tenant_id=tenant.pk, month=month, card=card)
     usage = sum((c.billed_cost for c in charges if not c.correction), ZERO)
     corrections = sum((c.billed_cost for c in charges if c.correction), ZERO)

@@ -33,8 +33,8 @@ def _user(request: Request) -> object | None:
 
 
 def _deployments() -> QuerySet[Deployment]:
-    latest_first = ApprovalRequest.objects.only("id", "deployment_id", "created_at")
-    return deployments_listed().prefetch_related(Prefetch("approvals", queryset=latest_first))
+    dates_only = ApprovalRequest.objects.only("id", "deployment_id", "created_at")
+    return deployments_listed().prefetch_related(Prefetch("approvals", queryset=dates_only))
 
 
 class DeploymentListView(TenantScopedAPIView, generics.ListAPIView):

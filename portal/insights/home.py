@@ -271,8 +271,8 @@ class FinanceSection:
     months: list[date]
     rows: list[FinanceRow]
     month_totals: list[Decimal]
-    closes: MonthCloses = field(default_factory=lambda: MonthCloses(periods=[]))
-    finalized: list[Statement] = field(default_factory=list)
+    closes: MonthCloses
+    finalized: list[Statement]
 
 
 def finance_section(*, months: int = FINANCE_MONTHS) -> FinanceSection:

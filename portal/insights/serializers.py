@@ -20,7 +20,7 @@ class ChecklistItemSerializer(serializers.Serializer):
         choices=["portal", "owner"],
         help_text="'portal': answered from the unit's own data, not editable.",
     )
-    answer = StrictBooleanField(
+    answer = serializers.BooleanField(
         allow_null=True, help_text="null: the owner has not answered it yet."
     )
     evidence = serializers.CharField()
@@ -33,7 +33,7 @@ class AssessmentSerializer(serializers.Serializer):
     yes_count = serializers.IntegerField()
     level = serializers.IntegerField(help_text="0, 1, 2, or 3 for 'Level 3-4'.")
     level_label = serializers.SerializerMethodField()
-    answers = serializers.DictField(child=StrictBooleanField())
+    answers = serializers.DictField(child=serializers.BooleanField())
     answered_by = serializers.DictField(child=serializers.CharField())
     evidence = serializers.DictField(child=serializers.CharField())
     assessed_by = serializers.CharField(source="assessed_by_label")
@@ -54,7 +54,7 @@ class CurrentLevelSerializer(serializers.Serializer):
     )
     level = serializers.IntegerField()
     level_label = serializers.CharField()
-    complete = StrictBooleanField(help_text="Whether every question has an answer.")
+    complete = serializers.BooleanField(help_text="Whether every question has an answer.")
 
 
 class MaturitySerializer(serializers.Serializer):
@@ -129,7 +129,7 @@ class RoiSerializer(serializers.Serializer):
     currency = serializers.CharField()
     inputs = RoiFiguresSerializer(source="estimate.figures")
     measured = serializers.DictField(
-        child=StrictBooleanField(),
+        child=serializers.BooleanField(),
         source="estimate.measured",
         help_text="For each platform-side input: true when it was measured, false when the "
         "entered value stands in.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from portal.api.fields import STRICT_FIELD_MAPPING, StrictBooleanField
+from portal.api.fields import STRICT_FIELD_MAPPING
 from portal.monitoring.models import ActOn, Baseline, DriftRun, Monitor, Window
 
 
@@ -16,7 +16,7 @@ class ColumnResultSerializer(serializers.Serializer):
     statistic = serializers.FloatField(allow_null=True)
     statistic_error = serializers.FloatField()
     threshold = serializers.FloatField(allow_null=True)
-    drifted = StrictBooleanField()
+    drifted = serializers.BooleanField()
     status = serializers.CharField()
     reason = serializers.CharField(allow_null=True)
     missing_current = serializers.IntegerField()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 
@@ -10,6 +9,7 @@ from portal.deployments.models import Deployment
 from portal.monitoring.charts import drift_chart
 from portal.monitoring.models import Baseline, DriftRun, Monitor
 from portal.monitoring.selectors import drift_history, drift_status_by_deployment
+from portal.paging import paginate
 from tenants.routing import TenantRequest, tenant_page
 
 PAGE_SIZE = 20
@@ -21,7 +21,6 @@ def deployment_drift(request: TenantRequest, deployment_id: int) -> HttpResponse
         Deployment.objects.select_related("model_version__model"), pk=deployment_id
     )
     runs = DriftRun.objects.filter(deployment=deployment).order_by("-created_at", "-id")
-    page = Paginator(runs, PAGE_SIZE).get_page(request.GET.get("page"))
     latest = runs.filter(status__in=["succeeded", "failed"]).first()
     in_progress = runs.filter(status__in=["queued", "running"]).first()
     return render(
@@ -36,6 +35,6 @@ def deployment_drift(request: TenantRequest, deployment_id: int) -> HttpResponse
             "chart": drift_chart(drift_history(deployment.pk)),
             "monitor": Monitor.objects.filter(endpoint=deployment.name).first(),
             "baseline": Baseline.objects.filter(model_version=deployment.model_version).first(),
-            "page": page,
+            **paginate(request, runs, per_page=PAGE_SIZE),
         },
     )
