@@ -68,6 +68,22 @@ def database_url(database: dict) -> str:
     return f"postgres://{credentials}{host}{port}/{quote(str(database['NAME']))}"
 
 
+def _spawn(
+    args: list[str], *, log: Path, env: dict[str, str], own_session: bool = False
+) -> subprocess.Popen:
+    """``python <args>`` in the project, with its output appended to ``log``."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as output:
+        return subprocess.Popen(
+            [sys.executable, *args],
+            cwd=ROOT_DIR,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=own_session,
+        )
+
+
 def _stop(process: subprocess.Popen | None, *, timeout: float = 10) -> None:
     if process is None or process.poll() is not None:
         return
@@ -186,29 +202,15 @@ class CeleryWorker:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> CeleryWorker:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "portal",
-                    "worker",
-                    "--pool",
-                    "solo",
-                    "--loglevel",
-                    "WARNING",
-                    "--without-heartbeat",
-                    "--without-gossip",
-                    "--without-mingle",
-                ],
-                cwd=ROOT_DIR,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        self.process = _spawn(
+            [
+                *("-m", "celery", "-A", "portal", "worker", "--pool", "solo"),
+                *("--loglevel", "WARNING"),
+                *("--without-heartbeat", "--without-gossip", "--without-mingle"),
+            ],
+            log=self.log,
+            env=self.env,
+        )
         return self
 
     def kill(self) -> None:
@@ -437,31 +439,15 @@ class AppServer:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30) -> AppServer:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "portal.wsgi",
-                    "--bind",
-                    f"127.0.0.1:{self.port}",
-                    "--workers",
-                    "1",
-                    "--threads",
-                    "8",
-                    "--timeout",
-                    "30",
-                    "--graceful-timeout",
-                    "2",
-                ],
-                cwd=ROOT_DIR,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = _spawn(
+            [
+                *("-m", "gunicorn", "portal.wsgi", "--bind", f"127.0.0.1:{self.port}"),
+                *("--workers", "1", "--threads", "8", "--timeout", "30", "--graceful-timeout", "2"),
+            ],
+            log=self.log,
+            env=self.env,
+            own_session=True,
+        )
 
         def answers() -> bool:
             if self.process.poll() is not None:
