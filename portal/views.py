@@ -15,13 +15,14 @@ from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
+from chargeback.views.finance import month_close_region
 from portal.api.errors import (
     DATABASE_ERRORS,
     DATABASE_RETRY_AFTER_SECONDS,
     DATABASE_UNAVAILABLE_BODY,
     NOT_FOUND_BODY,
 )
-from portal.insights.home import home_for
+from portal.insights.home import FINANCE_MONTHS, home_for
 from portal.ratelimit import Rate, rate_limit_hit
 from tenants.selectors import tenant_choices_for
 
@@ -29,6 +30,8 @@ from tenants.selectors import tenant_choices_for
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """The sections of every role the person holds (see ``portal.insights.home``)."""
+    if region := month_close_region(request, months=FINANCE_MONTHS):
+        return region
     sections = home_for(request.user, tenant_choices_for(request.user))
     return render(request, "portal/home.html", {"home": sections, "choices": sections.choices})
 

@@ -354,3 +354,20 @@ def test_only_finance_and_platform_admins_close_a_month(company):
     for person in (company.alice, company.amir, company.ava):
         assert signed_in(person).post("/finance/close/", {"month": "2026-09"}).status_code == 403
     assert signed_in(company.adam).post("/finance/close/", {"month": "2026-09"}).status_code == 302
+
+
+def test_a_live_refresh_of_the_month_close_answers_that_region_alone(company):
+    from datetime import date
+
+    from chargeback.models import BillingPeriod
+
+    BillingPeriod.objects.create(month=date(2026, 9, 1), state="closing", total=4, processed=3)
+    live = {"HTTP_X_LIVE_REGION": "month-close"}
+    for url in ("/finance/statements/", "/"):
+        region = signed_in(company.fiona).get(url, **live).content.decode()
+        assert region.lstrip().startswith('<div id="month-close" data-live-refresh="3">'), url
+        assert '<progress id="close-2026-09" value="3" max="4">' in region
+        assert "<html" not in region and "Statements" not in region
+
+    member = signed_in(company.alice).get("/", **live).content.decode()
+    assert "close-2026-09" not in member and "<html" in member

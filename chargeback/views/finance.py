@@ -186,9 +186,22 @@ def _queue_page(
     return render(request, "chargeback/finance_queue.html", context, status=400 if failed else 200)
 
 
+def month_close_region(request: HttpRequest, *, months: int) -> HttpResponse | None:
+    """The month-close region alone, when a page's live refresh asks for it (static/portal/
+    live.js sends ``X-Live-Region``): the pages that show it would otherwise compute all the
+    rest again every three seconds while a close runs. None for any other request, and for
+    people who do not see month closes (finance and platform admins do)."""
+    if request.headers.get("X-Live-Region") != "month-close" or not is_finance(request.user):
+        return None
+    closes = month_closes(months=months, request=request)
+    return render(request, "chargeback/_month_close.html", {"closes": closes})
+
+
 @login_required
 def finance_statements(request: HttpRequest) -> HttpResponse:
     _finance_only(request)
+    if request.method == "GET" and (region := month_close_region(request, months=CLOSES_LISTED)):
+        return region
     if request.method == "POST":
         done, failure = _act(request)
         if failure is not None:
