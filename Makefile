@@ -48,5 +48,14 @@ worker: $(STAMP)
 beat: $(STAMP)
 	DEBUG=$${DEBUG:-true} $(VENV)/bin/celery -A portal beat --loglevel=INFO
 
+## Start from scratch: remove everything the embedded default made (database, MLflow store,
+## broker, cache, model copies, captured traffic, keys) and the tests' artifacts.
+VAR_DIR ?= $(or $(PORTAL_VAR_DIR),var)
 clean:
-	rm -rf var/portal.db* var/celery var/cache var/celerybeat-schedule* test-artifacts
+	@removed=0; \
+	for path in "$(VAR_DIR)"/* "$(VAR_DIR)"/.[!.]* test-artifacts; do \
+	  [ -e "$$path" ] || continue; \
+	  echo "Removing $$path"; rm -rf "$$path"; removed=1; \
+	done; \
+	[ "$$removed" = 1 ] && echo "Removed what the embedded default made; the next make run starts from scratch." \
+	  || echo "Nothing to remove: the embedded default has made nothing yet."

@@ -103,7 +103,16 @@ def seed_models(*, webhook_url: str = "") -> list[str]:
         ]
     lines = ensure_demo_models(uri)
     if webhook_url and settings.MLFLOW_WEBHOOK_SECRET:
-        lines.append(ensure_webhook(uri, url=webhook_url, secret=settings.MLFLOW_WEBHOOK_SECRET))
+        try:
+            lines.append(
+                ensure_webhook(uri, url=webhook_url, secret=settings.MLFLOW_WEBHOOK_SECRET)
+            )
+        except Exception as error:  # any failure to register it is only a warning
+            lines.append(
+                f"Warning: MLflow did not accept the registry webhook ({type(error).__name__}: "
+                f"{str(error)[:200]}). New versions reach the catalog with the periodic sync "
+                "instead of at once."
+            )
     for slug in DEMO_TENANTS:
         tenant = Tenant.objects.get(slug=slug)
         with tenant_scope(tenant):

@@ -7,6 +7,7 @@ cache. With ``DATABASE_URL`` and ``REDIS_URL`` set, the same processes use those
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import signal
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,17 +34,39 @@ def _manage(*args: str, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
 
+def _private_secret(path: Path, make: Callable[[], str]) -> str:
+    """A secret kept in a file only the portal's user may read, made on the first start."""
+    if not path.exists():
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(make())
+    path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _fernet_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
 def _embedded_mlflow(env: dict[str, str]) -> subprocess.Popen | None:
-    """Start MLflow on loopback (SQLite, local artifacts) unless MLFLOW_TRACKING_URI points elsewhere."""
+    """Start MLflow on loopback (SQLite, local artifacts) unless MLFLOW_TRACKING_URI points elsewhere.
+
+    The webhook secret and the key MLflow encrypts it with are made once and kept under
+    ``var/mlflow/``: MLflow makes a new key at every start when none is given, and then cannot
+    read the webhook it stored before, so a second start would fail.
+    """
     if env.get("MLFLOW_TRACKING_URI"):
         return None
     folder = Path(env.get("PORTAL_VAR_DIR", ROOT / "var")) / "mlflow"
-    folder.mkdir(parents=True, exist_ok=True)
-    secret_file = folder / "webhook-secret"
-    if not secret_file.exists():
-        secret_file.write_text(secrets.token_urlsafe(32))
-    env["MLFLOW_TRACKING_URI"] = "http://127.0.0.1:5500"
-    env.setdefault("MLFLOW_WEBHOOK_SECRET", secret_file.read_text().strip())
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    port = env.get("MLFLOW_PORT", "5500")
+    url = f"http://127.0.0.1:{port}"
+    webhook_secret = _private_secret(folder / "webhook-secret", lambda: secrets.token_urlsafe(32))
+    encryption_key = env.get("MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY") or _private_secret(
+        folder / "webhook-encryption-key", _fernet_key
+    )
+    env["MLFLOW_TRACKING_URI"] = url
+    env.setdefault("MLFLOW_WEBHOOK_SECRET", webhook_secret)
     mlflow_env = {
         k: v
         for k, v in env.items()
@@ -53,6 +77,7 @@ def _embedded_mlflow(env: dict[str, str]) -> subprocess.Popen | None:
         MLFLOW_WEBHOOK_ALLOWED_SCHEMES="http,https",
         MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS="true",
         MLFLOW_WEBHOOK_CACHE_TTL="5",
+        MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY=encryption_key,
     )
     process = subprocess.Popen(
         [
@@ -61,7 +86,7 @@ def _embedded_mlflow(env: dict[str, str]) -> subprocess.Popen | None:
             "--host",
             "127.0.0.1",
             "--port",
-            "5500",
+            port,
             "--workers",
             "1",
             "--backend-store-uri",
@@ -74,17 +99,47 @@ def _embedded_mlflow(env: dict[str, str]) -> subprocess.Popen | None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
-    for _ in range(120):
-        try:
-            with urllib.request.urlopen("http://127.0.0.1:5500/health", timeout=1):
-                print("MLflow is up at http://127.0.0.1:5500/", flush=True)
-                return process
-        except OSError:
-            if process.poll() is not None:
-                break
-            time.sleep(0.5)
-    print("MLflow did not start; the catalog will stay empty until it does.", file=sys.stderr)
+    _wait_for_mlflow(process, url)
     return process
+
+
+def _wait_for_mlflow(process: subprocess.Popen, url: str) -> bool:
+    """Wait while MLflow's process lives and has not answered yet, up to MLFLOW_START_SECONDS.
+
+    A busy machine can take minutes to start it (its first start migrates its database), so the
+    wait says what it waits for every so often instead of giving up early.
+    """
+    limit = float(os.environ.get("MLFLOW_START_SECONDS", "600"))
+    started = time.monotonic()
+    next_word = started + 15
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2):  # noqa: S310 (loopback http)
+                print(f"MLflow is up at {url}/", flush=True)
+                return True
+        except OSError:
+            pass
+        now = time.monotonic()
+        if process.poll() is not None:
+            reason = f"its process exited with status {process.returncode}"
+            break
+        if now - started > limit:
+            reason = f"it did not answer within {limit:.0f} s (MLFLOW_START_SECONDS)"
+            break
+        if now >= next_word:
+            print(
+                f"Waiting for MLflow to answer at {url}/health "
+                f"({now - started:.0f} s so far; its process is running)...",
+                flush=True,
+            )
+            next_word = now + 15
+        time.sleep(0.5)
+    print(
+        f"MLflow did not start: {reason}. The catalog will stay empty until it does.",
+        file=sys.stderr,
+        flush=True,
+    )
+    return False
 
 
 def main() -> int:

@@ -264,6 +264,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
+        # Kombu keeps its exchange table in ./control unless told otherwise.
+        "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
     }
 elif CELERY_BROKER_URL.startswith("redis"):
