@@ -158,11 +158,12 @@ def install_policies_after_migrate(
 def narrowed_app_role_rights() -> dict[str, tuple[str, ...]]:
     """Tables the application's role gets fewer rights on, by their models' ``app_role_rights``
     (the audit trail, which it may only append to)."""
-    return {
-        model._meta.db_table: tuple(model.app_role_rights)
-        for model in apps.get_models()
-        if getattr(model, "app_role_rights", None) is not None
-    }
+    narrowed = {}
+    for model in apps.get_models():
+        rights = getattr(model, "app_role_rights", None)
+        if rights is not None:
+            narrowed[model._meta.db_table] = tuple(rights)
+    return narrowed
 
 
 def grant_app_role(connection: BaseDatabaseWrapper, role: str, *, truncate: bool = False) -> None:
