@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,11 +81,13 @@ def _read(path: Path, root: Path) -> Anchor:
         return Anchor(chain, path.stem, 0, "", False, name)
 
 
-def anchors_read() -> dict[str, list[Anchor]]:
-    """Every anchor in the folder, by chain, oldest day first."""
+def anchors_read(chains: Iterable[str] | None = None) -> dict[str, list[Anchor]]:
+    """The anchors in the folder (of ``chains``, or every one), by chain, oldest day first."""
     root = anchor_root()
+    folders = ["*"] if chains is None else [_folder(chain) for chain in chains]
+    paths = sorted({path for folder in folders for path in root.glob(f"{folder}/*.json")})
     found: dict[str, list[Anchor]] = {}
-    for path in sorted(root.glob("*/*.json")) if root.is_dir() else []:
+    for path in paths if root.is_dir() else []:
         anchor = _read(path, root)
         found.setdefault(anchor.chain, []).append(anchor)
     for anchors in found.values():
