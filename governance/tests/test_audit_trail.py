@@ -576,3 +576,32 @@ def test_events_chained_before_the_key_are_resealed_once_and_an_old_break_stays_
     with tenant_scope(company.a):  # the trail goes on from the re-sealed head
         services.tenant_update(actor=TEST_ACTOR, tenant=company.a, name="Acme after")
     assert audit_verify(tenant_ids=[company.a.pk])[0].ok
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres
+def test_concurrent_writers_queue_on_the_chain_head_and_the_chain_stays_whole(company):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    def write(worker: int) -> None:
+        try:
+            for step in range(5):
+                with tenant_scope(company.a), transaction.atomic():
+                    audit_record(
+                        actor=TEST_ACTOR,
+                        action="test.concurrent",
+                        object_type="worker",
+                        object_id=f"{worker}-{step}",
+                        tenant_id=company.a.pk,
+                    )
+        finally:
+            connections.close_all()
+
+    before = len(chain_of(company.a))
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(write, range(6)))  # re-raises a worker's error
+    events = chain_of(company.a)
+    assert [event.sequence for event in events] == list(range(1, before + 31))
+    assert audit_verify(tenant_ids=[company.a.pk])[0].ok
