@@ -108,6 +108,12 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
+def _own_audit_anchors(settings, tmp_path):
+    # Each test anchors its own chains: anchors of another test's database would not match.
+    settings.AUDIT_ANCHOR_URI = str(tmp_path / "audit-anchors")
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     cache.clear()
     yield

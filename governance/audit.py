@@ -1,25 +1,34 @@
 """Writing and verifying the audit trail.
 
 ``audit_record`` appends one event to its tenant's chain inside the caller's transaction, so a
-rolled-back change leaves no event. ``audit_verify`` walks chains and names the first sequence
-number where the stored trail no longer matches its hashes.
+rolled-back change leaves no event. Each event is sealed: an HMAC-SHA256 under ``AUDIT_CHAIN_KEY``
+of its content and the previous event's seal. The database holds the seals but never the key, so
+someone who can write the database (its owner included) cannot seal a forged or edited event.
+``audit_verify`` walks chains, checks every seal, the chain heads and the signed anchors written
+outside the database (``governance.anchors``), and names the first sequence number where the
+stored trail no longer matches.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
 from governance.models import AuditChainHead, AuditEvent, AuditVerification
 from portal.middleware import current_request_id
+
+if TYPE_CHECKING:
+    from governance.anchors import Anchor
 
 
 @dataclass(frozen=True)
@@ -60,12 +69,21 @@ def _normalize(value: Any) -> Any:
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
-def _canonical(payload: dict) -> bytes:
+def canonical(payload: dict) -> bytes:
+    """The one byte form of a payload that seals and signatures are computed over."""
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def event_hash(event: AuditEvent) -> str:
-    payload = {
+def keyed_digest(purpose: str, payload: dict) -> str:
+    """HMAC-SHA256 under ``AUDIT_CHAIN_KEY`` of ``payload``, bound to ``purpose`` (an event seal
+    is never a valid anchor signature, nor the reverse)."""
+    message = purpose.encode() + b"\n" + canonical(payload)
+    return hmac.new(settings.AUDIT_CHAIN_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def event_payload(event: AuditEvent) -> dict:
+    """What an event's seal covers: its content, its place in its chain and the previous seal."""
+    return {
         "chain": event.chain,
         "sequence": event.sequence,
         "tenant": event.tenant_id,
@@ -76,9 +94,16 @@ def event_hash(event: AuditEvent) -> str:
         "after": event.after,
         "request_id": event.request_id,
         "created_at": event.created_at.astimezone(UTC).isoformat(),
-        "prev_hash": event.prev_hash,
+        "prev_seal": event.prev_seal,
     }
-    return hashlib.sha256(_canonical(payload)).hexdigest()
+
+
+def event_seal(event: AuditEvent) -> str:
+    return keyed_digest("portal.audit.event.v1", event_payload(event))
+
+
+def seals_match(stored: str, expected: str) -> bool:
+    return hmac.compare_digest(stored.encode(), expected.encode())
 
 
 @dataclass(frozen=True)
@@ -122,14 +147,13 @@ def audit_record_many(
     if not changes:
         return []
     key = chain_key(tenant_id)
-    AuditChainHead.objects.get_or_create(chain=key)
-    head = AuditChainHead.objects.select_for_update().get(chain=key)
+    last_sequence, last_seal = _lock_chain_head(key)
     now, request_id = timezone.now(), current_request_id()
     events = []
     for change in changes:
         event = AuditEvent(
             chain=key,
-            sequence=head.last_sequence + 1,
+            sequence=last_sequence + 1,
             tenant_id=tenant_id,
             actor_type=actor.type,
             actor_id=actor.id,
@@ -141,14 +165,32 @@ def audit_record_many(
             after=_normalize(change.after),
             request_id=request_id,
             created_at=now,
-            prev_hash=head.last_hash,
+            prev_seal=last_seal,
         )
-        event.hash = event_hash(event)
-        head.last_sequence, head.last_hash = event.sequence, event.hash
+        event.seal = event_seal(event)
+        last_sequence, last_seal = event.sequence, event.seal
         events.append(event)
+    # The database moves the chain's head as each event is inserted, and refuses an event that
+    # does not extend its chain (migration 0006); the portal never writes heads itself.
     AuditEvent.objects.dangerously_across_tenants().bulk_create(events)
-    head.save(update_fields=["last_sequence", "last_hash"])
     return events
+
+
+def _lock_chain_head(key: str) -> tuple[int, str]:
+    """Lock the head of chain ``key`` until the transaction ends; its last sequence and seal."""
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        # The application's role may not write heads, nor lock them with FOR UPDATE: a function
+        # of the tables' owner creates the head when missing and locks it.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT head_sequence, head_seal FROM governance_audit_chain_lock(%s)", [key]
+            )
+            sequence, seal = cursor.fetchone()
+            return int(sequence), seal
+    # SQLite: transactions take the write lock when they begin (IMMEDIATE), so writers queue.
+    head = AuditChainHead.objects.filter(chain=key).values_list("last_sequence", "last_seal")
+    return head.first() or (0, "")
 
 
 def apply_updates(
@@ -184,53 +226,112 @@ class ChainReport:
     def ok(self) -> bool:
         return self.first_broken_sequence is None
 
+    def broken(self, sequence: int, reason: str) -> ChainReport:
+        self.first_broken_sequence, self.reason = sequence, reason
+        return self
+
+
+def _describe(event: AuditEvent) -> str:
+    return f"event {event.pk} ({event.action} by {event.actor_label} at {event.created_at:%Y-%m-%d %H:%M})"
+
 
 def _verify_chain(
-    key: str, events: Iterable[AuditEvent], head: AuditChainHead | None
+    key: str, events: Iterable[AuditEvent], head: AuditChainHead | None, anchors: list[Anchor]
 ) -> ChainReport:
     report = ChainReport(chain=key)
-    expected_sequence, prev_hash = 1, ""
+    forged = [anchor for anchor in anchors if not anchor.signed]
+    if forged:
+        return report.broken(
+            forged[0].sequence,
+            f"the anchor file {forged[0].name} is not signed with the audit key (altered or forged)",
+        )
+    anchored: dict[int, list[Anchor]] = {}
+    for anchor in anchors:
+        anchored.setdefault(anchor.sequence, []).append(anchor)
+    expected_sequence, prev_seal = 1, ""
     for event in events:
         report.events_checked += 1
         if event.sequence != expected_sequence:
-            report.first_broken_sequence = expected_sequence
-            report.reason = f"sequence {expected_sequence} is missing (found {event.sequence} next)"
-            return report
-        if event.prev_hash != prev_hash:
-            report.first_broken_sequence = event.sequence
-            report.reason = "its link to the previous event does not match (reordered or replaced)"
-            return report
-        if event_hash(event) != event.hash:
-            report.first_broken_sequence = event.sequence
-            report.reason = "its content no longer matches its hash (edited)"
-            return report
-        expected_sequence, prev_hash = event.sequence + 1, event.hash
-    if head is not None and head.last_sequence >= expected_sequence:
-        report.first_broken_sequence = expected_sequence
-        report.reason = (
-            f"the chain head records {head.last_sequence} events but the trail ends at "
-            f"{expected_sequence - 1} (events deleted from the end)"
+            return report.broken(
+                expected_sequence,
+                f"sequence {expected_sequence} is missing (found {event.sequence} next)",
+            )
+        if event.prev_seal != prev_seal:
+            return report.broken(
+                event.sequence,
+                f"{_describe(event)}: its link to the previous event does not match "
+                "(reordered or replaced)",
+            )
+        if not seals_match(event.seal, event_seal(event)):
+            return report.broken(
+                event.sequence,
+                f"{_describe(event)}: its seal does not match its content "
+                "(edited, or written by someone without the audit key)",
+            )
+        for anchor in anchored.get(event.sequence, ()):
+            if not seals_match(event.seal, anchor.seal):
+                return report.broken(
+                    event.sequence,
+                    f"{_describe(event)} is not the event anchored on {anchor.day} (replaced)",
+                )
+        expected_sequence, prev_seal = event.sequence + 1, event.seal
+    last = expected_sequence - 1
+    newest = max(anchors, key=lambda anchor: anchor.sequence, default=None)
+    if newest is not None and newest.sequence > last:
+        return report.broken(
+            last + 1,
+            f"the chain was anchored on {newest.day} with {newest.sequence} events but the trail "
+            f"ends at {last} (events deleted from the end)",
         )
-    elif head is not None and head.last_sequence and head.last_hash != prev_hash:
-        report.first_broken_sequence = head.last_sequence
-        report.reason = "the last event's hash differs from the one the chain head recorded"
+    if head is None:
+        if last:
+            report.broken(
+                last + 1,
+                "the chain head is missing (deleted), so events cut from the end since the "
+                "last anchor would go unnoticed",
+            )
+        return report
+    if head.last_sequence > last:
+        return report.broken(
+            last + 1,
+            f"the chain head records {head.last_sequence} events but the trail ends at "
+            f"{last} (events deleted from the end)",
+        )
+    if head.last_sequence != last or not seals_match(head.last_seal, prev_seal):
+        return report.broken(
+            min(head.last_sequence + 1, last),
+            f"the chain head ({head.last_sequence} events) does not match the last event "
+            f"({last}): the head was moved",
+        )
     return report
 
 
 def audit_verify(*, tenant_ids: Iterable[int | None] | None = None) -> list[ChainReport]:
-    """Verify the given chains (every chain when ``tenant_ids`` is None), one report each."""
+    """Verify the given chains (every chain when ``tenant_ids`` is None), one report each.
+
+    Every event's seal is checked, and each chain against its head and its anchors.
+    """
+    from governance.anchors import anchors_read
+
     heads = {head.chain: head for head in AuditChainHead.objects.all()}
     # A cross-tenant read by design: verification must see every chain, including a tampered one.
     events = AuditEvent.objects.dangerously_across_tenants()
     if tenant_ids is None:
+        anchors = anchors_read()
         keys = sorted(
-            set(heads) | set(events.order_by().values_list("chain", flat=True).distinct())
+            set(heads)
+            | set(anchors)
+            | set(events.order_by().values_list("chain", flat=True).distinct())
         )
     else:
         keys = [chain_key(tenant_id) for tenant_id in tenant_ids]
+        anchors = anchors_read(keys)
     return [
         _verify_chain(
-            key, events.filter(chain=key).order_by("sequence").iterator(2000), heads.get(key)
+            key,
+            events.filter(chain=key).order_by("sequence").iterator(2000),
+            heads.get(key),
+            anchors.get(key, []),
         )
         for key in keys
     ]

@@ -41,8 +41,8 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "after",
             "request_id",
             "created_at",
-            "prev_hash",
-            "hash",
+            "prev_seal",
+            "seal",
         ]
         read_only_fields = fields
 

@@ -1,9 +1,10 @@
-"""Governance tasks: audit verification, approval expiry, re-certification."""
+"""Governance tasks: audit verification and anchoring, approval expiry, re-certification."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
+from governance.anchors import audit_anchor_heads
 from governance.audit import audit_verification_run
 from tenants.models import Tenant
 from tenants.scoping import tenant_scope
@@ -26,3 +27,9 @@ def daily_checks() -> dict[str, int]:
             expired += approvals_expire()
             changed += len(certifications_check())
     return {"approvals_expired": expired, "certifications_changed": changed}
+
+
+@shared_task(name="governance.anchor_audit_trail", acks_late=True)
+def anchor_audit_trail() -> int:
+    """Write today's signed anchor of every audit chain outside the database; returns how many."""
+    return audit_anchor_heads()

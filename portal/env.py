@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import secrets
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -115,3 +116,26 @@ class Env:
         if scheme != "sqlite" and not config.get("NAME"):
             raise ImproperlyConfigured(f"{name} must name a database, got {value!r}.")
         return dict(config)
+
+
+def private_key_file(path: os.PathLike[builtins.str] | builtins.str) -> builtins.str:
+    """The key kept in ``path``; generated there on first use, readable by this user only."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        # Written aside and linked into place, so a process starting at the same time reads
+        # either no file or the whole key, and the first to link wins.
+        draft = f"{path}.{os.getpid()}.{secrets.token_hex(4)}"
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "w") as file:
+                file.write(secrets.token_urlsafe(48))
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(draft)
+    with open(path) as file:
+        key = file.read().strip()
+    if not key:
+        raise ImproperlyConfigured(f"{path} is empty; delete it to generate a new key.")
+    return key

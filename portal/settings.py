@@ -14,7 +14,7 @@ from typing import Any
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import Env
+from portal.env import Env, private_key_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = Env()
@@ -279,6 +279,28 @@ elif CELERY_BROKER_URL.startswith("redis"):
         "socket_timeout": 2,
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", False)
+# --- The audit trail (governance/audit.py, governance/anchors.py) -----------------------------------
+
+# The key that seals every audit event and signs the chain anchors. The database never holds it,
+# so whoever can write the database cannot forge a seal. Unset, a key is generated once and kept
+# under var/ (readable by the portal's user only): fine for one host; a deployment with several
+# hosts or containers sets the same key on every web, worker and beat process.
+AUDIT_CHAIN_KEY = env.str("AUDIT_CHAIN_KEY", "") or private_key_file(VAR_DIR / "audit-chain-key")
+if len(AUDIT_CHAIN_KEY) < 32:
+    raise ImproperlyConfigured(
+        "AUDIT_CHAIN_KEY must be at least 32 characters; generate one with "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+    )
+# Where the signed chain heads are written, one file per chain and day: a folder, best on storage
+# the database's administrators cannot write (another host, a write-once bucket mounted as files).
+AUDIT_ANCHOR_URI = env.str("AUDIT_ANCHOR_URI", str(VAR_DIR / "audit-anchors"))
+if "://" in AUDIT_ANCHOR_URI and not AUDIT_ANCHOR_URI.startswith("file://"):
+    raise ImproperlyConfigured(
+        f"AUDIT_ANCHOR_URI must be a folder (a path or file:// URL), got {AUDIT_ANCHOR_URI!r}; "
+        "object stores are not supported yet: mount one as a folder."
+    )
+AUDIT_ANCHOR_INTERVAL_SECONDS = env.int("AUDIT_ANCHOR_INTERVAL_SECONDS", 3600, minimum=60)
+
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sync-mlflow-registry": {
@@ -292,6 +314,10 @@ CELERY_BEAT_SCHEDULE = {
     "verify-audit-trail-daily": {
         "task": "governance.verify_audit_trail",
         "schedule": env.int("AUDIT_VERIFY_INTERVAL_SECONDS", 24 * 3600, minimum=60),
+    },
+    "anchor-audit-trail": {
+        "task": "governance.anchor_audit_trail",
+        "schedule": AUDIT_ANCHOR_INTERVAL_SECONDS,
     },
     "retire-warm-revisions": {
         "task": "deployments.retire_warm_revisions",

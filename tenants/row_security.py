@@ -42,7 +42,12 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from psycopg.pq import TransactionStatus
 
-from tenants.scoping import TenantOwnedModel, across_tenants_active, scoped_tenant_id
+from tenants.scoping import (
+    TenantOwnedModel,
+    TenantScopedManager,
+    across_tenants_active,
+    scoped_tenant_id,
+)
 
 _IDLE, _INERROR = TransactionStatus.IDLE, TransactionStatus.INERROR
 
@@ -69,13 +74,20 @@ def policy_expression(column: str) -> str:
 
 
 def tenant_owned_models(app_configs: Iterable[AppConfig] | None = None) -> list[type[Any]]:
-    """Every concrete model with a table of its own whose rows belong to one tenant."""
+    """Every concrete model with a table of its own whose rows belong to one tenant.
+
+    That is every ``TenantOwnedModel``, and every model whose default manager is tenant-scoped
+    (the audit trail, whose platform-wide rows have no tenant: only cross-tenant work sees them).
+    """
     configs = apps.get_app_configs() if app_configs is None else app_configs
     return [
         model
         for config in configs
         for model in config.get_models()
-        if issubclass(model, TenantOwnedModel)
+        if (
+            issubclass(model, TenantOwnedModel)
+            or isinstance(model._default_manager, TenantScopedManager)
+        )
         and not model._meta.proxy
         and model._meta.managed
         and not model._meta.swapped
@@ -143,8 +155,20 @@ def install_policies_after_migrate(
         ensure_row_level_security(connections[using], models)
 
 
+def narrowed_app_role_rights() -> dict[str, tuple[str, ...]]:
+    """Tables the application's role gets fewer rights on, by their models' ``app_role_rights``
+    (the audit trail, which it may only append to)."""
+    narrowed = {}
+    for model in apps.get_models():
+        rights = getattr(model, "app_role_rights", None)
+        if rights is not None:
+            narrowed[model._meta.db_table] = tuple(rights)
+    return narrowed
+
+
 def grant_app_role(connection: BaseDatabaseWrapper, role: str, *, truncate: bool = False) -> None:
-    """Let ``role`` read and write every table of the schema, now and after later migrations.
+    """Let ``role`` read and write every table of the schema, now and after later migrations,
+    except the tables of ``narrowed_app_role_rights``, where it gets only the rights named there.
 
     ``truncate`` is for test databases, whose flush empties tables with TRUNCATE.
     """
@@ -165,6 +189,12 @@ def grant_app_role(connection: BaseDatabaseWrapper, role: str, *, truncate: bool
             f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT {sequence_rights} ON SEQUENCES "
             f"TO {quote(role)}"
         )
+        for table, rights in narrowed_app_role_rights().items():
+            if _table_state(cursor, quote(table)) is None:
+                continue
+            granted = ", ".join([*rights, *(["TRUNCATE"] if truncate else [])])
+            cursor.execute(f"REVOKE ALL ON {quote(table)} FROM {quote(role)}")
+            cursor.execute(f"GRANT {granted} ON {quote(table)} TO {quote(role)}")
 
 
 # --- The settings of each statement ---------------------------------------------------------------

@@ -46,6 +46,8 @@ def manage(*args: str, **variables: str) -> subprocess.CompletedProcess:
             "MLFLOW_TRACKING_URI must be a URL starting with http://",
         ),
         ("SESSION_COOKIE_AGE", "an hour", "SESSION_COOKIE_AGE must be a whole number"),
+        ("AUDIT_CHAIN_KEY", "short", "AUDIT_CHAIN_KEY must be at least 32 characters"),
+        ("AUDIT_ANCHOR_URI", "s3://bucket/anchors", "AUDIT_ANCHOR_URI must be a folder"),
     ],
 )
 def test_a_bad_value_stops_start_up_with_a_sentence_naming_the_variable(variable, value, sentence):
@@ -182,3 +184,15 @@ def test_production_passwords_are_hashed_strongly_and_checked_and_sign_in_is_thr
     # The throttles themselves are tested in tests/test_pages.py (sign-in) and
     # tenants/tests/test_service_tokens.py (token creation); here, that production has them.
     assert probe["throttles"]["login"] and probe["throttles"]["token_create"]
+
+
+def test_without_an_audit_key_one_is_generated_once_and_kept_private(tmp_path):
+    read = "from django.conf import settings; print(settings.AUDIT_CHAIN_KEY)"
+    first = manage("shell", "-c", read, DEBUG="true", PORTAL_VAR_DIR=str(tmp_path))
+    second = manage("shell", "-c", read, DEBUG="true", PORTAL_VAR_DIR=str(tmp_path))
+    assert first.returncode == 0, first.stderr
+    key = first.stdout.split()[-1]
+    assert len(key) >= 32 and second.stdout.split()[-1] == key
+    kept = tmp_path / "audit-chain-key"
+    assert kept.read_text().strip() == key
+    assert kept.stat().st_mode & 0o777 == 0o600

@@ -1,12 +1,16 @@
-"""The audit trail: append-only events, chained per tenant with SHA-256.
+"""The audit trail: append-only events, chained per tenant and sealed with a key.
 
 Each tenant has its own chain (platform-wide events such as role grants form the ``platform``
-chain). An event's hash covers its content and the previous event's hash, so editing, deleting
-or reordering a stored event breaks the chain at that sequence number. ``AuditChainHead`` keeps
-each chain's last sequence and hash, which also reveals a deleted tail.
+chain). An event's seal is an HMAC-SHA256, under ``AUDIT_CHAIN_KEY``, of its content and the
+previous event's seal, so editing, deleting or reordering a stored event breaks the chain at that
+sequence number, and nobody without the key (the database's owner included) can seal a forgery.
+``AuditChainHead`` keeps each chain's last sequence and seal, which also reveals a deleted tail;
+signed copies of the heads are anchored outside the database (``governance/anchors.py``).
 
 Events are refused UPDATE and DELETE by the model, by the queryset and, in the database, by a
-trigger installed in this app's migrations.
+trigger installed in this app's migrations. On PostgreSQL the application's role may only read
+(under row-level security) and insert events, and only read heads: a trigger moves a chain's head
+as each event is inserted, and refuses an event that does not extend its chain.
 """
 
 from __future__ import annotations
@@ -55,10 +59,13 @@ class AuditEvent(models.Model):
     after = models.JSONField(null=True, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(editable=False)
-    prev_hash = models.CharField(max_length=64, editable=False)
-    hash = models.CharField(max_length=64, editable=False)
+    prev_seal = models.CharField(max_length=64, editable=False)
+    seal = models.CharField(max_length=64, editable=False)
 
     objects = AuditEventManager()
+
+    # What the application's database role may do with the table (``grant_app_role``).
+    app_role_rights = ("SELECT", "INSERT")
 
     class Meta:
         ordering = ["chain", "sequence"]
@@ -86,11 +93,16 @@ class AuditEvent(models.Model):
 
 
 class AuditChainHead(models.Model):
-    """The last sequence number and hash of one chain; locked while an event is appended."""
+    """The last sequence number and seal of one chain; locked while an event is appended.
+
+    Only the database moves it, as events are inserted (migration 0006).
+    """
 
     chain = models.CharField(max_length=32, unique=True)
     last_sequence = models.PositiveBigIntegerField(default=0)
-    last_hash = models.CharField(max_length=64, default="")
+    last_seal = models.CharField(max_length=64, default="")
+
+    app_role_rights = ("SELECT",)
 
     def __str__(self) -> str:
         return f"{self.chain} @ {self.last_sequence}"

@@ -135,8 +135,8 @@ def _audit_events(
             "before": e.before,
             "after": e.after,
             "request_id": e.request_id,
-            "prev_hash": e.prev_hash,
-            "hash": e.hash,
+            "prev_seal": e.prev_seal,
+            "seal": e.seal,
         }
         for e in events
     ]

@@ -1,5 +1,5 @@
 """The audit trail across tenants, for governance leads and platform admins, with the latest
-verification of its hash chains and a way to verify them now."""
+verification of its sealed chains and a way to verify them now."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Verify the audit trail's hash chains; exit 0 when intact, 1 naming the first broken event."""
+"""Verify the audit trail: every seal, chain head and anchor; exit 0 when intact, 1 naming the
+first event that does not match."""
 
 from __future__ import annotations
 
