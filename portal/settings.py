@@ -414,6 +414,8 @@ if DEBUG:
     )
 
 LOGIN_THROTTLE = env.str("THROTTLE_LOGIN", "10/5min")
+# CPU time one evaluation of a policy may take; a rule still running then fails closed.
+POLICY_EVALUATION_BUDGET_MS = env.int("POLICY_EVALUATION_BUDGET_MS", 500, minimum=10)
 API_MAX_PAGE_SIZE = 500
 
 SPECTACULAR_SETTINGS = {
