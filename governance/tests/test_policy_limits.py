@@ -204,3 +204,15 @@ def test_the_default_policy_passes_the_worst_case_check_and_still_decides_as_bef
 
     assert deployment.state == "pending_approval"
     assert deployment.decision["requirements"] == {"governance_lead": 2}
+
+
+def test_a_dry_run_body_nested_thousands_deep_is_a_400_not_a_500(company):
+    depth = 100_000
+    body = '{"tenant": "acme-retail", "context": {"tags": ' + "[" * depth + "]" * depth + "}}"
+
+    response = client_for(company.amir).post(
+        "/api/v1/policies/dry-run/", body, content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert "nests lists and objects too deeply" in response.json()["detail"]
