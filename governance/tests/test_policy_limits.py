@@ -128,6 +128,24 @@ def test_a_comprehension_over_every_pair_of_metrics_is_refused_as_too_costly(com
     assert "at most 10000" in response.json()["detail"]
 
 
+def test_a_rule_too_slow_on_the_largest_allowed_request_is_refused_at_publish(company, settings):
+    """Within every static cap (256 metrics times 38 items), but celpy needs seconds for it."""
+    settings.POLICY_EVALUATION_BUDGET_MS = 200
+    items = "[" + ", ".join(str(i) for i in range(38)) + "]"
+    slow = f'metrics.exists(a, {items}.exists(b, a + string(b) == "x"))'
+    document = DEFAULT.replace('when: tier == "prohibited"', f"when: '{slow}'")
+
+    response = publish(company.grace, document)
+
+    assert response.status_code == 400, response.json()
+    assert response.json()["detail"].endswith(
+        "rule 'prohibited': the expression needs more than the 200 ms evaluation budget on the "
+        "largest request the portal accepts (256 metrics, 128 tags, 64 items in other lists); "
+        "make it cheaper."
+    )
+    assert not PolicyVersion.objects.exists()
+
+
 def test_a_deeply_nested_yaml_document_is_refused_at_once(company):
     depth = 20_000
     document = "name: default\nrules: " + "[" * depth + "]" * depth + "\n"  # 40 kB
