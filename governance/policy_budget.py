@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
 import os
 import select
 import subprocess
@@ -26,6 +27,7 @@ from typing import Any
 
 from django.conf import settings
 
+logger = logging.getLogger(__name__)
 WORKER = Path(__file__).resolve().parent / "policy_worker.py"
 WORKER_MEMORY_BYTES = 1024 * 1024 * 1024  # address space of a worker
 WORKER_START_SECONDS = 20.0  # to import celpy on a loaded machine
@@ -120,6 +122,7 @@ def _checkout() -> _Worker:
             worker = _idle.pop()
             if worker.process.poll() is None:
                 return worker
+            worker.kill()  # it died idle (killed from outside): reap it and close its pipes
     return _Worker()
 
 
@@ -165,7 +168,8 @@ def rules_evaluate(
             _replace()
             return [Outcome("budget")] * len(rules)
         answers = json.loads(line)
-    except (OSError, ValueError, EvaluatorUnavailable):
+    except Exception:  # a dead pipe, a garbled answer: the rules fail closed
+        logger.exception("The policy evaluator failed; the rules count as not evaluable.")
         worker.kill()
         return [Outcome("crash", "the policy evaluator stopped")] * len(rules)
     _checkin(worker)

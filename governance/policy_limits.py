@@ -64,9 +64,9 @@ def context_check(context: dict[str, Any]) -> None:
     ):
         if isinstance(value, dict | list) and len(value) > cap:
             raise TooLarge(f"{name} has {len(value)} {unit}; a policy reads at most {cap}.")
-    try:
-        size = len(json.dumps(context, default=str))
-    except (RecursionError, ValueError):
+    try:  # odd keys and values are skipped here and named by the walk below
+        size = len(json.dumps(context, default=str, skipkeys=True))
+    except RecursionError:
         raise TooLarge(
             f"it nests lists and mappings more than {MAX_NESTING} levels deep."
         ) from None
