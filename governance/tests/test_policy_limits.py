@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -9,9 +11,10 @@ import pytest
 from django.urls import resolve
 
 from conftest import client_for
+from governance import policy_budget
 from governance.models import PolicyVersion
 from governance.policy import SAMPLE_CONTEXT, content_hash
-from governance.policy_budget import rules_evaluate
+from governance.policy_budget import Outcome, rules_evaluate
 from governance.services.policies import policy_load_from_repo
 from governance.tests.conftest import classify, make_version, request
 
@@ -211,6 +214,22 @@ def test_a_published_policy_that_runs_out_of_budget_on_a_request_fails_closed(co
     assert reason.startswith("Rule 'nested' could not be evaluated on this request (it needs more")
     assert "200 ms" in reason
     assert seconds < 5.0
+
+
+def test_a_policy_worker_that_stops_answering_is_killed_and_the_rules_fail_closed(settings):
+    settings.POLICY_EVALUATION_BUDGET_MS = 100
+    rules_evaluate(["true"], {})
+    hung = policy_budget._idle[-1]  # the next evaluation takes this one
+    os.kill(hung.process.pid, signal.SIGSTOP)
+
+    outcomes, seconds = timed(lambda: rules_evaluate(["true", "false"], {}))
+
+    assert outcomes == [Outcome("budget"), Outcome("budget")]
+    assert hung.process.returncode is not None
+    assert (
+        seconds < 0.1 * policy_budget.WALL_CLOCK_FACTOR + policy_budget.WALL_CLOCK_SLACK_SECONDS + 2
+    )
+    assert rules_evaluate(["true"], {}) == [Outcome("bool", True)]
 
 
 def test_the_default_policy_passes_the_worst_case_check_and_still_decides_as_before(
