@@ -180,9 +180,9 @@ def yaml_check(document: str) -> None:
     except yaml.YAMLError as error:
         if "nesting depth" in str(error):  # libyaml's own cap (1,000), reached while scanning
             mark = getattr(error, "problem_mark", None)
-            line = f"Line {mark.line + 1}: " if mark is not None else ""
+            at = f"Line {mark.line + 1}: " if mark is not None else ""
             raise TooLarge(
-                f"{line}the document is nested more than {MAX_YAML_DEPTH} levels deep."
+                f"{at}the document is nested more than {MAX_YAML_DEPTH} levels deep."
             ) from None
         return  # the loader reports the syntax error with its line
 
