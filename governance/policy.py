@@ -23,6 +23,11 @@ Combining: any firing ``deny`` denies (with every deny reason); otherwise firing
 ``require_approvals`` rules need, per role, the largest number any of them asks for; otherwise a
 firing ``allow`` allows; otherwise ``otherwise`` applies. A rule that cannot be evaluated on a
 request counts as firing when its outcome is deny or require_approvals, so errors fail closed.
+
+Evaluation is bounded (``governance.policy_limits``, ``governance.policy_budget``): documents and
+contexts over a cap are refused, and rules run in a worker process within a time budget; a rule
+out of budget counts as not evaluable, so it fails closed too. Publishing runs each rule on the
+largest context the caps allow and refuses a rule that needs more than the budget.
 """
 
 from __future__ import annotations
@@ -30,12 +35,13 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import celpy
 import yaml
 
+from governance import policy_limits as limits
+from governance.policy_budget import Outcome, budget_ms, rules_evaluate
 from portal.errors import InvalidRequest
 
 OUTCOMES = ("allow", "require_approvals", "deny")
@@ -81,7 +87,6 @@ DEFAULT_OTHERWISE = {
     "role": "governance_lead",
     "reason": "No rule of the policy covers this request, so a governance lead reviews it.",
 }
-MAX_DOCUMENT_CHARS = 64_000
 NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62})$")
 _ENV = celpy.Environment()
 
@@ -156,7 +161,7 @@ def _when_lines(document: str) -> dict[int, int]:
     """Index of each rule to the 1-based line where its CEL expression starts."""
     lines: dict[int, int] = {}
     try:
-        root = yaml.compose(document, Loader=yaml.SafeLoader)
+        root = yaml.compose(document, Loader=limits.YamlLoader)
     except yaml.YAMLError:
         return lines
     if not isinstance(root, yaml.MappingNode):
@@ -189,8 +194,7 @@ def _locate(document: str, start_line: int, column: int) -> tuple[int, int]:
     return start_line, column
 
 
-def _cel_error(error: Exception) -> str:
-    text = str(error.args[0] if error.args else error)
+def _cel_error(text: str) -> str:
     match = re.search(r"undeclared reference to '([^']+)'", text)
     if match:
         return (
@@ -234,15 +238,22 @@ def _rule(raw: Any, *, where: str, needs_when: bool, line: int = 0) -> Rule:
     )
 
 
-def policy_parse(document: str) -> ParsedPolicy:
-    """Validate a policy document and compile its rules; ``PolicyInvalid`` names what is wrong."""
+def policy_parse(document: str, *, strict: bool = True) -> ParsedPolicy:
+    """Validate a policy document and compile its rules; ``PolicyInvalid`` names what is wrong.
+
+    ``strict`` (publishing, trying a draft) also holds each rule to the caps on its cost and runs
+    it on a sample and on the largest context allowed. A stored version is read with
+    ``strict=False``: it passed when it was published, and the budget bounds it on every request.
+    """
     if not isinstance(document, str) or not document.strip():
         raise PolicyInvalid("The policy document is empty.")
-    if len(document) > MAX_DOCUMENT_CHARS:
-        raise PolicyInvalid(f"The policy document is longer than {MAX_DOCUMENT_CHARS} characters.")
-    _refuse_aliases(document)
     try:
-        raw = yaml.safe_load(document)
+        limits.document_size_check(document)
+        limits.yaml_check(document)
+    except limits.TooLarge as error:
+        raise PolicyInvalid(str(error)) from None
+    try:
+        raw = yaml.load(document, Loader=limits.YamlLoader)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"Line {mark.line + 1}: " if mark is not None else ""
@@ -251,7 +262,7 @@ def policy_parse(document: str) -> ParsedPolicy:
         raise PolicyInvalid("The policy document must be a YAML mapping with name and rules.")
     unknown = set(raw) - {"name", "description", "tenants", "params", "rules", "otherwise"}
     if unknown:
-        raise PolicyInvalid(f"Unknown top-level keys: {', '.join(sorted(unknown))}.")
+        raise PolicyInvalid(f"Unknown top-level keys: {', '.join(sorted(map(str, unknown)))}.")
     name = raw.get("name")
     if not isinstance(name, str) or not NAME.match(name):
         raise PolicyInvalid("name must be a slug of lowercase letters, digits and hyphens.")
@@ -261,11 +272,25 @@ def policy_parse(document: str) -> ParsedPolicy:
     params = raw.get("params") or {}
     if not isinstance(params, dict):
         raise PolicyInvalid("params must be a mapping.")
+    try:
+        limits.context_check({"params": params})
+    except limits.Unreadable as error:
+        raise PolicyInvalid(
+            "params may hold only text, numbers (within 64 bits), true/false, lists and "
+            f"mappings ({error})."
+        ) from None
+    except limits.TooLarge as error:
+        raise PolicyInvalid(str(error)) from None
     raw_rules = raw.get("rules")
     if not isinstance(raw_rules, list) or not raw_rules:
         raise PolicyInvalid("rules must be a non-empty list.")
+    if strict:
+        try:
+            limits.rules_count_check(len(raw_rules))
+        except limits.TooLarge as error:
+            raise PolicyInvalid(str(error)) from None
     lines = _when_lines(document)
-    rules, seen = [], set()
+    rules, places, seen = [], [], set()
     for index, raw_rule in enumerate(raw_rules):
         line = lines.get(index, 0)
         rule_id = raw_rule.get("id") if isinstance(raw_rule, dict) else None
@@ -276,26 +301,14 @@ def policy_parse(document: str) -> ParsedPolicy:
             raise PolicyInvalid(f"{where}: the id is used twice.")
         seen.add(rule_id)
         rule = _rule(raw_rule, where=where, needs_when=True, line=line)
-        try:
-            _program(rule.when)
-        except celpy.CELParseError as error:
-            at, col = where, ""
-            if line:
-                error_line, column = _locate(document, line, getattr(error, "column", None) or 1)
-                at, col = f"Line {error_line}", f", column {column}"
-            raise PolicyInvalid(
-                f"{at}{col}: rule '{rule_id}' is not a valid CEL expression: {rule.when}"
-            ) from None
-        except Exception as error:  # celpy raises more than its parse error on odd input
-            raise PolicyInvalid(
-                f"{where}: rule '{rule_id}' is not a valid CEL expression "
-                f"({type(error).__name__}): {rule.when[:200]}"
-            ) from None
-        _check_against_sample(rule, params, where)
+        _compile(rule, document, where, params, strict=strict)
         rules.append(rule)
+        places.append(where)
     otherwise = _rule(
         raw.get("otherwise") or DEFAULT_OTHERWISE, where="otherwise", needs_when=False
     )
+    if strict:
+        _check_by_evaluation(rules, places, params)
     return ParsedPolicy(
         name=name,
         description=" ".join(str(raw.get("description") or "").split()),
@@ -307,52 +320,66 @@ def policy_parse(document: str) -> ParsedPolicy:
     )
 
 
-def _check_against_sample(rule: Rule, params: dict[str, Any], where: str) -> None:
-    """Refuse rules naming fields the context does not have or giving something other than a bool."""
+def _compile(
+    rule: Rule, document: str, where: str, params: dict[str, Any], *, strict: bool
+) -> None:
+    """Compile the rule's expression; when ``strict``, hold it to the caps on its cost first."""
     try:
-        activation = _activation({**SAMPLE_CONTEXT, "params": params})
-    except Exception:
+        if strict:
+            limits.expression_length_check(rule.when)
+        tree = _ENV.compile(rule.when)
+        if strict:
+            limits.expression_check(tree, params)
+    except limits.TooLarge as error:
+        raise PolicyInvalid(f"{where}: the expression {error}.") from None
+    except celpy.CELParseError as error:
+        at, col = where, ""
+        if rule.line:
+            error_line, column = _locate(document, rule.line, getattr(error, "column", None) or 1)
+            at, col = f"Line {error_line}", f", column {column}"
         raise PolicyInvalid(
-            "params may hold only text, numbers (within 64 bits), true/false, lists and mappings."
+            f"{at}{col}: rule '{rule.id}' is not a valid CEL expression: {rule.when}"
         ) from None
-    try:
-        result = _program(rule.when).evaluate(activation)
-    except celpy.CELEvalError as error:
-        result = error
-    except Exception as error:
+    except Exception as error:  # celpy raises more than its parse error on odd input
         raise PolicyInvalid(
-            f"{where}: the expression cannot be evaluated ({type(error).__name__})."
+            f"{where}: rule '{rule.id}' is not a valid CEL expression "
+            f"({type(error).__name__}): {rule.when[:200]}"
         ) from None
-    if isinstance(result, celpy.CELEvalError):
-        message = _cel_error(result)
-        if "is not a field" in message:
-            raise PolicyInvalid(f"{where}: {message}.")
-        return  # data-dependent errors (a missing metric) are judged per request
-    if not isinstance(result, celpy.celtypes.BoolType):
-        raise PolicyInvalid(f"{where}: 'when' must give true or false.")
 
 
-@lru_cache(maxsize=512)
-def _program(expression: str) -> Any:
-    return _ENV.program(_ENV.compile(expression))
+def _check_by_evaluation(rules: list[Rule], places: list[str], params: dict[str, Any]) -> None:
+    """Run every rule on the sample context and on the largest context the caps allow.
 
-
-def _activation(context: dict[str, Any]) -> Any:
-    return celpy.json_to_cel(context)
-
-
-def _refuse_aliases(document: str) -> None:
-    """YAML anchors and aliases can expand a small document into a huge one; policies need none."""
-    try:
-        for event in yaml.parse(document, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                line = event.start_mark.line + 1 if event.start_mark is not None else 0
+    Refuse rules naming fields the context does not have, giving something other than a bool,
+    failing outside CEL (a RecursionError), or needing more than the budget on the largest context.
+    """
+    expressions = [rule.when for rule in rules]
+    budget = budget_ms()
+    on_sample = rules_evaluate(expressions, {**SAMPLE_CONTEXT, "params": params}, budget=budget)
+    on_largest = rules_evaluate(expressions, limits.worst_case_context(params), budget=budget)
+    for where, sample, largest in zip(places, on_sample, on_largest, strict=True):
+        for outcome, which in ((sample, "a sample request"), (largest, _LARGEST)):
+            if outcome.kind == "budget":
                 raise PolicyInvalid(
-                    f"Line {line}: YAML anchors and aliases are not allowed in a policy; write "
-                    "each value out."
+                    f"{where}: the expression needs more than the {budget} ms evaluation budget "
+                    f"on {which}; make it cheaper."
                 )
-    except yaml.YAMLError:
-        return  # safe_load reports the syntax error with its line
+            if outcome.kind == "crash":
+                raise PolicyInvalid(
+                    f"{where}: the expression cannot be evaluated ({outcome.value}) on {which}."
+                )
+        if sample.kind == "error":
+            message = _cel_error(sample.value)
+            if "is not a field" in message:
+                raise PolicyInvalid(f"{where}: {message}.")
+        elif sample.kind == "type":
+            raise PolicyInvalid(f"{where}: 'when' must give true or false.")
+
+
+_LARGEST = (
+    f"the largest request the portal accepts ({limits.MAX_METRICS} metrics, {limits.MAX_TAGS} "
+    f"tags, {limits.MAX_LIST_ITEMS} items in other lists)"
+)
 
 
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*)\}")
@@ -400,48 +427,15 @@ def _combine(policy: ParsedPolicy, context: dict[str, Any]) -> Decision:
     """Evaluate every rule on one request and combine the outcomes (see the module docstring)."""
     full = {**context, "params": policy.params}
     try:
-        activation = _activation(full)
-    except Exception:
-        raise InvalidRequest(
-            "The request context holds a value a policy cannot read; use text, numbers within "
-            "64 bits, true/false, lists and mappings."
-        ) from None
-    results = []
-    for rule in policy.rules:
-        try:
-            value = _program(rule.when).evaluate(activation)
-        except celpy.CELEvalError as error:
-            value = error
-        except Exception as error:
-            value = celpy.CELEvalError(f"{type(error).__name__} while evaluating")
-        if value is not None and not isinstance(
-            value, celpy.celtypes.BoolType | celpy.CELEvalError
-        ):
-            value = celpy.CELEvalError(f"it gave {type(value).__name__}, not true or false")
-        if isinstance(value, celpy.CELEvalError):
-            fails_closed = rule.outcome != "allow"
-            results.append(
-                RuleResult(
-                    rule.id,
-                    rule.outcome,
-                    fired=fails_closed,
-                    reason=(
-                        f"Rule '{rule.id}' could not be evaluated on this request "
-                        f"({_cel_error(value)}), so it is treated as applying: "
-                        + reason_text(rule.reason, full)
-                        if fails_closed
-                        else ""
-                    ),
-                    error=_cel_error(value),
-                )
-            )
-            continue
-        matched = bool(value)
-        results.append(
-            RuleResult(
-                rule.id, rule.outcome, matched, reason_text(rule.reason, full) if matched else ""
-            )
-        )
+        limits.context_check(full)
+    except limits.TooLarge as error:
+        outcomes = [Outcome("context", limits.context_problem(error))] * len(policy.rules)
+    else:
+        outcomes = rules_evaluate([rule.when for rule in policy.rules], full)
+    results = [
+        _rule_result(rule, outcome, full)
+        for rule, outcome in zip(policy.rules, outcomes, strict=True)
+    ]
     fired = [r for r in results if r.fired]
     denies = [r for r in fired if r.outcome == "deny"]
     if denies:
@@ -459,3 +453,39 @@ def _combine(policy: ParsedPolicy, context: dict[str, Any]) -> Decision:
     fallback = policy.otherwise
     requirements = {fallback.role: fallback.approvals} if fallback.role else {}
     return Decision(fallback.outcome, requirements, [reason_text(fallback.reason, full)], results)
+
+
+def _problem(outcome: Outcome) -> str:
+    """Why a rule could not be evaluated, as a clause."""
+    if outcome.kind == "budget":
+        return f"it needs more than the {budget_ms()} ms evaluation budget"
+    if outcome.kind == "type":
+        return f"it gave {outcome.value}, not true or false"
+    if outcome.kind == "crash":
+        return f"{outcome.value} while evaluating"
+    if outcome.kind == "context":
+        text = str(outcome.value).rstrip(".")
+        return text[:1].lower() + text[1:]
+    return _cel_error(str(outcome.value))
+
+
+def _rule_result(rule: Rule, outcome: Outcome, full: dict[str, Any]) -> RuleResult:
+    if outcome.kind == "bool":
+        matched = bool(outcome.value)
+        return RuleResult(
+            rule.id, rule.outcome, matched, reason_text(rule.reason, full) if matched else ""
+        )
+    problem = _problem(outcome)
+    fails_closed = rule.outcome != "allow"
+    return RuleResult(
+        rule.id,
+        rule.outcome,
+        fired=fails_closed,
+        reason=(
+            f"Rule '{rule.id}' could not be evaluated on this request ({problem}), so it is "
+            "treated as applying: " + reason_text(rule.reason, full)
+            if fails_closed
+            else ""
+        ),
+        error=problem,
+    )

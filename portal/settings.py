@@ -430,6 +430,11 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_SCHEMA_CLASS": "portal.api.schema.PortalAutoSchema",
     "EXCEPTION_HANDLER": "portal.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "portal.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": [],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_THROTTLE_RATES": {
@@ -442,6 +447,8 @@ if DEBUG:
     )
 
 LOGIN_THROTTLE = env.str("THROTTLE_LOGIN", "10/5min")
+# CPU time one evaluation of a policy may take; a rule still running then fails closed.
+POLICY_EVALUATION_BUDGET_MS = env.int("POLICY_EVALUATION_BUDGET_MS", 500, minimum=10)
 API_MAX_PAGE_SIZE = 500
 
 SPECTACULAR_SETTINGS = {
@@ -460,7 +467,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # The API takes JSON; form encodings (which cannot carry nested objects) serve the browsable
     # API only. Uploads name their media type in their own schema.
-    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    "PARSER_WHITELIST": ["portal.api.parsers.JSONParser"],
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "APPEND_COMPONENTS": {
         "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},

@@ -9,10 +9,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from governance import policy_limits
 from governance.audit import Actor, audit_record
 from governance.models import PolicyVersion
 from governance.policy import Decision, ParsedPolicy, PolicyInvalid, policy_evaluate, policy_parse
-from portal.errors import Conflict, NotFound
+from portal.errors import Conflict, InvalidRequest, NotFound
 from tenants.models import Tenant
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
@@ -20,11 +21,12 @@ POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
 
 @lru_cache(maxsize=64)
 def _parsed(document_hash: str, document: str) -> ParsedPolicy:
-    return policy_parse(document)
+    return policy_parse(document, strict=False)
 
 
 def policy_parsed(version: PolicyVersion) -> ParsedPolicy:
-    """The compiled rules of a stored version (cached by content hash)."""
+    """The compiled rules of a stored version (cached by content hash); it was checked in full
+    when it was published, and the evaluation budget bounds it on every request."""
     return _parsed(version.content_hash, version.document)
 
 
@@ -108,7 +110,7 @@ def policy_load_from_repo(*, actor: Actor | None = None) -> list[PolicyVersion]:
     created = []
     for path in sorted(POLICY_DIR.glob("*.yaml")):
         document = path.read_text()
-        parsed = policy_parse(document)
+        parsed = policy_parse(document, strict=False)  # publishing checks it in full
         if PolicyVersion.objects.filter(
             name=parsed.name, content_hash=parsed.content_hash
         ).exists():
@@ -149,7 +151,18 @@ def policy_decide(*, tenant: Tenant, context: dict[str, Any]) -> tuple[PolicyVer
 def policy_dry_run(
     *, context: dict[str, Any], document: str | None = None, tenant: Tenant | None = None
 ) -> tuple[PolicyVersion | None, Decision]:
-    """Evaluate a hypothetical request against a draft document or the policy in force."""
+    """Evaluate a hypothetical request, given as a whole context, against a draft document or the
+    policy in force; a context over the caps of ``governance.policy_limits`` is refused."""
+    try:
+        policy_limits.context_check(context)
+    except policy_limits.TooLarge as error:
+        raise InvalidRequest(policy_limits.context_problem(error)) from None
+    return _dry_run(context=context, document=document, tenant=tenant)
+
+
+def _dry_run(
+    *, context: dict[str, Any], document: str | None, tenant: Tenant | None
+) -> tuple[PolicyVersion | None, Decision]:
     if document:
         return None, policy_evaluate(policy_parse(document), context)
     if tenant is None:
@@ -230,5 +243,5 @@ def policy_dry_run_version(
             tenant=tenant,
         ),
     )
-    policy, decision = policy_dry_run(context=context, document=document, tenant=tenant)
+    policy, decision = _dry_run(context=context, document=document, tenant=tenant)
     return policy, decision, context
