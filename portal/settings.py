@@ -156,6 +156,8 @@ GATEWAY_RATE_LIMIT = env.str("GATEWAY_RATE_LIMIT", "6000/min")
 GATEWAY_TIMEOUT_SECONDS = env.int("GATEWAY_TIMEOUT_SECONDS", 60, minimum=1)
 GATEWAY_ROUTE_TTL_SECONDS = env.float("GATEWAY_ROUTE_TTL_SECONDS", 1.0, minimum=0.0)
 GATEWAY_CAPTURE_BUFFER = env.int("GATEWAY_CAPTURE_BUFFER", 10000, minimum=0)
+GATEWAY_CAPTURE_BUFFER_BYTES = env.int("GATEWAY_CAPTURE_BUFFER_BYTES", 8 * 1024 * 1024, minimum=0)
+GATEWAY_CAPTURE_MAX_BYTES = env.int("GATEWAY_CAPTURE_MAX_BYTES", 1024 * 1024, minimum=0)
 GATEWAY_FLUSH_SECONDS = env.float("GATEWAY_FLUSH_SECONDS", 1.0, minimum=0.05)
 
 # Deployment targets: kind -> class implementing portal.deployments.targets.DeploymentTarget.
