@@ -1,6 +1,9 @@
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PORTAL_VAR_DIR=/var/lib/portal
+# The portal runs as its own unprivileged user: the code is root's and read-only to it; it writes
+# only under PORTAL_VAR_DIR (and /tmp).
+RUN groupadd --system portal && useradd --system --gid portal --home-dir /var/lib/portal portal
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY portal ./portal
@@ -11,7 +14,10 @@ COPY benchmarks ./benchmarks
 RUN pip install --no-cache-dir .
 COPY . .
 # A throwaway audit key for collectstatic, so no key is generated into the image.
-RUN mkdir -p /var/lib/portal && DEBUG=true AUDIT_CHAIN_KEY=collectstatic-seals-nothing-0123456789abcdef \
-    python manage.py collectstatic --noinput
-EXPOSE 8000
+RUN mkdir -p /var/lib/portal /var/lib/portal-anchors \
+    && DEBUG=true AUDIT_CHAIN_KEY=collectstatic-seals-nothing-0123456789abcdef \
+       python manage.py collectstatic --noinput \
+    && chown -R portal:portal /var/lib/portal /var/lib/portal-anchors
+USER portal
+EXPOSE 8000 8001
 CMD ["gunicorn", "portal.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4"]

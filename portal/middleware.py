@@ -1,7 +1,10 @@
-"""Request-wide middleware: a request id for logs and the audit trail, and security headers."""
+"""Request-wide middleware: the client's address behind the portal's proxy, a request id for logs
+and the audit trail, and security headers."""
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import re
 import uuid
 from collections.abc import Callable
@@ -22,6 +25,24 @@ def current_request_id() -> str:
 def set_request_id(value: str):
     """Set the id for work outside a request (a task, a command); returns a token to reset it."""
     return _request_id.set(value)
+
+
+class TrustedProxyMiddleware:
+    """Behind the portal's own proxy (``TRUSTED_PROXY``), the client is the address the proxy saw:
+    the last entry of X-Forwarded-For, which the proxy writes. It becomes ``REMOTE_ADDR``, so rate
+    limits, throttles and logs all see the client. Without the setting, X-Forwarded-For is what
+    the client wrote, and nothing reads it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if settings.TRUSTED_PROXY:
+            forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+            client = forwarded.rsplit(",", 1)[-1].strip()
+            with contextlib.suppress(ValueError):  # no address from the proxy: the peer's stays
+                request.META["REMOTE_ADDR"] = str(ipaddress.ip_address(client))
+        return self.get_response(request)
 
 
 class RequestIdMiddleware:

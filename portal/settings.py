@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.middleware.TrustedProxyMiddleware",
     "portal.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "portal.middleware.ContentSecurityPolicyMiddleware",
@@ -156,6 +157,8 @@ GATEWAY_RATE_LIMIT = env.str("GATEWAY_RATE_LIMIT", "6000/min")
 GATEWAY_TIMEOUT_SECONDS = env.int("GATEWAY_TIMEOUT_SECONDS", 60, minimum=1)
 GATEWAY_ROUTE_TTL_SECONDS = env.float("GATEWAY_ROUTE_TTL_SECONDS", 1.0, minimum=0.0)
 GATEWAY_CAPTURE_BUFFER = env.int("GATEWAY_CAPTURE_BUFFER", 10000, minimum=0)
+GATEWAY_CAPTURE_BUFFER_BYTES = env.int("GATEWAY_CAPTURE_BUFFER_BYTES", 8 * 1024 * 1024, minimum=0)
+GATEWAY_CAPTURE_MAX_BYTES = env.int("GATEWAY_CAPTURE_MAX_BYTES", 1024 * 1024, minimum=0)
 GATEWAY_FLUSH_SECONDS = env.float("GATEWAY_FLUSH_SECONDS", 1.0, minimum=0.05)
 
 # Deployment targets: kind -> class implementing portal.deployments.targets.DeploymentTarget.
@@ -401,7 +404,12 @@ USE_TZ = True
 
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-if env.bool("SECURE_PROXY_SSL_HEADER", False):
+# The portal runs behind its own proxy (docker-compose's nginx, deploy/nginx/portal.conf), which
+# writes X-Forwarded-For, -Host and -Proto: believe them (the client's address for rate limits and
+# logs, the host, https). Off, they are the client's words and are ignored.
+TRUSTED_PROXY = env.bool("TRUSTED_PROXY", False)
+USE_X_FORWARDED_HOST = TRUSTED_PROXY
+if env.bool("SECURE_PROXY_SSL_HEADER", TRUSTED_PROXY):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
@@ -437,6 +445,9 @@ REST_FRAMEWORK: dict[str, Any] = {
     ],
     "DEFAULT_FILTER_BACKENDS": [],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Throttles key anonymous callers on REMOTE_ADDR (TrustedProxyMiddleware sets it behind the
+    # proxy), never on an X-Forwarded-For that DRF would otherwise take as the client wrote it.
+    "NUM_PROXIES": 0,
     "DEFAULT_THROTTLE_RATES": {
         "token_create": env.str("THROTTLE_TOKEN_CREATE", "20/hour"),
     },

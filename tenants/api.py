@@ -187,11 +187,23 @@ class TokenDetailView(TenantScopedAPIView, generics.GenericAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+# Webhook URLs and delivery logs (payloads, receivers' error text) are the owners' to read too: a
+# URL can carry a receiver's credentials, and a log quotes what the receiver answered.
+OWNERS_ONLY = {
+    **TenantScopedAPIView.required_capabilities,
+    "GET": "manage",
+    "HEAD": "manage",
+    "POST": "manage",
+    "PATCH": "manage",
+    "DELETE": "manage",
+}
+
+
 class WebhookListView(TenantScopedAPIView, generics.ListAPIView):
-    """The tenant's webhook endpoints. Owners add them; the secret is in the 201 response only."""
+    """The tenant's webhook endpoints, for owners; the secret is in the 201 response only."""
 
     serializer_class = WebhookEndpointSerializer
-    required_capabilities = {**TenantScopedAPIView.required_capabilities, "POST": "manage"}
+    required_capabilities = OWNERS_ONLY
 
     def get_queryset(self) -> QuerySet[WebhookEndpoint]:
         return WebhookEndpoint.objects.select_related("created_by").order_by("-created_at", "-id")
@@ -214,14 +226,11 @@ class WebhookListView(TenantScopedAPIView, generics.ListAPIView):
 
 
 class WebhookDetailView(TenantScopedAPIView, generics.GenericAPIView):
-    """One webhook endpoint; owners change its events, description and activity, or delete it."""
+    """One webhook endpoint; owners read it, change its events, description and activity, or
+    delete it."""
 
     serializer_class = WebhookEndpointSerializer
-    required_capabilities = {
-        **TenantScopedAPIView.required_capabilities,
-        "PATCH": "manage",
-        "DELETE": "manage",
-    }
+    required_capabilities = OWNERS_ONLY
 
     def get_object(self) -> WebhookEndpoint:
         return get_object_or_404(
@@ -249,9 +258,11 @@ class WebhookDetailView(TenantScopedAPIView, generics.GenericAPIView):
 
 
 class WebhookDeliveryListView(TenantScopedAPIView, generics.ListAPIView):
-    """The endpoint's delivery log, newest first, with the outcome of each one's last attempt."""
+    """The endpoint's delivery log, newest first, with the outcome of each one's last attempt;
+    for owners, as it holds the payloads and the receivers' answers."""
 
     serializer_class = WebhookDeliverySerializer
+    required_capabilities = OWNERS_ONLY
 
     def get_queryset(self) -> QuerySet[WebhookDelivery]:
         endpoint = get_object_or_404(WebhookEndpoint.objects.all(), pk=self.kwargs["pk"])
@@ -262,7 +273,7 @@ class WebhookRedeliverView(TenantScopedAPIView, generics.GenericAPIView):
     """Queue a failed delivery again, for a fresh round of attempts."""
 
     serializer_class = WebhookDeliverySerializer
-    required_capabilities = {**TenantScopedAPIView.required_capabilities, "POST": "manage"}
+    required_capabilities = OWNERS_ONLY
 
     @extend_schema(request=None, responses={202: WebhookDeliverySerializer})
     def post(self, request: Request, tenant: str, pk: int, delivery_id: str) -> Response:

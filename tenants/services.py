@@ -16,6 +16,7 @@ from django.utils import timezone
 from governance.audit import Actor, apply_updates, audit_record
 from portal.errors import Conflict, InvalidRequest, NotAllowed, Unauthenticated
 from tenants.models import Membership, ServiceToken, Tenant, TenantRole, TokenScope, User
+from tenants.revocations import revocation_announce
 
 TOKEN_PREFIX_LENGTH = 12  # "mlp_" and eight characters
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -59,6 +60,8 @@ def tenant_update(*, actor: Actor, tenant: Tenant, **updates: object) -> Tenant:
     action = "tenant.updated"
     if "active" in after and len(after) == 1:
         action = "tenant.activated" if after["active"] else "tenant.deactivated"
+    if after.get("active") is False:
+        transaction.on_commit(revocation_announce)  # its tokens stop working everywhere at once
     audit_record(
         actor=actor,
         action=action,
@@ -249,6 +252,7 @@ def token_revoke(*, actor: Actor, token: ServiceToken) -> ServiceToken:
     before = _token_snapshot(token)
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
+    transaction.on_commit(revocation_announce)
     audit_record(
         actor=actor,
         action="token.revoked",

@@ -416,10 +416,15 @@ class PostgresServer:
 
 
 class AppServer:
-    """The portal under gunicorn (as in production: DEBUG off, threads) with the given settings."""
+    """The portal under gunicorn (as in production: DEBUG off, threads) with the given settings;
+    ``wsgi`` names the entry (``portal.gateway_wsgi``: the gateway's own process), ``threads`` the
+    size of its one worker's pool."""
 
-    def __init__(self, log: Path, *, env: dict[str, str]) -> None:
+    def __init__(
+        self, log: Path, *, env: dict[str, str], wsgi: str = "portal.wsgi", threads: int = 8
+    ) -> None:
         self.log = log
+        self.wsgi, self.threads = wsgi, threads
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -441,8 +446,9 @@ class AppServer:
     def start(self, timeout: float = 30) -> AppServer:
         self.process = _spawn(
             [
-                *("-m", "gunicorn", "portal.wsgi", "--bind", f"127.0.0.1:{self.port}"),
-                *("--workers", "1", "--threads", "8", "--timeout", "30", "--graceful-timeout", "2"),
+                *("-m", "gunicorn", self.wsgi, "--bind", f"127.0.0.1:{self.port}"),
+                *("--workers", "1", "--threads", str(self.threads)),
+                *("--timeout", "30", "--graceful-timeout", "2"),
             ],
             log=self.log,
             env=self.env,

@@ -4,6 +4,6 @@
 # grants this role its rights on the tables.
 set -e
 psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
-  -v password="${PORTAL_APP_PASSWORD:-portal_app}" <<'SQL'
+  -v password="${PORTAL_APP_PASSWORD:?set PORTAL_APP_PASSWORD in .env}" <<'SQL'
 CREATE ROLE portal_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD :'password';
 SQL

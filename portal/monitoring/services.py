@@ -138,25 +138,34 @@ def _training_dataset(version: ModelVersion) -> dict[str, str]:
     return chosen
 
 
-def _local_dataset_path(source: str) -> Path | None:
-    """The file a local source names, if it lies under one of ``BASELINE_DATASET_ROOTS``."""
+def _unit_dataset_folders(version: ModelVersion) -> list[Path]:
+    """Where ``version``'s unit keeps its datasets: ``<root>/<unit slug>/`` in each root, so a run
+    can never name a file of another unit (or one shared by all, in a root itself)."""
+    return [Path(root).resolve() / version.tenant.slug for root in settings.BASELINE_DATASET_ROOTS]
+
+
+def _local_dataset_path(source: str, *, version: ModelVersion) -> Path | None:
+    """The file a local source names, if it lies in the unit's own folder of one of
+    ``BASELINE_DATASET_ROOTS``."""
     raw = source.removeprefix("file://")
     if "://" in raw or not raw.startswith("/"):
         return None
     path = Path(raw).resolve()
-    for root in settings.BASELINE_DATASET_ROOTS:
-        if path.is_relative_to(Path(root).resolve()):
+    folders = _unit_dataset_folders(version)
+    for folder in folders:
+        if path.is_relative_to(folder):
             return path
+    allowed = " or ".join(f"{folder}/" for folder in folders)
     raise InvalidRequest(
-        f"The dataset's source {source} is outside the folders the portal may read "
-        "(BASELINE_DATASET_ROOTS); upload the file instead."
+        f"The dataset's source {source} is outside this unit's dataset folder ({allowed}); "
+        "put the file there or upload it instead."
     )
 
 
 def check_logged_dataset(*, version: ModelVersion) -> None:
     """Refuse at once (before queueing a build) a dataset source the portal cannot read."""
     source = _training_dataset(version)["source"]
-    if _local_dataset_path(source) is None and not source.startswith(
+    if _local_dataset_path(source, version=version) is None and not source.startswith(
         ("runs:/", "mlflow-artifacts:", "models:/")
     ):
         raise InvalidRequest(
@@ -175,7 +184,7 @@ def baseline_from_dataset(
     dataset = _training_dataset(version)
     source = dataset["source"]
     limit = settings.BASELINE_UPLOAD_MAX_BYTES
-    local = _local_dataset_path(source)
+    local = _local_dataset_path(source, version=version)
     if local is not None:
         if not local.is_file():
             raise InvalidRequest(f"The dataset's source {source} is not a readable file.")

@@ -16,7 +16,7 @@ import pytest
 from django.db import transaction
 from django.test.utils import CaptureQueriesContext
 
-from conftest import client_for
+from conftest import client_for, make_token
 from governance.models import AuditEvent
 from tenants import notifications, tasks
 from tenants.models import DeliveryStatus, WebhookDelivery
@@ -390,10 +390,11 @@ def test_event_names_must_be_dotted_lowercase_words(company):
 
 
 @pytest.mark.parametrize("person", ["ava", "amir"])
-def test_a_viewer_or_engineer_cannot_create_or_change_an_endpoint_but_can_list_them(
+def test_a_viewer_or_engineer_can_neither_change_nor_read_endpoints_or_their_delivery_log(
     company, person
 ):
     endpoint = create_endpoint(company, "https://8.8.8.8/hook", ["*"])
+    announce(company)
     client = client_for(getattr(company, person))
     url = webhooks_url(company.a)
     refused = client.post(url, {"url": "https://8.8.8.8/x", "events": ["*"]}, format="json")
@@ -403,8 +404,22 @@ def test_a_viewer_or_engineer_cannot_create_or_change_an_endpoint_but_can_list_t
         client.patch(f"{url}{endpoint['id']}/", {"active": False}, format="json").status_code == 403
     )
     assert client.delete(f"{url}{endpoint['id']}/").status_code == 403
-    assert client.get(url).status_code == 200
-    assert client.get(f"{url}{endpoint['id']}/deliveries/").status_code == 200
+    for read in (url, f"{url}{endpoint['id']}/", f"{url}{endpoint['id']}/deliveries/"):
+        answer = client.get(read)
+        assert answer.status_code == 403, read
+        assert "8.8.8.8" not in answer.content.decode()
+
+
+def test_a_read_token_cannot_read_endpoint_urls_or_the_delivery_log(company):
+    endpoint = create_endpoint(company, "https://8.8.8.8/hook", ["*"])
+    announce(company)
+    _, token = make_token(company.a, ["read"])
+    client = client_for(token=token)
+    url = webhooks_url(company.a)
+    for read in (url, f"{url}{endpoint['id']}/", f"{url}{endpoint['id']}/deliveries/"):
+        answer = client.get(read)
+        assert answer.status_code == 403, read
+        assert "8.8.8.8" not in answer.content.decode()
 
 
 def test_tenant_b_gets_a_404_for_as_endpoint_and_its_deliveries(company):

@@ -9,6 +9,7 @@ from django.test.utils import override_settings
 
 GATEWAY_PREFIX = "/serve/"
 GATEWAY_MIDDLEWARE = [
+    "portal.middleware.TrustedProxyMiddleware",
     "portal.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
 ]

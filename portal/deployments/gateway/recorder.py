@@ -1,8 +1,10 @@
 """Capture and metering for the gateway, off the request path.
 
 ``Recorder.record`` is called once per answered request and never blocks: it appends to an
-in-memory buffer of at most ``GATEWAY_CAPTURE_BUFFER`` captured requests (beyond that the
-capture is dropped and counted) and adds to per-revision, per-minute counters. A background
+in-memory buffer of at most ``GATEWAY_CAPTURE_BUFFER`` captured requests and
+``GATEWAY_CAPTURE_BUFFER_BYTES`` bytes (beyond either the capture is dropped and counted, as is
+one capture larger than ``GATEWAY_CAPTURE_MAX_BYTES``) and adds to per-revision, per-minute
+counters. A capture's bytes are those of its request body and answer, as they came. A background
 thread flushes every ``GATEWAY_FLUSH_SECONDS``: captured rows to monitoring's store, counters
 to ``GatewayMinute`` (added to what other processes wrote), and requests and compute seconds to
 chargeback's usage events, each flush under its own idempotency keys. A flush that fails loses
@@ -43,11 +45,23 @@ class Counter:
 
 
 class Recorder:
-    def __init__(self, *, capacity: int | None = None, interval: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        capacity: int | None = None,
+        buffer_bytes: int | None = None,
+        max_bytes: int | None = None,
+        interval: float | None = None,
+    ) -> None:
         self.capacity = settings.GATEWAY_CAPTURE_BUFFER if capacity is None else capacity
+        self.buffer_bytes = (
+            settings.GATEWAY_CAPTURE_BUFFER_BYTES if buffer_bytes is None else buffer_bytes
+        )
+        self.max_bytes = settings.GATEWAY_CAPTURE_MAX_BYTES if max_bytes is None else max_bytes
         self.interval = interval or settings.GATEWAY_FLUSH_SECONDS
         self._lock = threading.Lock()
         self._captures: list[Any] = []
+        self._captured_bytes = 0
         self._counters: dict[tuple[int, datetime], Counter] = {}
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -67,6 +81,7 @@ class Recorder:
         latency_ms: float,
         compute_seconds: float,
         capture: Any = None,
+        capture_bytes: int = 0,
     ) -> None:
         self._ensure_thread()
         minute = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -81,11 +96,19 @@ class Recorder:
             counter.latency_ms_max = max(counter.latency_ms_max, latency_ms)
             counter.compute_seconds += compute_seconds
             if capture is not None:
-                if len(self._captures) < self.capacity:
+                if self._has_room(capture_bytes):
                     self._captures.append(capture)
+                    self._captured_bytes += capture_bytes
                     counter.captured += rows
                 else:
                     counter.dropped += rows
+
+    def _has_room(self, size: int) -> bool:
+        return (
+            len(self._captures) < self.capacity
+            and size <= self.max_bytes
+            and self._captured_bytes + size <= self.buffer_bytes
+        )
 
     def _ensure_thread(self) -> None:
         if self._pid == os.getpid() and self._thread is not None:
@@ -95,6 +118,7 @@ class Recorder:
                 return
             # A fresh process (gunicorn forks after import): start this process's own flusher.
             self._pid, self._captures, self._counters = os.getpid(), [], {}
+            self._captured_bytes = 0
             self._process = uuid.uuid4().hex[:12]
             self._thread = threading.Thread(target=self._run, name="gateway-recorder", daemon=True)
             self._thread.start()
@@ -117,6 +141,7 @@ class Recorder:
         with self._lock:
             captures, self._captures = self._captures, []
             counters, self._counters = self._counters, {}
+            self._captured_bytes = 0
         if not captures and not counters:
             return
         self._flushes += 1
@@ -161,6 +186,16 @@ class Recorder:
         """Forget what is buffered (tests start from nothing)."""
         with self._lock:
             self._captures, self._counters = [], {}
+            self._captured_bytes = 0
+
+    def counts(self) -> dict[str, int]:
+        """What waits in this buffer: captured requests, their bytes, and rows dropped."""
+        with self._lock:
+            return {
+                "captures": len(self._captures),
+                "bytes": self._captured_bytes,
+                "dropped": sum(c.dropped for c in self._counters.values()),
+            }
 
     def _count_lost(
         self, captures: list[Any], counters: dict[tuple[int, datetime], Counter]
@@ -259,9 +294,4 @@ def recorder() -> Recorder:
 
 def recorder_counts() -> dict[str, int]:
     """Totals waiting in this process's buffer (for tests and the health page)."""
-    r = recorder()
-    with r._lock:
-        return {
-            "captures": len(r._captures),
-            "dropped": sum(c.dropped for c in r._counters.values()),
-        }
+    return recorder().counts()

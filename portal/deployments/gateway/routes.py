@@ -1,8 +1,10 @@
 """Where the gateway sends a request: an endpoint's live revisions, their servers and weights.
 
 Routes and tokens are kept in each gateway process for a moment (``GATEWAY_ROUTE_TTL_SECONDS``,
-five seconds for tokens) so a prediction costs no database query; a rollback or a revoked token
-takes effect within that moment.
+five seconds for tokens) so a prediction costs no database query; a rollback takes effect within
+that moment. A kept token is used only while the revocation mark it was kept under is still the
+latest (``tenants.revocations``, read from the shared cache at most twice a second), so a revoked
+token, or one of a deactivated unit, is refused within a second.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from portal.deployments.models import Deployment, DeploymentState
 from portal.deployments.targets.base import TargetState
 from tenants import services as tenant_services
 from tenants.models import TokenScope
+from tenants.revocations import revocation_forget, revocation_mark
 
 TOKEN_TTL_SECONDS = 5.0
 
@@ -98,25 +101,28 @@ def forget() -> None:
     """Drop this process's cached routes and tokens (tests, and after a rollback here)."""
     _routes.clear()
     _tokens.clear()
+    revocation_forget()
 
 
 def caller_for(raw: str) -> Caller:
     """The service token ``raw`` stands for; raises ``Unauthenticated`` with the reason."""
     key = hashlib.sha256(raw.encode()).digest()
-    caller = _tokens.get(key)
-    if caller is None:
-        token = tenant_services.token_authenticate(raw=raw)
-        caller = Caller(
-            token_id=token.pk,
-            prefix=token.prefix,
-            tenant_id=token.tenant_id,
-            tenant_slug=token.tenant.slug,
-            scopes=frozenset(token.scopes or []),
-        )
-        ttl = TOKEN_TTL_SECONDS
-        if token.expires_at is not None:
-            ttl = min(ttl, max(0.0, (token.expires_at - timezone.now()).total_seconds()))
-        _tokens.put(key, caller, ttl)
+    mark = revocation_mark()  # read before the database, so a revocation in between is seen
+    kept = _tokens.get(key)
+    if kept is not None and kept[1] == mark:
+        return kept[0]
+    token = tenant_services.token_authenticate(raw=raw)
+    caller = Caller(
+        token_id=token.pk,
+        prefix=token.prefix,
+        tenant_id=token.tenant_id,
+        tenant_slug=token.tenant.slug,
+        scopes=frozenset(token.scopes or []),
+    )
+    ttl = TOKEN_TTL_SECONDS
+    if token.expires_at is not None:
+        ttl = min(ttl, max(0.0, (token.expires_at - timezone.now()).total_seconds()))
+    _tokens.put(key, (caller, mark), ttl)
     return caller
 
 

@@ -155,7 +155,7 @@ def invocations(request: HttpRequest, tenant: str, deployment: str) -> HttpRespo
         content_type=answer.headers.get("Content-Type", "application/json"),
     )
     response["X-Deployment-Revision"] = str(backend.revision)
-    _record(caller, backend, answer.status, payload, started, compute, answer.data)
+    _record(caller, backend, answer.status, payload, started, compute, answer.data, size=len(body))
     for shadow in route.shadows:
         _shadow(caller, shadow, body, forwarded, payload)
     return response
@@ -171,7 +171,10 @@ def _record(
     answer: bytes | None,
     *,
     shadow: bool = False,
+    size: int = 0,
 ) -> None:
+    """Count the request, and capture it when it was scored; ``size`` is the bytes of its body
+    (the answer's are added here), what the capture buffer is bounded by."""
     try:
         latency_ms = (time.perf_counter() - started) * 1000
         capture = None
@@ -188,6 +191,7 @@ def _record(
                 latency_ms=latency_ms,
                 shadow=shadow,
             )
+            size += len(answer)
         recorder().record(
             tenant_id=caller.tenant_id,
             deployment_id=backend.deployment_id,
@@ -196,6 +200,7 @@ def _record(
             latency_ms=latency_ms,
             compute_seconds=compute,
             capture=capture,
+            capture_bytes=size,
         )
     except Exception:  # capture and metering never fail a prediction
         log.exception("Gateway: recording a request failed")
@@ -228,6 +233,7 @@ def _shadow(
                 time.perf_counter() - started,
                 answer.data,
                 shadow=True,
+                size=len(body),
             )
         except urllib3.exceptions.HTTPError:
             _record(caller, backend, 503, None, started, 0.0, None, shadow=True)

@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from conftest import client_for
-from portal.monitoring.models import DriftRun, Monitor
+from portal.monitoring.models import Baseline, DriftRun, Monitor
 from portal.monitoring.tests.conftest import make_deployment
 from portal.monitoring.tests.test_baselines import training_csv
 from tenants.scoping import tenant_scope
@@ -118,6 +118,29 @@ def test_a_baseline_upload_answers_201_and_a_bad_file_400_with_a_sentence(compan
     assert large.status_code == 400 and "at most 1024 bytes" in large.json()["detail"]
     missing = engineer.post(url, {"source": "dataset"}, format="json")
     assert missing.status_code == 400 and "logged no dataset" in missing.json()["detail"]
+
+
+def test_a_baseline_from_another_units_dataset_file_is_refused_with_a_sentence(
+    company, settings, tmp_path
+):
+    settings.BASELINE_DATASET_ROOTS = [str(tmp_path / "datasets")]
+    theirs = tmp_path / "datasets" / company.b.slug / "train.csv"
+    theirs.parent.mkdir(parents=True)
+    theirs.write_bytes(training_csv(500))
+    deployment = make_deployment(company.a)
+    version = deployment.model_version
+    with tenant_scope(company.a):
+        version.datasets = [{"name": "train", "source": str(theirs), "context": "training"}]
+        version.save()
+    url = f"/api/v1/tenants/{company.a.slug}/models/{version.model.name}/versions/1/baseline/"
+
+    refused = client_for(company.amir).post(url, {"source": "dataset"}, format="json")
+
+    assert refused.status_code == 400
+    detail = refused.json()["detail"]
+    assert f"{tmp_path / 'datasets' / company.a.slug}/" in detail and detail.endswith(".")
+    with tenant_scope(company.a):
+        assert not Baseline.objects.exists()
 
 
 def test_posting_to_drift_queues_one_run_and_answers_202(

@@ -117,8 +117,8 @@ def test_a_baseline_is_built_from_the_first_captured_rows(company, settings):
 
 def test_a_logged_dataset_is_read_from_an_allowed_local_folder_only(company, settings, tmp_path):
     settings.BASELINE_DATASET_ROOTS = [str(tmp_path / "datasets")]
-    (tmp_path / "datasets").mkdir()
-    allowed = tmp_path / "datasets" / "train.csv"
+    (tmp_path / "datasets" / company.a.slug).mkdir(parents=True)
+    allowed = tmp_path / "datasets" / company.a.slug / "train.csv"
     allowed.write_bytes(training_csv(800))
     deployment = make_deployment(company.a)
     version = deployment.model_version
@@ -128,8 +128,33 @@ def test_a_logged_dataset_is_read_from_an_allowed_local_folder_only(company, set
         assert services.baseline_from_dataset(version=version, actor=ACTOR).rows == 800
 
         version.datasets = [{"name": "x", "source": "/etc/passwd", "context": "training"}]
-        with pytest.raises(InvalidRequest, match="outside the folders"):
+        with pytest.raises(InvalidRequest, match="outside this unit's dataset folder"):
             services.baseline_from_dataset(version=version, actor=ACTOR)
         version.datasets = [{"name": "x", "source": "s3://bucket/train.parquet"}]
         with pytest.raises(InvalidRequest, match="upload the training data"):
             services.baseline_from_dataset(version=version, actor=ACTOR)
+
+
+def test_a_unit_cannot_build_a_baseline_from_another_units_dataset_file(
+    company, settings, tmp_path
+):
+    settings.BASELINE_DATASET_ROOTS = [str(tmp_path / "datasets")]
+    theirs = tmp_path / "datasets" / company.b.slug / "train.csv"
+    theirs.parent.mkdir(parents=True)
+    theirs.write_bytes(training_csv(500))
+    shared = tmp_path / "datasets" / "train.csv"  # in the root, outside every unit's folder
+    shared.write_bytes(training_csv(500))
+    version = make_deployment(company.a).model_version
+    with tenant_scope(company.a):
+        for source in (
+            str(theirs),
+            f"file://{theirs}",
+            str(shared),
+        ):
+            version.datasets = [{"name": "train", "source": source, "context": "training"}]
+            version.save()
+            with pytest.raises(InvalidRequest, match=f"{company.a.slug}/"):
+                services.check_logged_dataset(version=version)
+            with pytest.raises(InvalidRequest, match=f"{company.a.slug}/"):
+                services.baseline_from_dataset(version=version, actor=ACTOR)
+        assert not Baseline.objects.exists()
