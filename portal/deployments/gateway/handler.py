@@ -10,6 +10,7 @@ from django.test.utils import override_settings
 GATEWAY_PREFIX = "/serve/"
 GATEWAY_MIDDLEWARE = [
     "portal.middleware.RequestIdMiddleware",
+    "portal.middleware.JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
 ]
 
