@@ -51,13 +51,15 @@ class PayloadTooLarge(PortalError):
     code = "too_large"
 
 
-def request_error(exc: BaseException) -> PortalError | None:
+def request_error(exc: BaseException, *, decoding_body: bool = False) -> PortalError | None:
     """The client's mistake that ``exc`` stands for, or None when it is not the client's doing.
 
     The API's exception handler, the gateway and the middleware that keeps /api/ and /serve/ in
-    JSON all read a bad body through this one mapping: a body over the upload limit is a 413;
-    JSON nested past Python's recursion limit, CSV that the csv module cannot read, bytes that are
-    not UTF-8 and other malformed requests are a 400.
+    JSON all read a bad request through this one mapping: a body over the upload limit is a 413;
+    JSON nested past Python's recursion limit and other malformed requests are a 400. CSV that the
+    csv module cannot read, bytes that are not UTF-8 and JSON that does not parse are a 400 only
+    when ``decoding_body`` says they were raised decoding the request's body (elsewhere they are
+    the portal's own failure, say reading an answer from MLflow).
     """
     if isinstance(exc, PortalError):
         return exc
@@ -76,6 +78,10 @@ def request_error(exc: BaseException) -> PortalError | None:
             "The body nests objects or lists too deeply to be read; keep it within a few hundred "
             "levels."
         )
+    if isinstance(exc, SuspiciousOperation):
+        return InvalidRequest("The request is malformed and was refused.")
+    if not decoding_body:
+        return None
     if isinstance(exc, csv.Error):
         return InvalidRequest(
             f"The CSV body cannot be read ({exc}); send RFC 4180 CSV with fields of at most "
@@ -85,6 +91,4 @@ def request_error(exc: BaseException) -> PortalError | None:
         return InvalidRequest("The body is not UTF-8 text; send it encoded as UTF-8.")
     if isinstance(exc, json.JSONDecodeError):
         return InvalidRequest(f"The body is not valid JSON ({exc}); send a JSON document.")
-    if isinstance(exc, SuspiciousOperation):
-        return InvalidRequest("The request is malformed and was refused.")
     return None

@@ -200,3 +200,12 @@ def test_a_gateway_failure_is_a_json_500_without_the_debug_page(serving, monkeyp
     body = assert_gateway_error(*answer, 500)
     assert "broken" not in body["message"]
     assert [r for r in caplog.records if r.exc_info], "a server error is logged with its traceback"
+
+
+def test_a_decoding_error_of_the_portals_own_is_not_blamed_on_the_client():
+    from portal.errors import request_error
+
+    unreadable = json.JSONDecodeError("Expecting value", "<html>", 0)
+
+    assert request_error(unreadable) is None  # say, MLflow answered HTML: a 500 of ours
+    assert request_error(unreadable, decoding_body=True).status_code == 400

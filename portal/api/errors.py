@@ -55,7 +55,7 @@ def _client_error(exc: Exception) -> PortalError | None:
     mapped = request_error(exc)
     if mapped is None and isinstance(exc, exceptions.ParseError):
         # DRF's parsers raise ParseError from the decoder's error: say what that was.
-        mapped = request_error(exc.__cause__ or exc.__context__ or exc)
+        mapped = request_error(exc.__cause__ or exc.__context__ or exc, decoding_body=True)
     return mapped
 
 

@@ -125,7 +125,7 @@ def invocations(request: HttpRequest, tenant: str, deployment: str) -> HttpRespo
         return _error(error.status, error.code, error.message)
     except Exception as error:
         # A body too large, nested too deeply or unreadable: the client's mistake, as at the API.
-        refused = request_error(error)
+        refused = request_error(error, decoding_body=True)
         if refused is None:
             raise
         _record(caller, backend, refused.status_code, None, started, 0.0, None)
