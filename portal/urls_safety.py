@@ -269,11 +269,11 @@ def connect_checked(
             )
             raise PrivateAddressRefused(f"Not sent: {where}.")
         checked.append((family, kind, proto, sockaddr))
-    error: OSError | None = None
+    last_failure: OSError | None = None
     for family, kind, proto, sockaddr in checked:
         sock = socket.socket(family, kind, proto)
         try:
-            if timeout is not None and timeout is not socket._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
+            if isinstance(timeout, int | float):  # http.client may pass the default sentinel
                 sock.settimeout(timeout)
             if source_address:
                 sock.bind(source_address)
@@ -281,8 +281,8 @@ def connect_checked(
             return sock
         except OSError as failure:
             sock.close()
-            error = failure
-    raise error or OSError(f"{host} resolves to no address")
+            last_failure = failure
+    raise last_failure or OSError(f"{host} resolves to no address")
 
 
 def connect_public(
@@ -305,41 +305,51 @@ def connector(*, allow_private: bool) -> Any:
     return connect_development if allow_private else connect_public
 
 
-def _checked_connection(base: type, connect: Any) -> type:
-    class Connection(base):  # type: ignore[misc, valid-type]
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            # The one hook http.client offers for choosing how to connect; set per instance.
-            self._create_connection = connect
+class _CheckedHTTPConnection(http.client.HTTPConnection):
+    allow_private = False
 
-    return Connection
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The one hook http.client offers for choosing how to connect; set per instance.
+        self._create_connection = connector(allow_private=self.allow_private)
 
 
-_CONNECTIONS = {
-    allow_private: (
-        _checked_connection(http.client.HTTPConnection, connector(allow_private=allow_private)),
-        _checked_connection(http.client.HTTPSConnection, connector(allow_private=allow_private)),
-    )
-    for allow_private in (False, True)
-}
+class _CheckedHTTPSConnection(http.client.HTTPSConnection):
+    allow_private = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = connector(allow_private=self.allow_private)
+
+
+class _DevelopmentHTTPConnection(_CheckedHTTPConnection):
+    allow_private = True
+
+
+class _DevelopmentHTTPSConnection(_CheckedHTTPSConnection):
+    allow_private = True
 
 
 class _CheckedHTTPHandler(urllib.request.HTTPHandler):
     def __init__(self, *, allow_private: bool) -> None:
         super().__init__()
-        self.connection_class = _CONNECTIONS[allow_private][0]
+        self.allow_private = allow_private
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(self.connection_class, req)
+        if self.allow_private:
+            return self.do_open(_DevelopmentHTTPConnection, req)
+        return self.do_open(_CheckedHTTPConnection, req)
 
 
 class _CheckedHTTPSHandler(urllib.request.HTTPSHandler):
     def __init__(self, *, allow_private: bool) -> None:
         super().__init__()
-        self.connection_class = _CONNECTIONS[allow_private][1]
+        self.allow_private = allow_private
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(self.connection_class, req)
+        if self.allow_private:
+            return self.do_open(_DevelopmentHTTPSConnection, req)
+        return self.do_open(_CheckedHTTPSConnection, req)
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
