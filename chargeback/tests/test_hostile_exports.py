@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import datetime
 from decimal import Decimal
 
@@ -67,6 +68,10 @@ def export(company, statement, kind: str) -> list[dict[str, str]]:
         f"/api/v1/statements/{statement.pk}/export/?format={kind}"
     )
     assert answer.status_code == 200, answer.content[:300]
+    assert re.fullmatch(
+        r"attachment; filename=\"[A-Za-z0-9._-]+\.csv\"; filename\*=UTF-8''\S+\.csv",
+        answer["Content-Disposition"],
+    )
     return list(csv.DictReader(io.StringIO(answer.content.decode())))
 
 
