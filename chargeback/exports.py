@@ -11,13 +11,10 @@ month). Dates are ISO 8601 in UTC; the period's end is exclusive.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 
 from django.conf import settings
 from fpdf import FPDF, FontFace, XPos, YPos
@@ -25,6 +22,7 @@ from fpdf import FPDF, FontFace, XPos, YPos
 from chargeback.models import LineKind, Meter, Statement, StatementLine
 from chargeback.services.metering import month_start, next_month
 from governance.cards_render import UNICODE_FONT
+from portal.downloads import csv_bytes
 
 CENT = Decimal("0.01")
 
@@ -89,6 +87,18 @@ FOCUS_UNITS = {
     "share": "Shares",
 }
 CHARGE_FREQUENCY = {"Usage": "Usage-Based", "Purchase": "Recurring", "Credit": "One-Time"}
+# Amount columns hold plain numbers (negative for credits); every other cell is text, and text
+# that a spreadsheet would run as a formula is quoted (``portal.downloads``).
+FOCUS_AMOUNTS = frozenset(
+    {
+        "BilledCost",
+        "ConsumedQuantity",
+        "ContractedCost",
+        "EffectiveCost",
+        "ListCost",
+        "PricingQuantity",
+    }
+)
 CSV_COLUMNS = (
     "statement",
     "number",
@@ -115,6 +125,7 @@ CSV_COLUMNS = (
     "amount",
     "currency",
 )
+CSV_AMOUNTS = frozenset({"quantity", "list_cost", "contracted_cost", "billed_cost", "amount"})
 
 
 def plain(value: Decimal | None) -> str:
@@ -131,14 +142,6 @@ def cents(value: Decimal) -> str:
 
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
 
 
 def statement_csv(statement: Statement, lines: Sequence[StatementLine]) -> bytes:
@@ -172,7 +175,7 @@ def statement_csv(statement: Statement, lines: Sequence[StatementLine]) -> bytes
         )
         for line in lines
     )
-    return _csv(CSV_COLUMNS, rows)
+    return csv_bytes(CSV_COLUMNS, rows, numeric_columns=CSV_AMOUNTS)
 
 
 def _charge_category(line: StatementLine) -> str:
@@ -244,7 +247,11 @@ def _focus_row(statement: Statement, line: StatementLine) -> dict[str, str]:
 def statement_focus(statement: Statement, lines: Sequence[StatementLine]) -> bytes:
     """FOCUS 1.2 rows, one per line; empty cells are nulls."""
     rows = (_focus_row(statement, line) for line in lines)
-    return _csv(FOCUS_COLUMNS, ([row[column] for column in FOCUS_COLUMNS] for row in rows))
+    return csv_bytes(
+        FOCUS_COLUMNS,
+        ([row[column] for column in FOCUS_COLUMNS] for row in rows),
+        numeric_columns=FOCUS_AMOUNTS,
+    )
 
 
 # --- PDF --------------------------------------------------------------------------------------

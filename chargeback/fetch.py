@@ -4,7 +4,8 @@ Every price source reads the network through ``http_get``, so tests replace this
 with recorded responses, and nothing else in the chargeback app opens a connection. Neither the
 AWS Price List bulk files nor the Azure Retail Prices API need credentials; nothing is sent but
 the URL. The URL is checked (``portal.urls_safety``): no private addresses unless
-``PRICE_ALLOW_PRIVATE_HOSTS`` is on, and redirects are not followed.
+``PRICE_ALLOW_PRIVATE_HOSTS`` is on, never link-local or metadata addresses, no proxy from the
+environment, and redirects are not followed.
 """
 
 from __future__ import annotations

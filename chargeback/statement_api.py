@@ -51,6 +51,7 @@ from chargeback.services.statements import (
     statement_void,
 )
 from governance.audit import Actor
+from portal.downloads import content_disposition
 from portal.errors import InvalidRequest, NotAllowed, NotFound
 from tenants.access import platform_role_of
 from tenants.models import Membership, PlatformRole
@@ -323,7 +324,7 @@ class StatementExportView(generics.GenericAPIView):
                 "csv",
             )
         response = HttpResponse(body, content_type=content_type)
-        response["Content-Disposition"] = f'attachment; filename="{name}.{suffix}"'
+        response["Content-Disposition"] = content_disposition(f"{name}.{suffix}")
         return response
 
 

@@ -3,10 +3,12 @@
 Both renderers take the same plain mapping (see ``card_markdown``) and produce the same headings in
 the same order. They are pure: no models, no database, no network. Every key may be missing or
 empty; an empty text field reads "Not provided yet". User text is Markdown written by people and
-is kept as-is in Markdown, except inside table cells, where pipes and line breaks are escaped so
-the table holds. The PDF prints user text literally and uses DejaVu Sans when the system has it
-(any Unicode), otherwise Helvetica with characters outside latin-1 replaced by "?". Its creation
-date comes from ``updated_at`` so the same card always gives the same bytes.
+is kept as-is in Markdown, except that raw HTML is not: ``<`` and ``&`` are written as entities,
+so a renderer shows a tag as text instead of running it (a model's name comes from MLflow), and
+inside table cells pipes and line breaks are escaped so the table holds. The PDF prints user
+text literally and uses DejaVu Sans when the system has it (any Unicode), otherwise Helvetica
+with characters outside latin-1 replaced by "?". Its creation date comes from ``updated_at`` so
+the same card always gives the same bytes.
 """
 
 from __future__ import annotations
@@ -168,13 +170,19 @@ def _cell_value(value: Any) -> str:
 # Markdown
 
 
+def _md_html(value: str) -> str:
+    """``value`` with no HTML a Markdown renderer would pass through: tags, comments and
+    entities read as the characters typed."""
+    return value.replace("&", "&amp;").replace("<", "&lt;")
+
+
 def _md_text(value: str) -> str:
-    return value or f"*{NOT_PROVIDED}*"
+    return _md_html(value) or f"*{NOT_PROVIDED}*"
 
 
 def _md_cell(value: str) -> str:
     # A line break ends a table row and a bare pipe starts a new cell.
-    return " ".join(value.split()).replace("|", "\\|")
+    return _md_html(" ".join(value.split())).replace("|", "\\|")
 
 
 def _md_code(value: str) -> str:
@@ -208,8 +216,8 @@ def card_markdown(card: Mapping[str, Any]) -> str:
     context), run_id, artifact_digest, updated_at, approved_by, approved_at.
     """
     blocks = [
-        f"# {title_line(card)}",
-        summary_line(card),
+        f"# {_md_html(title_line(card))}",
+        _md_html(summary_line(card)),
         "## Model overview",
         "### Purpose",
         _md_text(_text(card, "purpose")),

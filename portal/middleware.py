@@ -1,5 +1,5 @@
 """Request-wide middleware: the client's address behind the portal's proxy, a request id for logs
-and the audit trail, and security headers."""
+and the audit trail, security headers, and JSON errors under /api/ and /serve/."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from contextvars import ContextVar
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+
+from portal.http_errors import json_error_for_exception, json_error_for_status, wants_json
 
 _request_id: ContextVar[str] = ContextVar("request_id", default="")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
@@ -74,3 +76,37 @@ class ContentSecurityPolicyMiddleware:
         policy = getattr(response, "content_security_policy", settings.CONTENT_SECURITY_POLICY)
         response.setdefault("Content-Security-Policy", policy)
         return response
+
+
+class JsonErrorsMiddleware:
+    """Every answer under /api/ and /serve/ is JSON in its error shape, with DEBUG on or off.
+
+    An exception a view outside DRF raises is answered here (``json_error_for_exception``).
+    What Django answers by itself (a path that matches nothing, an error in a middleware) is
+    replaced by the JSON of its status; with DEBUG on, that is where Django's debug pages, which
+    list every URL pattern or show a traceback, would otherwise go to the client. DRF's own
+    answers are left alone: they are already in the API's shape.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and wants_json(request)
+            and not hasattr(response, "accepted_renderer")  # DRF's: in the API's shape
+            and response.get("Content-Type", "").split(";")[0] != "application/json"
+        ):
+            replacement = json_error_for_status(request, response.status_code)
+            for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+                if header in response:
+                    replacement[header] = response[header]
+            response = replacement
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not wants_json(request):
+            return None
+        return json_error_for_exception(request, exception)

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "portal.middleware.TrustedProxyMiddleware",
     "portal.middleware.RequestIdMiddleware",
+    "portal.middleware.JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "portal.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

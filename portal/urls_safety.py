@@ -2,16 +2,20 @@
 
 ``check_outgoing_url`` is for an http(s) URL the portal will call (webhook endpoints, price
 sources): no user names or passwords, no control characters, no ``..`` path segments in any
-encoding, an IP address written the usual way, and unless private hosts are allowed by the caller's
-setting, a host whose every address is public (not private, loopback, link-local, shared,
-reserved or multicast, IPv4-mapped IPv6 included).
+encoding, an IP address written the usual way, and a host whose every address is public (not
+private, loopback, link-local, shared, reserved or multicast). An IPv6 address is judged with the
+IPv4 address it carries (IPv4-mapped, IPv4-compatible, SIIT, 6to4, Teredo, NAT64). The caller's
+``*_ALLOW_PRIVATE_HOSTS`` setting (development) lets loopback and private networks through,
+written as themselves; link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10,
+fd00:ec2::254, 100.100.100.200, ...) are refused in every mode.
 
 ``check_artifact_uri`` is for a source the portal reads data from (a run's logged dataset): an
 MLflow artifact URI that names no server of its own, or a local path, never with ``..``.
 
-``open_url`` makes the call: it refuses a private peer at connect time (a DNS answer can change
-after the check) and does not follow redirects; a redirect comes back as an ``HTTPError`` whose
-reason says so. Every refusal is an ``InvalidRequest`` with a sentence that says what to fix.
+``open_url`` makes the call: it resolves the host again and connects only to an address it checked
+(a DNS answer can change after the check), ignores ``HTTP(S)_PROXY`` (through a proxy the target
+would go unchecked) and does not follow redirects; a redirect comes back as an ``HTTPError``
+whose reason says so. Every refusal is an ``InvalidRequest`` with a sentence that says what to fix.
 """
 
 from __future__ import annotations
@@ -40,19 +44,90 @@ class PrivateAddressRefused(Exception):
     ``OSError``, so that no caller retries it as a network failure)."""
 
 
+def _networks(*cidrs: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(cidr) for cidr in cidrs)
+
+
+# Never called, in any mode: link-local networks (where clouds answer with instance credentials)
+# and the metadata addresses some clouds keep elsewhere (AWS over IPv6, Alibaba, Oracle, Azure).
+NEVER_NETWORKS = _networks(
+    "169.254.0.0/16",
+    "fe80::/10",
+    "fd00:ec2::254/128",
+    "100.100.100.200/32",
+    "192.0.0.192/32",
+    "168.63.129.16/32",
+)
+# What development mode (a ``*_ALLOW_PRIVATE_HOSTS`` setting) may call besides public hosts:
+# loopback and private networks, written as themselves.
+PRIVATE_NETWORKS = _networks(
+    "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"
+)
+# IPv6 ranges that carry an IPv4 address in their last 32 bits: IPv4-mapped, IPv4-compatible
+# (all of ::/96 but :: and ::1), SIIT (IPv4-translated) and NAT64 (well-known and local-use
+# prefixes). 6to4 and Teredo have ``ipaddress`` properties of their own.
+EMBEDDING_NETWORKS = _networks("::ffff:0:0/96", "::/96", "::ffff:0:0:0/96", "64:ff9b::/96")
+EMBEDDING_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+# Not global, though some Python versions' ``is_global`` says they are.
+NOT_GLOBAL_NETWORKS = _networks(
+    "::/96",
+    "::ffff:0:0:0/96",
+    "64:ff9b:1::/48",
+    "100::/64",
+    "2001::/23",
+    "2001:db8::/32",
+    "fec0::/10",
+    "ff00::/8",
+)
+
+
+def embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries (an IPv4 address carries none)."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return []
+    found: list[ipaddress.IPv4Address] = []
+    if int(address) > 1 and any(address in network for network in EMBEDDING_NETWORKS):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    if address in EMBEDDING_NAT64_LOCAL:
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    return found
+
+
+def address_refusal(address: IPAddress, *, allow_private: bool) -> str | None:
+    """Why the portal must not call ``address`` (the end of a sentence), or None when it may.
+
+    An IPv6 address is judged with every IPv4 address it carries. ``allow_private`` lets
+    loopback and private networks through, written as themselves; link-local and cloud metadata
+    addresses are refused whatever it says.
+    """
+    if any(address in network for network in NEVER_NETWORKS):
+        return "is a link-local or cloud metadata address, which the portal never calls"
+    for carried in embedded_ipv4(address):
+        refusal = address_refusal(carried, allow_private=allow_private)
+        if refusal is not None:
+            return f"carries the IPv4 address {carried}, which {refusal}"
+        if not is_public(carried):
+            # Development mode allows loopback and private networks written as themselves only.
+            return f"carries the IPv4 address {carried}, which is not a public address"
+    if allow_private and any(address in network for network in PRIVATE_NETWORKS):
+        return None
+    if is_public(address):
+        return None
+    return "is not a public address"
+
+
 def is_public(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour or _nat64(address)
-        if embedded is not None:
-            address = embedded
-    # is_global is False for private, loopback, link-local, reserved, shared and unspecified.
-    return address.is_global and not address.is_multicast
-
-
-def _nat64(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    if address in ipaddress.IPv6Network("64:ff9b::/96"):
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return None
+    """Whether ``address`` is global unicast: not private, loopback, link-local, shared,
+    reserved, documentation, multicast or unspecified, and carries no IPv4 address that is."""
+    if any(address in network for network in NEVER_NETWORKS + NOT_GLOBAL_NETWORKS):
+        return False
+    if not address.is_global or address.is_multicast:
+        return False
+    return all(is_public(carried) for carried in embedded_ipv4(address))
 
 
 def has_traversal(text: str) -> bool:
@@ -114,10 +189,12 @@ def check_outgoing_url(url: str, *, allow_private: bool, setting: str, what: str
             "instead."
         )
     literal = _ip_literal(host)
-    if allow_private:
-        return parts.geturl()
     if literal is not None:
         addresses = [literal]
+    elif allow_private:
+        # Development mode looks no names up here (receivers may not be up yet); every call
+        # resolves and checks the address it connects to (``open_url``, ``connect_checked``).
+        addresses = []
     else:
         try:
             default_port = 443 if parts.scheme == "https" else 80
@@ -128,12 +205,19 @@ def check_outgoing_url(url: str, *, allow_private: bool, setting: str, what: str
             ) from None
         addresses = [ipaddress.ip_address(str(sockaddr[0]).split("%")[0]) for *_, sockaddr in found]
     for address in addresses:
-        if not is_public(address):
-            raise InvalidRequest(
-                f"The host '{host}' resolves to {address}, which is not a public address; "
+        refusal = address_refusal(address, allow_private=allow_private)
+        if refusal is None:
+            continue
+        if literal is None:
+            refusal = f"resolves to {address}, which {refusal}"
+        if "metadata" in refusal:
+            advice = f"use a {what} that is reachable from the internet"
+        else:
+            advice = (
                 f"use a {what} that is reachable from the internet (receivers on a private "
-                f"network need the platform team to set {setting})."
+                f"network need the platform team to set {setting})"
             )
+        raise InvalidRequest(f"The host '{host}' {refusal}; {advice}.")
     return parts.geturl()
 
 
@@ -159,40 +243,113 @@ def check_artifact_uri(uri: str, *, what: str = "dataset's source") -> str:
 # --- Calling --------------------------------------------------------------------------------------
 
 
+def connect_checked(
+    address: tuple[str, int],
+    timeout: Any = None,
+    source_address: Any = None,
+    *,
+    allow_private: bool = False,
+) -> socket.socket:
+    """``socket.create_connection`` that resolves the host itself and connects only when every
+    address it resolves to may be called (``address_refusal``), to the address it checked."""
+    host, port = address
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except UnicodeError as error:
+        raise OSError(f"{host} is not a valid host name: {error}") from None
+    checked = []
+    for family, kind, proto, _, sockaddr in found:
+        peer = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
+        refusal = address_refusal(peer, allow_private=allow_private)
+        if refusal is not None:
+            where = (
+                f"{host} {refusal}"
+                if str(peer) == host
+                else f"{host} resolves to {peer}, which {refusal}"
+            )
+            raise PrivateAddressRefused(f"Not sent: {where}.")
+        checked.append((family, kind, proto, sockaddr))
+    last_failure: OSError | None = None
+    for family, kind, proto, sockaddr in checked:
+        sock = socket.socket(family, kind, proto)
+        try:
+            if isinstance(timeout, int | float):  # http.client may pass the default sentinel
+                sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as failure:
+            sock.close()
+            last_failure = failure
+    raise last_failure or OSError(f"{host} resolves to no address")
+
+
 def connect_public(
     address: tuple[str, int], timeout: Any = None, source_address: Any = None, **kwargs: Any
 ) -> socket.socket:
-    """``socket.create_connection`` that refuses a private peer before a byte is sent."""
-    sock = socket.create_connection(address, timeout, source_address, **kwargs)
-    peer = ipaddress.ip_address(sock.getpeername()[0].split("%")[0])
-    if not is_public(peer):
-        sock.close()
-        raise PrivateAddressRefused(
-            f"Not sent: {address[0]} resolves to {peer}, which is not a public address."
-        )
-    return sock
+    """``connect_checked`` for production: public addresses only."""
+    return connect_checked(address, timeout, source_address, allow_private=False)
 
 
-class _PublicHTTPConnection(http.client.HTTPConnection):
+def connect_development(
+    address: tuple[str, int], timeout: Any = None, source_address: Any = None, **kwargs: Any
+) -> socket.socket:
+    """``connect_checked`` for development mode: loopback and private networks too, never
+    link-local or metadata addresses."""
+    return connect_checked(address, timeout, source_address, allow_private=True)
+
+
+def connector(*, allow_private: bool) -> Any:
+    """The ``create_connection`` for a caller's ``*_ALLOW_PRIVATE_HOSTS`` setting."""
+    return connect_development if allow_private else connect_public
+
+
+class _CheckedHTTPConnection(http.client.HTTPConnection):
+    allow_private = False
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._create_connection = connect_public  # type: ignore[method-assign]
+        # The one hook http.client offers for choosing how to connect; set per instance.
+        self._create_connection = connector(allow_private=self.allow_private)
 
 
-class _PublicHTTPSConnection(http.client.HTTPSConnection):
+class _CheckedHTTPSConnection(http.client.HTTPSConnection):
+    allow_private = False
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._create_connection = connect_public  # type: ignore[method-assign]
+        self._create_connection = connector(allow_private=self.allow_private)
 
 
-class _PublicHTTPHandler(urllib.request.HTTPHandler):
+class _DevelopmentHTTPConnection(_CheckedHTTPConnection):
+    allow_private = True
+
+
+class _DevelopmentHTTPSConnection(_CheckedHTTPSConnection):
+    allow_private = True
+
+
+class _CheckedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, *, allow_private: bool) -> None:
+        super().__init__()
+        self.allow_private = allow_private
+
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(_PublicHTTPConnection, req)
+        if self.allow_private:
+            return self.do_open(_DevelopmentHTTPConnection, req)
+        return self.do_open(_CheckedHTTPConnection, req)
 
 
-class _PublicHTTPSHandler(urllib.request.HTTPSHandler):
+class _CheckedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, *, allow_private: bool) -> None:
+        super().__init__()
+        self.allow_private = allow_private
+
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(_PublicHTTPSConnection, req)
+        if self.allow_private:
+            return self.do_open(_DevelopmentHTTPSConnection, req)
+        return self.do_open(_CheckedHTTPSConnection, req)
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -215,9 +372,16 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 def open_url(
     request: urllib.request.Request, *, timeout: float, allow_private: bool
 ) -> http.client.HTTPResponse:
-    """``urllib.request.urlopen`` without redirects, and without private peers unless allowed."""
-    handlers: list[urllib.request.BaseHandler] = [_NoRedirects()]
-    if not allow_private:
-        handlers += [_PublicHTTPHandler(), _PublicHTTPSHandler()]
-    opener = urllib.request.build_opener(*handlers)
+    """``urllib.request.urlopen`` without redirects and without proxies, connecting only to
+    addresses ``address_refusal`` lets through for ``allow_private``.
+
+    ``HTTP_PROXY``/``HTTPS_PROXY`` from the environment are not used: through a proxy, the
+    address connected to would be the proxy's, and the target would go unchecked.
+    """
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}),
+        _NoRedirects(),
+        _CheckedHTTPHandler(allow_private=allow_private),
+        _CheckedHTTPSHandler(allow_private=allow_private),
+    )
     return opener.open(request, timeout=timeout)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import threading
+from typing import ClassVar
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
@@ -11,16 +13,22 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema
-from drf_spectacular.views import SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from chargeback.views.finance import month_close_region
-from portal.api.errors import (
+from portal.downloads import content_disposition
+from portal.http_errors import (
     DATABASE_ERRORS,
     DATABASE_RETRY_AFTER_SECONDS,
     DATABASE_UNAVAILABLE_BODY,
-    NOT_FOUND_BODY,
+    json_error,
+    json_error_for_status,
+    wants_json,
 )
 from portal.insights.home import FINANCE_MONTHS, home_for
 from portal.ratelimit import Rate, rate_limit_hit
@@ -59,6 +67,35 @@ class ApiDocsView(SpectacularSwaggerSplitView):
         return response
 
 
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI schema, built once per process (and API version) and then served as built.
+
+    drf-spectacular's generator keeps state in module globals while it runs, so two first calls
+    at once in a fresh process could each see the other's half-built state and answer 500. A
+    lock makes the first call build the schema and the others wait for it.
+    """
+
+    _lock = threading.Lock()
+    _built: ClassVar[dict[tuple[str | None, str | None], dict]] = {}
+
+    def _get_schema_response(self, request: Request) -> Response:
+        version = self.api_version or request.version or self._get_version_parameter(request)
+        key = (version, translation.get_language())
+        with self._lock:
+            schema = self._built.get(key)
+            if schema is None:
+                generator = self.generator_class(
+                    urlconf=self.urlconf, api_version=version, patterns=self.patterns
+                )
+                schema = generator.get_schema(request=request, public=self.serve_public)
+                self._built[key] = schema
+        filename = self._get_filename(request, version)
+        return Response(
+            data=schema,
+            headers={"Content-Disposition": content_disposition(filename, inline=True)},
+        )
+
+
 class LoginView(auth_views.LoginView):
     """Django's login, throttled per address and per username: 429 with Retry-After past the rate."""
 
@@ -83,13 +120,9 @@ class LoginView(auth_views.LoginView):
         return super().post(request, *args, **kwargs)
 
 
-def _wants_json(request: HttpRequest) -> bool:
-    return request.path.startswith(("/api/", "/serve/"))
-
-
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    if _wants_json(request):
-        return JsonResponse(NOT_FOUND_BODY, status=404)
+    if wants_json(request):
+        return json_error_for_status(request, 404)
     return render(
         request,
         "portal/error.html",
@@ -105,8 +138,8 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
     message = (
         str(exception) if exception and str(exception) else "You do not have permission to do this."
     )
-    if _wants_json(request):
-        return JsonResponse({"code": "permission_denied", "detail": message}, status=403)
+    if wants_json(request):
+        return json_error(request, 403, "permission_denied", message)
     return render(
         request, "portal/error.html", {"title": "Not allowed", "message": message}, status=403
     )
@@ -115,9 +148,9 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 def server_error(request: HttpRequest) -> HttpResponse:
     if isinstance(sys.exception(), DATABASE_ERRORS):
         return _database_unavailable(request)
+    if wants_json(request):
+        return json_error_for_status(request, 500)
     message = "Something went wrong on our side. The error is logged."
-    if _wants_json(request):
-        return JsonResponse({"code": "server_error", "detail": message}, status=500)
     return render(
         request, "portal/error.html", {"title": "Server error", "message": message}, status=500
     )
@@ -126,13 +159,12 @@ def server_error(request: HttpRequest) -> HttpResponse:
 def _database_unavailable(request: HttpRequest) -> HttpResponse:
     """A 503 that needs no database: the page renders without the request's context processors
     (they read the user and their units)."""
-    if _wants_json(request):
-        response: HttpResponse = JsonResponse(DATABASE_UNAVAILABLE_BODY, status=503)
-    else:
-        content = render_to_string(
-            "portal/error.html",
-            {"title": "Try again in a minute", "message": DATABASE_UNAVAILABLE_BODY["detail"]},
-        )
-        response = HttpResponse(content, status=503)
+    if wants_json(request):
+        return json_error_for_status(request, 503)
+    content = render_to_string(
+        "portal/error.html",
+        {"title": "Try again in a minute", "message": DATABASE_UNAVAILABLE_BODY["detail"]},
+    )
+    response = HttpResponse(content, status=503)
     response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
     return response

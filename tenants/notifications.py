@@ -17,6 +17,8 @@ sent again. Redirects are not followed.
 Unless ``WEBHOOK_ALLOW_PRIVATE_HOSTS`` is on, endpoints reach public addresses only: the host is
 resolved and checked when the endpoint is created, and the address actually connected to is
 checked again on every attempt, so a DNS change later cannot point the portal at its own network.
+With it on (development), loopback and private networks are reached too, but never link-local or
+cloud metadata addresses.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from django.utils import timezone
 
 from governance.audit import Actor, apply_updates, audit_record
 from portal.errors import Conflict, InvalidRequest
-from portal.urls_safety import PrivateAddressRefused, check_outgoing_url, connect_public
+from portal.urls_safety import PrivateAddressRefused, check_outgoing_url, connector
 from tenants import tasks
 from tenants.models import DeliveryStatus, Tenant, User, WebhookDelivery, WebhookEndpoint
 from tenants.scoping import tenant_scope
@@ -293,9 +295,11 @@ def _post(url: str, *, body: bytes, headers: dict[str, str]) -> Answer:
     )
     timeout = settings.WEBHOOK_TIMEOUT_SECONDS
     connection = connection_class(parts.hostname or "", parts.port, timeout=timeout)
-    if not settings.WEBHOOK_ALLOW_PRIVATE_HOSTS:
-        # The one hook http.client offers for choosing how to connect; it is set per instance.
-        connection._create_connection = connect_public  # type: ignore[attr-defined]
+    # The one hook http.client offers for choosing how to connect; it is set per instance. No
+    # proxy is used (http.client reads none from the environment): the target is what is checked.
+    connection._create_connection = connector(  # type: ignore[attr-defined]
+        allow_private=settings.WEBHOOK_ALLOW_PRIVATE_HOSTS
+    )
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         connection.request("POST", target, body=body, headers=headers)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import threading
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.test import Client
 
 from conftest import ROOT_DIR, client_for
+from tests.processes import AppServer
 
 
 @pytest.mark.django_db
@@ -110,3 +116,29 @@ def test_every_response_carries_a_request_id_and_security_headers(company):
 @pytest.mark.django_db
 def test_health_check_reports_the_database(client: Client):
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_concurrent_first_calls_for_the_schema_in_a_fresh_process_all_get_it(tmp_path):
+    app = AppServer(tmp_path / "gunicorn.log", env={"PORTAL_VAR_DIR": str(tmp_path / "var")})
+    app.start(timeout=60)
+    callers = 8
+    barrier = threading.Barrier(callers)
+
+    def fetch(_: int) -> tuple[int, bytes]:
+        barrier.wait(timeout=30)
+        url = f"{app.url}/api/schema/?format=json"
+        try:
+            with urllib.request.urlopen(url, timeout=120) as answer:  # noqa: S310 (loopback)
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    try:
+        with ThreadPoolExecutor(callers) as pool:
+            answers = list(pool.map(fetch, range(callers)))
+    finally:
+        app.stop()
+
+    assert [status for status, _ in answers] == [200] * callers, app.output()
+    assert len({body for _, body in answers}) == 1
+    assert "/api/v1/tenants/" in json.loads(answers[0][1])["paths"]

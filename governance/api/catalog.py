@@ -27,6 +27,7 @@ from governance.services import cards
 from governance.services.classification import model_classify
 from governance.services.evidence import evidence_pack
 from portal.catalog.models import ModelVersion, RegisteredModel
+from portal.downloads import content_disposition
 from portal.errors import NotAllowed
 from tenants.routing import TenantScopedAPIView
 
@@ -157,7 +158,9 @@ class ModelCardMarkdownView(TenantScopedAPIView, generics.GenericAPIView):
     def get(self, request: Request, tenant: str, name: str, version: int) -> HttpResponse:
         text = card_markdown(_card_document(name, version))
         response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
-        response["Content-Disposition"] = f'inline; filename="{name}-v{version}-card.md"'
+        response["Content-Disposition"] = content_disposition(
+            f"{name}-v{version}-card.md", inline=True
+        )
         return response
 
 
@@ -168,7 +171,7 @@ class ModelCardPdfView(TenantScopedAPIView, generics.GenericAPIView):
     def get(self, request: Request, tenant: str, name: str, version: int) -> HttpResponse:
         data = card_pdf(_card_document(name, version))
         response = HttpResponse(data, content_type="application/pdf")
-        response["Content-Disposition"] = f'attachment; filename="{name}-v{version}-card.pdf"'
+        response["Content-Disposition"] = content_disposition(f"{name}-v{version}-card.pdf")
         return response
 
 
@@ -186,5 +189,5 @@ class EvidencePackView(TenantScopedAPIView, generics.GenericAPIView):
             version=_version(name, version), generated_by=request.user.get_username()
         )
         response = HttpResponse(data, content_type="application/zip")
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        response["Content-Disposition"] = content_disposition(filename)
         return response

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
+from urllib.parse import quote, unquote
 
 import pytest
 
@@ -179,3 +181,26 @@ def test_the_evidence_pack_holds_everything_a_regulator_asks_for(company, high_r
 
     for name, digest in manifest["files"].items():
         assert hashlib.sha256(archive.read(name)).hexdigest() == digest
+
+
+@pytest.mark.parametrize(
+    "name", ["=2+5+cmd|' -C calc'!A0", 'Q4 "sales"\r\nSet-Cookie: x=1', "ümlaut\\..\\model"]
+)
+def test_a_hostile_model_name_downloads_under_a_safe_file_name(company, name):
+    make_version(company.a, name=name)
+    base = f"/api/v1/tenants/acme-retail/models/{quote(name, safe='')}/versions/1/"
+
+    for path, who in (
+        ("card/markdown/", company.ava),
+        ("card/pdf/", company.ava),
+        ("evidence/", company.grace),
+    ):
+        response = client_for(who).get(base + path)
+        assert response.status_code == 200, (path, response.content[:200])
+        header = response["Content-Disposition"]
+        fallback = re.search(r'filename="([^"]*)"', header).group(1)
+        assert re.fullmatch(r"[A-Za-z0-9._-]+", fallback), header
+        assert not fallback.startswith(".")
+        full = unquote(re.search(r"filename\*=UTF-8''(\S+)$", header).group(1))
+        assert not set(full) & set('/\\"\r\n'), full
+        assert full.endswith(("-v1-card.md", "-v1-card.pdf", "-v1.zip"))

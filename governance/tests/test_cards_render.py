@@ -160,6 +160,23 @@ def test_user_markdown_outside_tables_is_kept_as_written():
     assert "look **fraudulent**." in card_markdown(make_card())
 
 
+def test_raw_html_in_a_card_reads_as_text_not_markup():
+    script = "<script>alert(1)</script>"
+    markdown = card_markdown(
+        make_card(
+            model_name="m<img src=x onerror=alert(1)>",
+            limitations=f"See {script} & <!-- hidden -->.",
+            owner="<b>alice</b>",
+            params={"<iframe>": "<svg onload=alert(1)>"},
+            datasets=[{"name": "<a href='javascript:x'>d</a>", "source": "s3://x"}],
+        )
+    )
+
+    assert "<" not in markdown
+    assert "See &lt;script>alert(1)&lt;/script> &amp; &lt;!-- hidden -->." in markdown
+    assert "# Model card: m&lt;img src=x onerror=alert(1)> v3" in markdown
+
+
 def test_the_summary_names_the_approver_the_day_and_what_is_missing():
     summary = card_markdown(make_card()).splitlines()[2]
     assert summary == (

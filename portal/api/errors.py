@@ -5,6 +5,9 @@
 ``errors`` appears only on validation failures and maps field names to messages. Bodies carry
 nothing request-specific (the request id travels in the ``X-Request-ID`` header), so a 404 for
 another tenant's object is byte-identical to a 404 for a missing one.
+
+A bad body is the client's mistake (``portal.errors.request_error``): a 400 or 413, not a 500.
+What answers under /api/ outside the API's views is in ``portal.http_errors``.
 """
 
 from __future__ import annotations
@@ -12,34 +15,22 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from portal.errors import PortalError
+from portal.errors import PortalError, request_error
+from portal.http_errors import (
+    DATABASE_ERRORS,
+    DATABASE_RETRY_AFTER_SECONDS,
+    DATABASE_UNAVAILABLE_BODY,
+    NOT_FOUND_BODY,
+    SENTENCES,
+    SERVER_ERROR_DETAIL,
+)
 
 logger = logging.getLogger(__name__)
-
-NOT_FOUND_BODY = {"code": "not_found", "detail": "Not found."}
-# The database is down, restarting or unreachable: a 503 the caller may retry, not a 500.
-DATABASE_ERRORS = (OperationalError, InterfaceError)
-DATABASE_UNAVAILABLE_BODY = {
-    "code": "database_unavailable",
-    "detail": "The portal's database is not answering right now; try again in a minute.",
-}
-DATABASE_RETRY_AFTER_SECONDS = 10
-
-_SENTENCES = {
-    "not_authenticated": (
-        "Authentication required: sign in, or send 'Authorization: Bearer <token>' with a service token."
-    ),
-    "authentication_failed": "The credentials were not accepted.",
-    "permission_denied": "You do not have permission to do this.",
-    "method_not_allowed": "This method is not allowed here.",
-    "throttled": "Too many requests; try again later.",
-}
 
 
 def _validation_detail(errors: dict | list) -> str:
@@ -60,9 +51,20 @@ def _validation_detail(errors: dict | list) -> str:
     return "The request is not valid."
 
 
+def _client_error(exc: Exception) -> PortalError | None:
+    mapped = request_error(exc)
+    if mapped is None and isinstance(exc, exceptions.ParseError):
+        # DRF's parsers raise ParseError from the decoder's error: say what that was.
+        mapped = request_error(exc.__cause__ or exc.__context__ or exc, decoding_body=True)
+    return mapped
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    if isinstance(exc, PortalError):
-        return Response({"code": exc.code, "detail": exc.detail}, status=exc.status_code)
+    if (client_error := _client_error(exc)) is not None:
+        return Response(
+            {"code": client_error.code, "detail": client_error.detail},
+            status=client_error.status_code,
+        )
     if isinstance(exc, (Http404, exceptions.NotFound)):
         return Response(NOT_FOUND_BODY, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, DjangoPermissionDenied):
@@ -79,11 +81,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if response is None:
         logger.exception("Unhandled error in %s", context.get("view").__class__.__name__)
         return Response(
-            {
-                "code": "server_error",
-                "detail": "Something went wrong on our side. The error is logged; quote the "
-                "X-Request-ID header of this response when you report it.",
-            },
+            {"code": "server_error", "detail": SERVER_ERROR_DETAIL},
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
 
@@ -98,12 +96,12 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         if isinstance(exc, exceptions.Throttled):
             wait = getattr(exc, "wait", None)
             detail = f"Too many requests; try again in {wait:.0f} seconds." if wait else detail
-        elif code in _SENTENCES and str(detail) in {
+        elif code in SENTENCES and str(detail) in {
             str(exceptions.NotAuthenticated.default_detail),
             str(exceptions.PermissionDenied.default_detail),
             str(exceptions.AuthenticationFailed.default_detail),
         }:
-            detail = _SENTENCES[code]
+            detail = SENTENCES[code]
         body = {"code": code, "detail": str(detail)}
     response.data = body
     return response

@@ -276,7 +276,6 @@ def test_a_rolled_back_change_announces_nothing(
         "http://localhost/hook",
         "http://10.1.2.3/hook",
         "https://192.168.0.10/hook",
-        "http://169.254.169.254/latest/meta-data/",
         "http://[::1]/hook",
         "http://[::ffff:127.0.0.1]/hook",
         "http://240.0.0.1/hook",
@@ -290,6 +289,21 @@ def test_a_private_address_is_refused_when_private_hosts_are_not_allowed(company
     assert answer.status_code == 400
     assert "not a public address" in answer.json()["detail"]
     assert "WEBHOOK_ALLOW_PRIVATE_HOSTS" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_a_metadata_address_is_refused_and_no_setting_is_offered_for_it(
+    company, settings, allow_private
+):
+    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = allow_private
+    answer = client_for(company.alice).post(
+        webhooks_url(company.a),
+        {"url": "http://169.254.169.254/latest/meta-data/", "events": ["*"]},
+        format="json",
+    )
+    assert answer.status_code == 400
+    assert "metadata address, which the portal never calls" in answer.json()["detail"]
+    assert "WEBHOOK_ALLOW_PRIVATE_HOSTS" not in answer.json()["detail"]
 
 
 def test_a_public_address_is_accepted_when_private_hosts_are_not_allowed(company, settings):

@@ -33,7 +33,14 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 HOSTILE = yaml.safe_load(Path(__file__).with_name("hostile_inputs.yaml").read_text())
 INPUTS = [value for values in HOSTILE["inputs"].values() for value in values]
+# Refused in development mode too, which allows loopback and private networks written plainly.
+NEVER = [
+    *HOSTILE["inputs"]["link_local"],
+    *HOSTILE["inputs"]["metadata"],
+    *HOSTILE["inputs"]["ipv4_mapped_ipv6"],
+]
 PUBLIC_ADDRESS = "93.184.215.14"
+PRIVATE_ADDRESS = "10.0.0.5"
 
 
 @pytest.fixture(autouse=True)
@@ -49,10 +56,12 @@ _resolve = socket.getaddrinfo
 
 
 def _public_dns(host, port, *args, **kwargs):
-    """Every name resolves to a public address (localhost to loopback), so nothing here is
-    refused only because this machine has no DNS."""
+    """Every name resolves to a public address (localhost to loopback, *.internal.example to a
+    private one), so nothing here is refused only because this machine has no DNS."""
     if host in {"localhost", "localhost."}:
         return _resolve("127.0.0.1", port, *args, **kwargs)
+    if host.endswith(".internal.example"):
+        return _resolve(PRIVATE_ADDRESS, port, *args, **kwargs)
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -79,6 +88,7 @@ def test_the_list_covers_every_kind_of_hostile_input():
         "link_local",
         "ipv4_mapped_ipv6",
         "numeric_ip_forms",
+        "metadata",
     }
     assert len(INPUTS) == len(set(INPUTS))
 
@@ -169,6 +179,39 @@ def test_model_registration_refuses_every_hostile_source(world):
     assert not [p for p in problems if p], "\n".join(p for p in problems if p)
 
 
+def test_development_mode_still_refuses_link_local_metadata_and_embedded_ipv4_forms(
+    world, settings, monkeypatch
+):
+    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = True
+    settings.PRICE_ALLOW_PRIVATE_HOSTS = True
+    monkeypatch.setattr(fetch, "_get_once", lambda *a, **k: pytest.fail("a price URL was fetched"))
+    alice = client_for(world.company.alice)
+    base = f"/api/v1/tenants/{world.a.tenant.slug}/webhooks/"
+    problems = []
+    for value in NEVER:
+        problems.append(refusal_problem(value, alice.post(base, {"url": value}, format="json")))
+        form = PriceSourceForm(
+            data={"name": "mirror", "kind": "aws_bulk", "url": value, "region": "us-east-1"}
+        )
+        if form.is_valid():
+            problems.append(f"{value!r}: the price source form accepted it in development mode")
+        with pytest.raises(PriceFetchError, match=r"is not fetched: .{15,}"):
+            fetch.http_get(value)
+    assert not [p for p in problems if p], "\n".join(p for p in problems if p)
+
+
+def test_development_mode_accepts_loopback_and_private_networks(world, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = True
+    settings.PRICE_ALLOW_PRIVATE_HOSTS = True
+    alice = client_for(world.company.alice)
+    base = f"/api/v1/tenants/{world.a.tenant.slug}/webhooks/"
+    for value in HOSTILE["development_allows"]:
+        answer = alice.post(base, {"url": value, "events": ["*"]}, format="json")
+        assert answer.status_code == 201, (value, answer.content)
+        form = PriceSourceForm(data={"name": "mirror", "kind": "aws_bulk", "url": value})
+        assert form.is_valid(), (value, form.errors)
+
+
 # --- At call time -------------------------------------------------------------------------------
 
 
@@ -229,3 +272,70 @@ def test_a_call_to_a_name_that_now_resolves_to_a_private_address_is_not_made(
     with pytest.raises(PrivateAddressRefused, match="not a public address"):
         open_url(request, timeout=5, allow_private=False)
     assert hits == []
+
+
+class _Proxy(BaseHTTPRequestHandler):
+    """An HTTP proxy that answers every request itself, and remembers what it was asked for."""
+
+    hits: list[str] = []
+
+    def _answer(self) -> None:
+        self.hits.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Length", "6")
+        self.end_headers()
+        self.wfile.write(b"secret")
+
+    do_GET = do_POST = do_CONNECT = _answer
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def proxy_in_the_environment(monkeypatch):
+    _Proxy.hits = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, url)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    yield _Proxy.hits
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    "url", ["http://169.254.169.254/latest/meta-data/", "http://[::ffff:169.254.169.254]/"]
+)
+def test_with_a_proxy_set_a_call_in_development_mode_never_reaches_a_metadata_address(
+    proxy_in_the_environment, url
+):
+    request = urllib.request.Request(url)  # noqa: S310 (refused before any connection)
+    with pytest.raises(PrivateAddressRefused, match="metadata"):
+        open_url(request, timeout=5, allow_private=True)
+    assert proxy_in_the_environment == []
+
+
+def test_with_a_proxy_set_a_target_on_a_private_address_is_still_refused(
+    proxy_in_the_environment, redirecting_server
+):
+    base, target_hits = redirecting_server
+    request = urllib.request.Request(f"{base}/0")  # noqa: S310 (a test server on loopback)
+    with pytest.raises(PrivateAddressRefused, match="not a public address"):
+        open_url(request, timeout=5, allow_private=False)
+    with pytest.raises(PriceFetchError, match="not a public address"):
+        fetch.http_get("https://prices.internal.example/index.json")
+    assert proxy_in_the_environment == [] and target_hits == []
+
+
+def test_a_webhook_in_development_mode_is_never_delivered_to_a_metadata_address(
+    proxy_in_the_environment, settings
+):
+    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = True
+    answer = _post("http://169.254.169.254/latest/meta-data/", body=b"{}", headers={})
+    assert not answer.ok and not answer.retryable and "metadata" in answer.error
+    assert proxy_in_the_environment == []

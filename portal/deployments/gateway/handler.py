@@ -11,6 +11,7 @@ GATEWAY_PREFIX = "/serve/"
 GATEWAY_MIDDLEWARE = [
     "portal.middleware.TrustedProxyMiddleware",
     "portal.middleware.RequestIdMiddleware",
+    "portal.middleware.JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
 ]
 

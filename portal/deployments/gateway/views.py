@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 
 import urllib3
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -20,7 +19,7 @@ from portal.deployments.gateway import protocol
 from portal.deployments.gateway.protocol import Payload, PayloadError
 from portal.deployments.gateway.recorder import recorder
 from portal.deployments.gateway.routes import Backend, Caller, RateLimiter, caller_for, route_for
-from portal.errors import Unauthenticated
+from portal.errors import Unauthenticated, request_error
 
 log = logging.getLogger(__name__)
 
@@ -121,11 +120,16 @@ def invocations(request: HttpRequest, tenant: str, deployment: str) -> HttpRespo
         content_type = protocol.content_type_of(request.content_type or "")
         payload = protocol.parse(body, content_type, protocol.input_names(backend.signature))
         protocol.check_signature(payload, backend.signature)
-    except RequestDataTooBig:
-        return _error(413, "BAD_REQUEST", "The request body is too large.")
     except PayloadError as error:
         _record(caller, backend, error.status, None, started, 0.0, None)
         return _error(error.status, error.code, error.message)
+    except Exception as error:
+        # A body too large, nested too deeply or unreadable: the client's mistake, as at the API.
+        refused = request_error(error, decoding_body=True)
+        if refused is None:
+            raise
+        _record(caller, backend, refused.status_code, None, started, 0.0, None)
+        return _error(refused.status_code, "BAD_REQUEST", refused.detail)
     forwarded = {"Content-Type": request.content_type or protocol.JSON}
     sent = time.perf_counter()
     try:
