@@ -252,4 +252,4 @@ def test_a_dry_run_body_nested_thousands_deep_is_a_400_not_a_500(company):
     )
 
     assert response.status_code == 400
-    assert "nests lists and objects too deeply" in response.json()["detail"]
+    assert "nests objects or lists too deeply" in response.json()["detail"]

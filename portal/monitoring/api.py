@@ -9,12 +9,11 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from governance.audit import Actor
-from portal.api.parsers import JSONParser
 from portal.catalog.models import ModelVersion
 from portal.deployments.models import Deployment
 from portal.errors import InvalidRequest
