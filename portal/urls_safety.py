@@ -9,17 +9,25 @@ reserved or multicast, IPv4-mapped IPv6 included).
 ``check_artifact_uri`` is for a source the portal reads data from (a run's logged dataset): an
 MLflow artifact URI that names no server of its own, or a local path, never with ``..``.
 
-``open_url`` makes the call: it refuses a private peer at connect time (a DNS answer can change
-after the check) and does not follow redirects; a redirect comes back as an ``HTTPError`` whose
-reason says so. Every refusal is an ``InvalidRequest`` with a sentence that says what to fix.
+``open_url`` and ``http_connection`` make the call: they refuse a private peer at connect time (a
+DNS answer can change after the check), and the whole call ends by a deadline, not only each read,
+so a peer that trickles its answer a byte at a time is cut (``DeadlinePassed``). ``open_url`` does
+not follow redirects; a redirect comes back as an ``HTTPError`` whose reason says so. Every
+refusal is an ``InvalidRequest`` with a sentence that says what to fix.
+
+Calls to outside peers never run inside a database transaction or under a row lock: the caller
+claims its work in one short transaction, calls with none open, and records the outcome in another.
 """
 
 from __future__ import annotations
 
+import functools
 import http.client
+import io
 import ipaddress
 import re
 import socket
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -173,26 +181,158 @@ def connect_public(
     return sock
 
 
-class _PublicHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+# --- Deadlines ------------------------------------------------------------------------------------
+
+
+class DeadlinePassed(TimeoutError):
+    """A call to an outside peer did not finish by its deadline. A ``TimeoutError``, so a caller
+    that retries timeouts retries this too."""
+
+
+def seconds_left(deadline: float) -> float:
+    """Seconds until ``deadline`` (a ``time.monotonic()`` value); ``DeadlinePassed`` when none."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise DeadlinePassed("the deadline passed")
+    return left
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The reading side of a socket: each read waits at most until the deadline (and at most
+    ``read_timeout``), so a peer that sends one byte at a time cannot stretch the call."""
+
+    def __init__(self, sock: socket.socket, deadline: float, read_timeout: float | None) -> None:
+        super().__init__()
+        self._sock, self._deadline, self._read_timeout = sock, deadline, read_timeout
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        if not self.closed:
+            self._sock._decref_socketios()  # type: ignore[attr-defined]
+        super().close()
+
+    def readinto(self, buffer: Any) -> int:
+        self._sock.settimeout(_wait(self._deadline, self._read_timeout))
+        try:
+            return self._sock.recv_into(buffer)
+        except TimeoutError:
+            seconds_left(self._deadline)  # raises DeadlinePassed when that is why
+            raise
+
+
+def _wait(deadline: float, read_timeout: float | None) -> float:
+    left = seconds_left(deadline)
+    return min(left, read_timeout) if read_timeout else left
+
+
+class DeadlineSocket:
+    """A connected socket (plain or TLS) whose reads and writes all end by ``deadline``.
+
+    ``http.client`` and ``smtplib`` read through ``makefile("rb")`` and write with ``sendall``;
+    both are bounded here, everything else is the socket's own.
+    """
+
+    def __init__(
+        self, sock: socket.socket, *, deadline: float, read_timeout: float | None = None
+    ) -> None:
+        self._sock, self._deadline, self._read_timeout = sock, deadline, read_timeout
+
+    def makefile(self, mode: str = "r", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        if mode != "rb":
+            raise ValueError("a deadline socket reads in binary only")
+        # As ``socket.makefile`` does: closing the socket while the file is open (http.client does
+        # for a response that ends the connection) closes it only once the file is closed too.
+        self._sock._io_refs += 1  # type: ignore[attr-defined]
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline, self._read_timeout))
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        # Since Python 3.5 a socket's timeout bounds the whole sendall, not each chunk.
+        self._sock.settimeout(_wait(self._deadline, self._read_timeout))
+        try:
+            self._sock.sendall(data, flags)
+        except TimeoutError:
+            seconds_left(self._deadline)
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _DeadlineConnection:
+    """An ``http.client`` connection that ends by ``deadline``: connecting, sending, and reading
+    the status line, the headers and the body (a private peer is refused unless allowed)."""
+
+    def __init__(
+        self,
+        *args: Any,
+        deadline: float,
+        allow_private: bool,
+        read_timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self._create_connection = connect_public  # type: ignore[method-assign]
+        self.deadline, self.read_timeout = deadline, read_timeout
+        if not allow_private:
+            self._create_connection = connect_public
+
+    def connect(self) -> None:
+        # Connecting and the TLS handshake wait at most what is left; a handshake that used it up
+        # is cut here rather than at the first read.
+        self.timeout = _wait(self.deadline, self.read_timeout)
+        super().connect()  # type: ignore[misc]
+        seconds_left(self.deadline)
+        self.sock = DeadlineSocket(
+            self.sock, deadline=self.deadline, read_timeout=self.read_timeout
+        )
 
 
-class _PublicHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._create_connection = connect_public  # type: ignore[method-assign]
+class _DeadlineHTTPConnection(_DeadlineConnection, http.client.HTTPConnection):
+    pass
 
 
-class _PublicHTTPHandler(urllib.request.HTTPHandler):
+class _DeadlineHTTPSConnection(_DeadlineConnection, http.client.HTTPSConnection):
+    pass
+
+
+def http_connection(
+    url: str, *, deadline: float, allow_private: bool, read_timeout: float | None = None
+) -> http.client.HTTPConnection:
+    """A connection to ``url``'s host whose whole exchange ends by ``deadline``."""
+    parts = urlsplit(url)
+    connection_class = (
+        _DeadlineHTTPSConnection if parts.scheme == "https" else _DeadlineHTTPConnection
+    )
+    return connection_class(
+        parts.hostname or "",
+        parts.port,
+        deadline=deadline,
+        allow_private=allow_private,
+        read_timeout=read_timeout,
+    )
+
+
+class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, **connection_args: Any) -> None:
+        super().__init__()
+        self.connection_args = connection_args
+
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(_PublicHTTPConnection, req)
+        return self.do_open(functools.partial(_DeadlineHTTPConnection, **self.connection_args), req)
 
 
-class _PublicHTTPSHandler(urllib.request.HTTPSHandler):
+class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, **connection_args: Any) -> None:
+        super().__init__()
+        self.connection_args = connection_args
+
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(_PublicHTTPSConnection, req)
+        return self.do_open(
+            functools.partial(_DeadlineHTTPSConnection, **self.connection_args),
+            req,
+            context=self._context,
+        )
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -213,11 +353,26 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 
 def open_url(
-    request: urllib.request.Request, *, timeout: float, allow_private: bool
+    request: urllib.request.Request,
+    *,
+    timeout: float,
+    allow_private: bool,
+    deadline: float | None = None,
 ) -> http.client.HTTPResponse:
-    """``urllib.request.urlopen`` without redirects, and without private peers unless allowed."""
-    handlers: list[urllib.request.BaseHandler] = [_NoRedirects()]
-    if not allow_private:
-        handlers += [_PublicHTTPHandler(), _PublicHTTPSHandler()]
-    opener = urllib.request.build_opener(*handlers)
+    """``urllib.request.urlopen`` without redirects, and without private peers unless allowed.
+
+    Each read waits at most ``timeout``; the whole call, reading the body included, ends by
+    ``deadline`` (a ``time.monotonic()`` value; ``timeout`` from now when not given) with
+    ``DeadlinePassed``.
+    """
+    connection_args = {
+        "deadline": time.monotonic() + timeout if deadline is None else deadline,
+        "allow_private": allow_private,
+        "read_timeout": timeout,
+    }
+    opener = urllib.request.build_opener(
+        _NoRedirects(),
+        _DeadlineHTTPHandler(**connection_args),
+        _DeadlineHTTPSHandler(**connection_args),
+    )
     return opener.open(request, timeout=timeout)
