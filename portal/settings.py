@@ -201,6 +201,8 @@ RECERTIFICATION_DUE_WINDOW_DAYS = env.int("RECERTIFICATION_DUE_WINDOW_DAYS", 14,
 
 PRICE_REFRESH_INTERVAL_SECONDS = env.int("PRICE_REFRESH_INTERVAL_SECONDS", 24 * 3600, minimum=300)
 PRICE_FETCH_TIMEOUT_SECONDS = env.int("PRICE_FETCH_TIMEOUT_SECONDS", 60, minimum=1)
+# The whole download of one price file (retries included) ends by then, however it trickles.
+PRICE_FETCH_DEADLINE_SECONDS = env.int("PRICE_FETCH_DEADLINE_SECONDS", 900, minimum=1)
 PRICE_FETCH_MAX_BYTES = env.int("PRICE_FETCH_MAX_BYTES", 300_000_000, minimum=1024)
 PRICE_CLOUD_SOURCES_ENABLED = env.bool("PRICE_CLOUD_SOURCES_ENABLED", True)
 # Price source URLs may point at private, loopback or link-local addresses (a mirror inside).
