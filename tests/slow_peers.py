@@ -1,5 +1,6 @@
 """Peers that are slow on purpose: a loopback server that sends the start of an answer, then one
-byte at a time, never finishing it. Each runs in a thread and stops by itself."""
+byte at a time, never finishing it (it runs in a thread and stops by itself); and a look at what
+the database is holding while the portal waits on one."""
 
 from __future__ import annotations
 
@@ -7,6 +8,20 @@ import select
 import socket
 import threading
 import time
+
+
+def sessions_in_a_transaction() -> list[str]:
+    """What the other PostgreSQL sessions on the test database run inside a transaction (a call
+    to an outside peer made under a transaction shows up here as "idle in transaction")."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT state, query FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+        )
+        return [f"{state}: {query}" for state, query in cursor.fetchall()]
+
 
 HTTP_STATUS_LINE = b"HTTP/1.1 200 OK\r\nX-Trickle: "  # the headers never end
 SMTP_GREETING = b"220 "  # the greeting line never ends

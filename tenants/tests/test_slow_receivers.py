@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from conftest import TEST_ACTOR, client_for
@@ -24,7 +24,7 @@ from tenants.models import DeliveryStatus, Tenant, WebhookDelivery, WebhookEndpo
 from tenants.notifications import notify
 from tenants.scoping import tenant_scope
 from tests.processes import CeleryWorker, wait_for
-from tests.slow_peers import SMTP_GREETING, TricklingServer
+from tests.slow_peers import SMTP_GREETING, TricklingServer, sessions_in_a_transaction
 
 
 @pytest.fixture
@@ -101,16 +101,6 @@ def record_an_audit_event(tenant_id: int) -> None:
         )
 
 
-def other_sessions_in_a_transaction() -> list[str]:
-    """What the portal's other PostgreSQL sessions on this database run inside a transaction."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT state, query FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
-        )
-        return [f"{state}: {query}" for state, query in cursor.fetchall()]
-
-
 @pytest.mark.postgres
 def test_a_trickling_receiver_is_cut_at_the_deadline_and_retried_later_while_the_portal_writes_on(
     transactional_db, company, slow_endpoint, trickling
@@ -120,7 +110,7 @@ def test_a_trickling_receiver_is_cut_at_the_deadline_and_retried_later_while_the
     assert trickling.open.wait(timeout=10), "the delivery never reached the receiver"
 
     # While the receiver trickles, the delivery holds no transaction, and the portal writes on.
-    assert other_sessions_in_a_transaction() == []
+    assert sessions_in_a_transaction() == []
     with tenant_scope(company.a):
         tenant = Tenant.objects.get(pk=company.a.pk)
         renaming = timed(
