@@ -37,7 +37,13 @@ DEFAULT_QUEUE, WEBHOOKS_QUEUE = "celery", "webhooks"
 
 app.conf.update(
     task_default_queue=DEFAULT_QUEUE,
-    task_queues=(Queue(DEFAULT_QUEUE), Queue(WEBHOOKS_QUEUE)),
+    # Each queue is bound under its own name, so a message sent to the exchange with one queue's
+    # key reaches that queue alone (unnamed, both would be bound under the default key).
+    task_default_routing_key=DEFAULT_QUEUE,
+    task_queues=(
+        Queue(DEFAULT_QUEUE, routing_key=DEFAULT_QUEUE),
+        Queue(WEBHOOKS_QUEUE, routing_key=WEBHOOKS_QUEUE),
+    ),
     task_routes={
         "tenants.deliver_webhook": {"queue": WEBHOOKS_QUEUE},
         "tenants.send_notification_email": {"queue": WEBHOOKS_QUEUE},

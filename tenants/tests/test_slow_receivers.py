@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+import redis
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connections, transaction
@@ -20,6 +21,7 @@ from governance.audit import audit_record
 from governance.models import AuditVerification
 from governance.tasks import verify_audit_trail
 from tenants import notifications, services
+from tenants import tasks as notify_tasks
 from tenants.models import DeliveryStatus, Tenant, WebhookDelivery, WebhookEndpoint
 from tenants.notifications import notify
 from tenants.scoping import tenant_scope
@@ -200,6 +202,25 @@ def test_a_mail_relay_that_trickles_its_greeting_is_cut_at_the_deadline(settings
 
 
 # --- The queue of its own ------------------------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_deliveries_and_emails_wait_on_the_webhooks_queue_and_other_tasks_on_the_default_one(
+    settings,
+):
+    from portal.celery import app
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2)
+    app.control.purge()
+    try:
+        notify_tasks.deliver_webhook.apply_async(kwargs={"tenant_id": 1, "delivery_id": "x"})
+        notify_tasks.send_notification_email.apply_async(
+            kwargs={"to": "ops@example.com", "subject": "s", "body": "b"}
+        )
+        verify_audit_trail.apply_async()
+        assert (broker.llen("webhooks"), broker.llen("celery")) == (2, 1)
+    finally:
+        app.control.purge()
 
 
 @pytest.fixture
