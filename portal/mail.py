@@ -23,6 +23,8 @@ from portal.urls_safety import DeadlineSocket
 class _Deadline:
     """An ``smtplib`` connection whose socket (plain, or TLS after STARTTLS) ends by ``deadline``."""
 
+    sock: Any
+
     def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
         self.deadline = deadline
         super().__init__(*args, **kwargs)  # connects, and reads the greeting, when given a host

@@ -234,9 +234,7 @@ class DeadlineSocket:
     both are bounded here, everything else is the socket's own.
     """
 
-    def __init__(
-        self, sock: socket.socket, *, deadline: float, read_timeout: float | None = None
-    ) -> None:
+    def __init__(self, sock: Any, *, deadline: float, read_timeout: float | None = None) -> None:
         self._sock, self._deadline, self._read_timeout = sock, deadline, read_timeout
 
     def makefile(self, mode: str = "r", *args: Any, **kwargs: Any) -> io.BufferedReader:
@@ -263,6 +261,9 @@ class DeadlineSocket:
 class _DeadlineConnection:
     """An ``http.client`` connection that ends by ``deadline``: connecting, sending, and reading
     the status line, the headers and the body (a private peer is refused unless allowed)."""
+
+    sock: Any
+    timeout: Any
 
     def __init__(
         self,
@@ -331,7 +332,7 @@ class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
         return self.do_open(
             functools.partial(_DeadlineHTTPSConnection, **self.connection_args),
             req,
-            context=self._context,
+            context=self._context,  # type: ignore[attr-defined]
         )
 
 
