@@ -149,6 +149,8 @@ def test_an_owner_deletes_an_endpoint_at_once_while_its_receiver_trickles(
     attempt = AttemptInThread(delivery)
     assert trickling.open.wait(timeout=10), "the delivery never reached the receiver"
 
+    [entry] = alice.get(f"{detail}deliveries/").json()["results"]
+    assert entry["status"] == "pending" and entry["in_flight_until"] is not None
     deleting = timed(lambda: alice.delete(detail))
     assert deleting < 1.5, f"deleting the endpoint waited {deleting:.1f} s on the delivery"
     assert trickling.open.is_set(), "the receiver stopped trickling before the endpoint was deleted"
