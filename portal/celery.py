@@ -4,6 +4,11 @@ Tasks across the project follow one contract: they take ids, run inside ``tenant
 touch tenant data, are enqueued with ``delay_on_commit`` (so a rolled-back transaction enqueues
 nothing, and a broker outage keeps the task in the outbox instead of failing the request; see
 ``portal.outbox``), acknowledge late so a lost worker means a redelivery, and are safe to run twice.
+
+Calls to outside receivers (webhooks, emails) run on a queue of their own, ``webhooks``, so a slow
+receiver can only slow its own deliveries. A worker started without ``--queues`` consumes both
+queues (development); ``make run`` and docker-compose start one worker for ``celery`` and one
+for ``webhooks``.
 """
 
 import functools
@@ -12,6 +17,7 @@ import os
 from celery import Celery
 from celery.contrib.django.task import DjangoTask
 from django.db import transaction
+from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -27,7 +33,21 @@ class PortalTask(DjangoTask):
 
 app = Celery("portal", task_cls=PortalTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
+DEFAULT_QUEUE, WEBHOOKS_QUEUE = "celery", "webhooks"
+
 app.conf.update(
+    task_default_queue=DEFAULT_QUEUE,
+    # Each queue is bound under its own name, so a message sent to the exchange with one queue's
+    # key reaches that queue alone (unnamed, both would be bound under the default key).
+    task_default_routing_key=DEFAULT_QUEUE,
+    task_queues=(
+        Queue(DEFAULT_QUEUE, routing_key=DEFAULT_QUEUE),
+        Queue(WEBHOOKS_QUEUE, routing_key=WEBHOOKS_QUEUE),
+    ),
+    task_routes={
+        "tenants.deliver_webhook": {"queue": WEBHOOKS_QUEUE},
+        "tenants.send_notification_email": {"queue": WEBHOOKS_QUEUE},
+    },
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,

@@ -1,5 +1,5 @@
-"""``make run``: migrate, seed the demo company, and run web, worker, beat and the serving
-runtime until Ctrl-C; the demo endpoint then gets some traffic through the gateway.
+"""``make run``: migrate, seed the demo company, and run web, the workers (one for the default
+queue, one for the ``webhooks`` queue), beat and the serving runtime until Ctrl-C; the demo endpoint then gets some traffic through the gateway.
 
 On the embedded default everything lives under ``var/``: SQLite, a filesystem Celery broker, the
 cache. With ``DATABASE_URL`` and ``REDIS_URL`` set, the same processes use those servers.
@@ -182,12 +182,29 @@ def main() -> int:
             "-A",
             "portal",
             "worker",
+            "--queues",
+            "celery",
             "--loglevel",
             "INFO",
             "--concurrency",
             "2",
             "--hostname",
             "worker@%h",
+        ],
+        # Webhooks and emails on their own worker: a slow receiver never holds a rollout or a sync.
+        "webhooks": [
+            str(BIN / "celery"),
+            "-A",
+            "portal",
+            "worker",
+            "--queues",
+            "webhooks",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            "2",
+            "--hostname",
+            "webhooks@%h",
         ],
         "beat": [str(BIN / "celery"), "-A", "portal", "beat", "--loglevel", "INFO"],
         "serving": [str(BIN / "python"), "manage.py", "run_serving"],

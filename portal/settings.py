@@ -205,6 +205,8 @@ RECERTIFICATION_DUE_WINDOW_DAYS = env.int("RECERTIFICATION_DUE_WINDOW_DAYS", 14,
 
 PRICE_REFRESH_INTERVAL_SECONDS = env.int("PRICE_REFRESH_INTERVAL_SECONDS", 24 * 3600, minimum=300)
 PRICE_FETCH_TIMEOUT_SECONDS = env.int("PRICE_FETCH_TIMEOUT_SECONDS", 60, minimum=1)
+# The whole download of one price file (retries included) ends by then, however it trickles.
+PRICE_FETCH_DEADLINE_SECONDS = env.int("PRICE_FETCH_DEADLINE_SECONDS", 900, minimum=1)
 PRICE_FETCH_MAX_BYTES = env.int("PRICE_FETCH_MAX_BYTES", 300_000_000, minimum=1024)
 PRICE_CLOUD_SOURCES_ENABLED = env.bool("PRICE_CLOUD_SOURCES_ENABLED", True)
 # Price source URLs may point at private, loopback or link-local addresses (a mirror inside).
@@ -362,9 +364,7 @@ CELERY_BEAT_SCHEDULE = {
 DEFAULT_FROM_EMAIL = env.str("PORTAL_FROM_EMAIL", "mlops-portal@localhost")
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.console.EmailBackend"
-    if DEBUG
-    else "django.core.mail.backends.smtp.EmailBackend",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "portal.mail.SMTPBackend",
 )
 EMAIL_HOST = env.str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", 25, minimum=1)
@@ -372,6 +372,7 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", False)  # STARTTLS, usually on port 587
 EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", False)  # TLS from the first byte, usually on port 465
+# The deadline of one SMTP connection with portal.mail.SMTPBackend, not of each read.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", 10, minimum=1)
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ImproperlyConfigured(

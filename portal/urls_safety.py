@@ -12,18 +12,26 @@ fd00:ec2::254, 100.100.100.200, ...) are refused in every mode.
 ``check_artifact_uri`` is for a source the portal reads data from (a run's logged dataset): an
 MLflow artifact URI that names no server of its own, or a local path, never with ``..``.
 
-``open_url`` makes the call: it resolves the host again and connects only to an address it checked
-(a DNS answer can change after the check), ignores ``HTTP(S)_PROXY`` (through a proxy the target
-would go unchecked) and does not follow redirects; a redirect comes back as an ``HTTPError``
-whose reason says so. Every refusal is an ``InvalidRequest`` with a sentence that says what to fix.
+``open_url`` and ``http_connection`` make the call: they resolve the host again and connect only to
+an address they checked (a DNS answer can change after the check), ignore ``HTTP(S)_PROXY`` (through
+a proxy the target would go unchecked), and end the whole call by a deadline, not only each read, so
+a peer that trickles its answer a byte at a time is cut (``DeadlinePassed``). ``open_url`` does not
+follow redirects; a redirect comes back as an ``HTTPError`` whose reason says so. Every refusal is
+an ``InvalidRequest`` with a sentence that says what to fix.
+
+Calls to outside peers never run inside a database transaction or under a row lock: the caller
+claims its work in one short transaction, calls with none open, and records the outcome in another.
 """
 
 from __future__ import annotations
 
+import functools
 import http.client
+import io
 import ipaddress
 import re
 import socket
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -305,51 +313,159 @@ def connector(*, allow_private: bool) -> Any:
     return connect_development if allow_private else connect_public
 
 
-class _CheckedHTTPConnection(http.client.HTTPConnection):
-    allow_private = False
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # The one hook http.client offers for choosing how to connect; set per instance.
-        self._create_connection = connector(allow_private=self.allow_private)
+# --- Deadlines ------------------------------------------------------------------------------------
 
 
-class _CheckedHTTPSConnection(http.client.HTTPSConnection):
-    allow_private = False
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._create_connection = connector(allow_private=self.allow_private)
+class DeadlinePassed(TimeoutError):
+    """A call to an outside peer did not finish by its deadline. A ``TimeoutError``, so a caller
+    that retries timeouts retries this too."""
 
 
-class _DevelopmentHTTPConnection(_CheckedHTTPConnection):
-    allow_private = True
+def seconds_left(deadline: float) -> float:
+    """Seconds until ``deadline`` (a ``time.monotonic()`` value); ``DeadlinePassed`` when none."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise DeadlinePassed("the deadline passed")
+    return left
 
 
-class _DevelopmentHTTPSConnection(_CheckedHTTPSConnection):
-    allow_private = True
+class _DeadlineReader(io.RawIOBase):
+    """The reading side of a socket: each read waits at most until the deadline (and at most
+    ``read_timeout``), so a peer that sends one byte at a time cannot stretch the call."""
 
-
-class _CheckedHTTPHandler(urllib.request.HTTPHandler):
-    def __init__(self, *, allow_private: bool) -> None:
+    def __init__(self, sock: socket.socket, deadline: float, read_timeout: float | None) -> None:
         super().__init__()
-        self.allow_private = allow_private
+        self._sock, self._deadline, self._read_timeout = sock, deadline, read_timeout
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        if not self.closed:
+            self._sock._decref_socketios()  # type: ignore[attr-defined]
+        super().close()
+
+    def readinto(self, buffer: Any) -> int:
+        self._sock.settimeout(_wait(self._deadline, self._read_timeout))
+        try:
+            return self._sock.recv_into(buffer)
+        except TimeoutError:
+            seconds_left(self._deadline)  # raises DeadlinePassed when that is why
+            raise
+
+
+def _wait(deadline: float, read_timeout: float | None) -> float:
+    left = seconds_left(deadline)
+    return min(left, read_timeout) if read_timeout else left
+
+
+class DeadlineSocket:
+    """A connected socket (plain or TLS) whose reads and writes all end by ``deadline``.
+
+    ``http.client`` and ``smtplib`` read through ``makefile("rb")`` and write with ``sendall``;
+    both are bounded here, everything else is the socket's own.
+    """
+
+    def __init__(self, sock: Any, *, deadline: float, read_timeout: float | None = None) -> None:
+        self._sock, self._deadline, self._read_timeout = sock, deadline, read_timeout
+
+    def makefile(self, mode: str = "r", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        if mode != "rb":
+            raise ValueError("a deadline socket reads in binary only")
+        # As ``socket.makefile`` does: closing the socket while the file is open (http.client does
+        # for a response that ends the connection) closes it only once the file is closed too.
+        self._sock._io_refs += 1  # type: ignore[attr-defined]
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline, self._read_timeout))
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        # Since Python 3.5 a socket's timeout bounds the whole sendall, not each chunk.
+        self._sock.settimeout(_wait(self._deadline, self._read_timeout))
+        try:
+            self._sock.sendall(data, flags)
+        except TimeoutError:
+            seconds_left(self._deadline)
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _DeadlineConnection:
+    """An ``http.client`` connection that ends by ``deadline``: connecting, sending, and reading
+    the status line, the headers and the body (a private peer is refused unless allowed)."""
+
+    sock: Any
+    timeout: Any
+
+    def __init__(
+        self,
+        *args: Any,
+        deadline: float,
+        allow_private: bool,
+        read_timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline, self.read_timeout = deadline, read_timeout
+        # The one hook http.client offers for choosing how to connect; set per instance.
+        self._create_connection = connector(allow_private=allow_private)
+
+    def connect(self) -> None:
+        # Connecting and the TLS handshake wait at most what is left; a handshake that used it up
+        # is cut here rather than at the first read.
+        self.timeout = _wait(self.deadline, self.read_timeout)
+        super().connect()  # type: ignore[misc]
+        seconds_left(self.deadline)
+        self.sock = DeadlineSocket(
+            self.sock, deadline=self.deadline, read_timeout=self.read_timeout
+        )
+
+
+class _DeadlineHTTPConnection(_DeadlineConnection, http.client.HTTPConnection):
+    pass
+
+
+class _DeadlineHTTPSConnection(_DeadlineConnection, http.client.HTTPSConnection):
+    pass
+
+
+def http_connection(
+    url: str, *, deadline: float, allow_private: bool, read_timeout: float | None = None
+) -> http.client.HTTPConnection:
+    """A connection to ``url``'s host whose whole exchange ends by ``deadline``."""
+    parts = urlsplit(url)
+    connection_class = (
+        _DeadlineHTTPSConnection if parts.scheme == "https" else _DeadlineHTTPConnection
+    )
+    return connection_class(
+        parts.hostname or "",
+        parts.port,
+        deadline=deadline,
+        allow_private=allow_private,
+        read_timeout=read_timeout,
+    )
+
+
+class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, **connection_args: Any) -> None:
+        super().__init__()
+        self.connection_args = connection_args
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        if self.allow_private:
-            return self.do_open(_DevelopmentHTTPConnection, req)
-        return self.do_open(_CheckedHTTPConnection, req)
+        return self.do_open(functools.partial(_DeadlineHTTPConnection, **self.connection_args), req)
 
 
-class _CheckedHTTPSHandler(urllib.request.HTTPSHandler):
-    def __init__(self, *, allow_private: bool) -> None:
+class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, **connection_args: Any) -> None:
         super().__init__()
-        self.allow_private = allow_private
+        self.connection_args = connection_args
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        if self.allow_private:
-            return self.do_open(_DevelopmentHTTPSConnection, req)
-        return self.do_open(_CheckedHTTPSConnection, req)
+        return self.do_open(
+            functools.partial(_DeadlineHTTPSConnection, **self.connection_args),
+            req,
+            context=self._context,  # type: ignore[attr-defined]
+        )
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -370,18 +486,29 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 
 def open_url(
-    request: urllib.request.Request, *, timeout: float, allow_private: bool
+    request: urllib.request.Request,
+    *,
+    timeout: float,
+    allow_private: bool,
+    deadline: float | None = None,
 ) -> http.client.HTTPResponse:
     """``urllib.request.urlopen`` without redirects and without proxies, connecting only to
     addresses ``address_refusal`` lets through for ``allow_private``.
 
-    ``HTTP_PROXY``/``HTTPS_PROXY`` from the environment are not used: through a proxy, the
-    address connected to would be the proxy's, and the target would go unchecked.
+    ``HTTP_PROXY``/``HTTPS_PROXY`` from the environment are not used: through a proxy, the address
+    connected to would be the proxy's, and the target would go unchecked. Each read waits at most
+    ``timeout``; the whole call, reading the body included, ends by ``deadline`` (a
+    ``time.monotonic()`` value; ``timeout`` from now when not given) with ``DeadlinePassed``.
     """
+    connection_args = {
+        "deadline": time.monotonic() + timeout if deadline is None else deadline,
+        "allow_private": allow_private,
+        "read_timeout": timeout,
+    }
     opener = urllib.request.build_opener(
         urllib.request.ProxyHandler({}),
         _NoRedirects(),
-        _CheckedHTTPHandler(allow_private=allow_private),
-        _CheckedHTTPSHandler(allow_private=allow_private),
+        _DeadlineHTTPHandler(**connection_args),
+        _DeadlineHTTPSHandler(**connection_args),
     )
     return opener.open(request, timeout=timeout)

@@ -186,6 +186,9 @@ class WebhookDelivery(TenantOwnedModel):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # Set while an attempt is in flight: another run waits until then, and takes over after it
+    # (the worker of the attempt was lost). Cleared when the outcome is recorded.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

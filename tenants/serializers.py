@@ -148,6 +148,9 @@ class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
 
 
 class WebhookDeliverySerializer(serializers.ModelSerializer):
+    # While an attempt is in flight: when its claim ends (the receiver is cut well before).
+    in_flight_until = serializers.DateTimeField(source="lease_expires_at", read_only=True)
+
     class Meta:
         model = WebhookDelivery
         fields = [
@@ -160,6 +163,7 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
             "created_at",
             "next_attempt_at",
             "delivered_at",
+            "in_flight_until",
             "payload",
         ]
         read_only_fields = fields

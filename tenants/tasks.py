@@ -1,4 +1,8 @@
-"""Outgoing notification tasks: one webhook delivery, one email. Enqueued by ``notifications``."""
+"""Outgoing notification tasks: one webhook delivery, one email. Enqueued by ``notifications``.
+
+Both run on the ``webhooks`` queue (``portal/celery.py``): a slow receiver or mail relay occupies a
+worker of that queue only, never one that runs rollouts, syncs or the month close.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +19,22 @@ from tenants.scoping import tenant_scope
 # max_retries=None: the bound is the delivery's own attempt count (notifications.MAX_ATTEMPTS),
 # which also holds when the broker hands the same task out twice.
 @shared_task(name="tenants.deliver_webhook", bind=True, acks_late=True, max_retries=None)
-def deliver_webhook(self: Any, *, tenant_id: int, delivery_id: str) -> str:
+def deliver_webhook(
+    self: Any, *, tenant_id: int, delivery_id: str, behind_lease: bool = False
+) -> str:
     with tenant_scope(tenant_id):
-        attempt = notifications.webhook_delivery_attempt(delivery_id=delivery_id)
+        attempt = notifications.webhook_delivery_attempt(
+            delivery_id=delivery_id, behind_lease=behind_lease
+        )
     if attempt.retry_in is not None:
-        raise self.retry(countdown=attempt.retry_in)
+        raise self.retry(
+            countdown=attempt.retry_in,
+            kwargs={
+                "tenant_id": tenant_id,
+                "delivery_id": delivery_id,
+                "behind_lease": attempt.behind_lease,
+            },
+        )
     return attempt.status
 
 

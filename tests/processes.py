@@ -180,12 +180,21 @@ class RedisServer:
 
 
 class CeleryWorker:
-    """``celery worker --pool solo`` of the portal on the test database and the given broker."""
+    """``celery worker --pool solo`` of the portal on the test database and the given broker,
+    consuming the given queues (all of them unless named)."""
 
-    def __init__(self, log: Path, *, broker_url: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        log: Path,
+        *,
+        broker_url: str,
+        env: dict[str, str] | None = None,
+        queues: tuple[str, ...] = (),
+    ) -> None:
         from django.conf import settings
 
         self.log = log
+        self.queues = queues
         self.env = {
             key: value
             for key, value in os.environ.items()
@@ -207,6 +216,7 @@ class CeleryWorker:
                 *("-m", "celery", "-A", "portal", "worker", "--pool", "solo"),
                 *("--loglevel", "WARNING"),
                 *("--without-heartbeat", "--without-gossip", "--without-mingle"),
+                *(("--queues", ",".join(self.queues)) if self.queues else ()),
             ],
             log=self.log,
             env=self.env,

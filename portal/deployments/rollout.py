@@ -11,10 +11,17 @@ gets a copy.
 ``deployment_rollback`` gives the traffic back to the previous healthy revision, which is a
 change of weights because that revision is still warm. A revision that fails its health checks
 is rolled back on its own, and an incident is opened.
+
+A target (KServe's API, SageMaker's, the local runtime) is an outside peer: it is never called
+inside a transaction or while a revision's row is locked. A rollout moves the revision to
+deploying in one transaction, asks the target with none open, and records the answer in another;
+a look at a deploying revision asks first and locks after; a revision is stopped on its target
+once the transaction that took it out of service has committed.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import timedelta
 from typing import Any
@@ -110,23 +117,25 @@ def rollout_refusal(deployment: Deployment) -> str:
 
 def rollout_start(deployment_id: int) -> str:
     """Ask the target to serve an approved revision; returns the deployment's state."""
-    with tenant_scope(_scope(deployment_id)), transaction.atomic():
-        deployment = _locked(deployment_id)
-        if deployment.state != DeploymentState.APPROVED:
-            return str(deployment.state)  # already rolled out, or no longer wanted
-        refusal = rollout_refusal(deployment)
-        if refusal:
+    with tenant_scope(_scope(deployment_id)):
+        with transaction.atomic():
+            deployment = _locked(deployment_id)
+            if deployment.state != DeploymentState.APPROVED:
+                return str(deployment.state)  # already rolled out, or no longer wanted
+            refusal = rollout_refusal(deployment)
+            if refusal:
+                deployment_transition(
+                    actor=SYSTEM, deployment=deployment, to="cancelled", reason=refusal
+                )
+                return str(deployment.state)
+            name = target_name(deployment)
             deployment_transition(
-                actor=SYSTEM, deployment=deployment, to="cancelled", reason=refusal
+                actor=SYSTEM,
+                deployment=deployment,
+                to="deploying",
+                reason=f"Rolling out on {deployment.get_target_display()} as '{name}'.",
             )
-            return str(deployment.state)
-        name = target_name(deployment)
-        deployment_transition(
-            actor=SYSTEM,
-            deployment=deployment,
-            to="deploying",
-            reason=f"Rolling out on {deployment.get_target_display()} as '{name}'.",
-        )
+        refused = ""
         try:
             reply = get_target(deployment.target).create_deployment(
                 name,
@@ -142,38 +151,54 @@ def rollout_start(deployment_id: int) -> str:
                 },
             )
         except TargetError as error:
-            _fail(deployment, f"The target refused the rollout: {error.detail}")
+            reply, refused = {}, error.detail
+        with transaction.atomic():
+            deployment = _locked(deployment_id)
+            if deployment.state != DeploymentState.DEPLOYING:
+                if not refused:  # no longer wanted by the time the target answered
+                    _stop_on_target(deployment)
+                return str(deployment.state)
+            if refused:
+                _fail(deployment, f"The target refused the rollout: {refused}")
+                return str(deployment.state)
+            deployment.serving = {**deployment.serving, **reply, "target_name": name}
+            deployment.save(update_fields=["serving"])
             return str(deployment.state)
-        deployment.serving = {**deployment.serving, **reply, "target_name": name}
-        deployment.save(update_fields=["serving"])
-        return str(deployment.state)
 
 
 def rollout_advance(deployment_id: int) -> str:
     """Look at a deploying revision's target: live when ready, failed when it failed or timed out."""
-    with tenant_scope(_scope(deployment_id)), transaction.atomic():
-        deployment = _locked(deployment_id)
+    with tenant_scope(_scope(deployment_id)):
+        deployment = Deployment.objects.select_related("tenant").get(pk=deployment_id)
         if deployment.state != DeploymentState.DEPLOYING:
             return str(deployment.state)
         name = deployment.serving.get("target_name") or target_name(deployment)
-        try:
+        try:  # asked before anything is locked
             reply = get_target(deployment.target).get_deployment(name)
         except TargetError as error:
             reply = {"state": TargetState.PENDING, "message": error.detail}
-        deployment.serving = {**deployment.serving, **reply}
-        deployment.save(update_fields=["serving"])
-        waited = (timezone.now() - deployment.state_changed_at).total_seconds()
-        if reply["state"] == TargetState.READY:
-            _go_live(deployment)
-        elif reply["state"] == TargetState.FAILED:
-            _fail(deployment, reply.get("message") or "The target reported the revision failed.")
-        elif waited > settings.SERVING_START_TIMEOUT_SECONDS:
-            _fail(
-                deployment,
-                f"The revision did not become healthy within "
-                f"{settings.SERVING_START_TIMEOUT_SECONDS} s: {reply.get('message', '')}",
-            )
-        return str(deployment.state)
+        with transaction.atomic():
+            return _advance(_locked(deployment_id), reply)
+
+
+def _advance(deployment: Deployment, reply: dict[str, Any]) -> str:
+    """Record what the target said about a deploying revision (its row locked)."""
+    if deployment.state != DeploymentState.DEPLOYING:
+        return str(deployment.state)  # decided by another look while the target answered
+    deployment.serving = {**deployment.serving, **reply}
+    deployment.save(update_fields=["serving"])
+    waited = (timezone.now() - deployment.state_changed_at).total_seconds()
+    if reply["state"] == TargetState.READY:
+        _go_live(deployment)
+    elif reply["state"] == TargetState.FAILED:
+        _fail(deployment, reply.get("message") or "The target reported the revision failed.")
+    elif waited > settings.SERVING_START_TIMEOUT_SECONDS:
+        _fail(
+            deployment,
+            f"The revision did not become healthy within "
+            f"{settings.SERVING_START_TIMEOUT_SECONDS} s: {reply.get('message', '')}",
+        )
+    return str(deployment.state)
 
 
 def _go_live(deployment: Deployment) -> None:
@@ -242,11 +267,17 @@ def _open_incident(deployment: Deployment, title: str, message: str) -> None:
 
 
 def _stop_on_target(deployment: Deployment) -> None:
+    """Stop the revision on its target once the caller's transaction commits (the target is not
+    called while rows are locked; a rolled-back change stops nothing)."""
     name = deployment.serving.get("target_name") or target_name(deployment)
+    transaction.on_commit(functools.partial(_stop_now, deployment.target, name), robust=True)
+
+
+def _stop_now(kind: str, name: str) -> None:
     try:
-        get_target(deployment.target).delete_deployment(name)
+        get_target(kind).delete_deployment(name)
     except TargetError as error:  # the revision is already out of the traffic; say so and go on
-        log.warning("Could not stop %s on %s: %s", name, deployment.target, error.detail)
+        log.warning("Could not stop %s on %s: %s", name, kind, error.detail)
 
 
 def revision_unhealthy(deployment_id: int, message: str) -> None:

@@ -2,10 +2,10 @@
 
 The task is the delivery of a tenant's webhook (``tenants.deliver_webhook``). Tasks acknowledge
 late, so a task whose worker vanished is never acknowledged, and Redis hands it to the next worker
-once the visibility timeout (``CELERY_VISIBILITY_TIMEOUT_SECONDS``, short here) has passed. The
-delivery row stays locked while it is sent and is marked delivered in that same transaction: a
-worker killed mid-send leaves it pending (its transaction rolls back with its connection), and a
-delivered delivery is never sent again.
+once the visibility timeout (``CELERY_VISIBILITY_TIMEOUT_SECONDS``, short here) has passed. An
+attempt claims the delivery with a lease before it sends, with no transaction open while it does:
+a worker killed mid-send leaves it pending with its lease, the next worker sends it once that
+lease has ended, and a delivered delivery is never sent again.
 """
 
 from __future__ import annotations
@@ -44,9 +44,10 @@ def delivery_of(tenant: Tenant, delivery_id: str) -> WebhookDelivery:
 
 
 def broker_idle(redis: RedisServer) -> bool:
-    """No task waiting in the queue, none taken and not yet acknowledged."""
+    """No task waiting in the queues, none taken and not yet acknowledged."""
     client = redis.client()
-    return client.llen("celery") == 0 and client.hlen("unacked") == 0
+    waiting = client.llen("celery") + client.llen("webhooks")
+    return waiting == 0 and client.hlen("unacked") == 0
 
 
 def test_a_delivery_cut_off_by_a_killed_worker_is_delivered_once_by_the_next_worker(
@@ -91,7 +92,7 @@ def test_the_same_delivery_task_sent_twice_reaches_the_receiver_once(
     message = {"tenant_id": company.a.pk, "delivery_id": str(delivery.delivery_id)}
     for _ in range(2):  # the same message, task id and all, as a broker redelivery would be
         app.send_task("tenants.deliver_webhook", kwargs=message, task_id="failure-drill-twice")
-    assert broker.client().llen("celery") == 2
+    assert broker.client().llen("webhooks") == 2  # deliveries have a queue of their own
 
     worker = start_worker(**WORKER)
     assert wait_for(lambda: broker_idle(broker), seconds=60), (
