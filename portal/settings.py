@@ -449,6 +449,8 @@ SPECTACULAR_SETTINGS = {
         "BillingPeriodStateEnum": "chargeback.models.PeriodState",
         "DisputeStateEnum": "chargeback.models.DisputeState",
         "DeploymentStateEnum": "portal.deployments.models.DeploymentState",
+        "CatalogJobStatusEnum": "portal.catalog.models.JobStatus",
+        "ClaimedViaEnum": "portal.catalog.models.ClaimedVia",
     },
 }
 
