@@ -144,6 +144,8 @@ MLFLOW_TRACKING_URI = env.url(
     "MLFLOW_TRACKING_URI", "http://127.0.0.1:5500", schemes=("http", "https")
 )
 MLFLOW_TIMEOUT_SECONDS = env.int("MLFLOW_TIMEOUT_SECONDS", 10, minimum=1)
+# The checks a web request makes before it queues a registration (the run's experiment).
+MLFLOW_CHECK_TIMEOUT_SECONDS = env.int("MLFLOW_CHECK_TIMEOUT_SECONDS", 3, minimum=1)
 MLFLOW_WEBHOOK_SECRET = env.str("MLFLOW_WEBHOOK_SECRET", "")
 MLFLOW_WEBHOOK_MAX_AGE_SECONDS = env.int("MLFLOW_WEBHOOK_MAX_AGE_SECONDS", 300, minimum=10)
 
@@ -490,6 +492,8 @@ SPECTACULAR_SETTINGS = {
         "BillingPeriodStateEnum": "chargeback.models.PeriodState",
         "DisputeStateEnum": "chargeback.models.DisputeState",
         "DeploymentStateEnum": "portal.deployments.models.DeploymentState",
+        "CatalogJobStatusEnum": "portal.catalog.models.JobStatus",
+        "ClaimedViaEnum": "portal.catalog.models.ClaimedVia",
     },
 }
 

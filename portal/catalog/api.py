@@ -1,4 +1,5 @@
-"""API: the tenant's model catalog, its sync, and unassigned models for platform admins."""
+"""API: the tenant's model catalog, its sync, its queued jobs, and unassigned and conflicting
+models for platform admins."""
 
 from __future__ import annotations
 
@@ -12,13 +13,24 @@ from rest_framework.response import Response
 from governance.audit import Actor
 from portal.api.schema import ERRORS
 from portal.catalog import selectors, services, tasks
-from portal.catalog.models import ModelVersion, RegisteredModel, SyncRun, UnassignedModel
+from portal.catalog.models import (
+    CatalogJob,
+    ModelOwnership,
+    ModelVersion,
+    RegisteredModel,
+    SyncRun,
+    UnassignedModel,
+)
+from portal.catalog.ownership import ownership_conflicts
 from portal.catalog.serializers import (
     AssignSerializer,
+    CatalogJobSerializer,
     CatalogListFilterSerializer,
+    JobQueuedSerializer,
     ModelDetailSerializer,
     ModelSummarySerializer,
     ModelUpdateSerializer,
+    OwnershipConflictSerializer,
     RegisterFromRunSerializer,
     SyncRunSerializer,
     UnassignedModelSerializer,
@@ -47,15 +59,24 @@ class ModelListView(TenantScopedAPIView, generics.ListAPIView):
 
     @extend_schema(
         request=RegisterFromRunSerializer,
-        responses={201: VersionDetailSerializer, 503: ERRORS[503]},
+        responses={202: JobQueuedSerializer, 503: ERRORS[503]},
+        description=(
+            "Checks the name and that the run (or logged model) is in one of the unit's "
+            "experiments, then queues the registration: follow it at `job.url`."
+        ),
     )
     def post(self, request: Request, tenant: str) -> Response:
         data = RegisterFromRunSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        version = services.model_register_from_run(
+        job = services.model_register_from_run(
             actor=Actor.from_request(request), tenant=self.tenant, **data.validated_data
         )
-        return Response(VersionDetailSerializer(version).data, status=status.HTTP_201_CREATED)
+        return _queued(f"The registration of '{job.model_name}' is queued", job)
+
+
+def _queued(what: str, job: CatalogJob) -> Response:
+    body = {"detail": f"{what}; follow it at job.url.", "job": CatalogJobSerializer(job).data}
+    return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
 def _model(name: str) -> RegisteredModel:
@@ -120,7 +141,7 @@ class SyncView(TenantScopedAPIView, generics.ListAPIView):
 
 def _require_platform_admin(request: Request) -> None:
     if platform_role_of(request.user) != PlatformRole.PLATFORM_ADMIN:
-        raise NotAllowed("Only platform admins see and assign unassigned models.")
+        raise NotAllowed("Only platform admins see unassigned and conflicting models.")
 
 
 class UnassignedModelListView(generics.ListAPIView):
@@ -134,11 +155,12 @@ class UnassignedModelListView(generics.ListAPIView):
 
 
 class UnassignedModelAssignView(generics.GenericAPIView):
-    """Assign an unassigned model to a tenant: the portal tags it in MLflow and syncs it in."""
+    """Assign an unassigned model to a tenant: the portal records the owner at once; a worker tags
+    the model in MLflow and syncs it in (follow it at ``job.url``)."""
 
     serializer_class = AssignSerializer
 
-    @extend_schema(request=AssignSerializer, responses={202: None, 503: ERRORS[503]})
+    @extend_schema(request=AssignSerializer, responses={202: JobQueuedSerializer})
     def post(self, request: Request, name: str) -> Response:
         _require_platform_admin(request)
         data = AssignSerializer(data=request.data)
@@ -146,7 +168,26 @@ class UnassignedModelAssignView(generics.GenericAPIView):
         tenant = Tenant.objects.filter(slug=data.validated_data["tenant"], active=True).first()
         if tenant is None:
             raise InvalidRequest(f"There is no active tenant '{data.validated_data['tenant']}'.")
-        services.model_assign(actor=Actor.from_request(request), name=name, tenant=tenant)
-        return Response(
-            {"detail": f"'{name}' now belongs to {tenant.name}."}, status=status.HTTP_202_ACCEPTED
-        )
+        job = services.model_assign(actor=Actor.from_request(request), name=name, tenant=tenant)
+        return _queued(f"'{name}' now belongs to {tenant.name}; bringing it in is queued", job)
+
+
+class OwnershipConflictListView(generics.ListAPIView):
+    """Models whose MLflow tag names another unit than the one the portal recorded as their owner
+    (platform admins). The model stays with its owner; fix the tag in MLflow to clear it."""
+
+    serializer_class = OwnershipConflictSerializer
+
+    def get_queryset(self) -> QuerySet[ModelOwnership]:
+        _require_platform_admin(self.request)
+        return ownership_conflicts()
+
+
+class CatalogJobView(TenantScopedAPIView, generics.GenericAPIView):
+    """A queued registration or assignment of the tenant: its status, progress and outcome."""
+
+    serializer_class = CatalogJobSerializer
+
+    def get(self, request: Request, tenant: str, job_id: int) -> Response:
+        job = get_object_or_404(CatalogJob.objects.select_related("tenant"), pk=job_id)
+        return Response(CatalogJobSerializer(job).data)

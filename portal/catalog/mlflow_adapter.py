@@ -32,6 +32,8 @@ os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
 import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException, RestException
+from mlflow.utils.credentials import get_default_host_creds
+from mlflow.utils.rest_utils import http_request
 
 TENANT_TAG = "portal.tenant"
 MLMODEL_MAX_BYTES = 1024 * 1024
@@ -78,6 +80,12 @@ class MlflowVersion:
     aliases: list[str]
     created_ms: int | None
     updated_ms: int | None
+
+
+@dataclass(frozen=True)
+class MlflowExperiment:
+    name: str
+    tags: dict[str, str]
 
 
 @dataclass
@@ -250,6 +258,46 @@ class MlflowRegistry:
             max_results=1,
         )
         return found[0].model_id if found else None
+
+    def experiment_of(self, *, run_id: str = "", logged_model_id: str = "") -> MlflowExperiment:
+        """The experiment a run (or a logged model) was recorded in: two GETs, each with the short
+        ``MLFLOW_CHECK_TIMEOUT_SECONDS``, because a web request waits on them.
+
+        ``MlflowNotFound`` when MLflow has no such run or logged model, or will not show it to the
+        portal's credential; the caller cannot tell those apart, and neither can its caller.
+        """
+        if logged_model_id:
+            found = self._check("logged-models/" + logged_model_id, {})
+            experiment_id = found.get("model", {}).get("info", {}).get("experiment_id")
+        else:
+            found = self._check("runs/get", {"run_id": run_id})
+            experiment_id = found.get("run", {}).get("info", {}).get("experiment_id")
+        if not experiment_id:
+            raise MlflowNotFound("MLflow has no such run.")
+        experiment = self._check("experiments/get", {"experiment_id": experiment_id})["experiment"]
+        return MlflowExperiment(
+            name=experiment.get("name", ""),
+            tags={t["key"]: t.get("value", "") for t in experiment.get("tags", [])},
+        )
+
+    def _check(self, endpoint: str, params: dict[str, str]) -> dict[str, Any]:
+        try:
+            response = http_request(
+                get_default_host_creds(self.tracking_uri),
+                f"/api/2.0/mlflow/{endpoint}",
+                "GET",
+                params=params,
+                timeout=settings.MLFLOW_CHECK_TIMEOUT_SECONDS,
+                max_retries=0,
+            )
+        except Exception as error:
+            detail = f"MLflow could not check the run: {_first_line(str(error))}"
+            raise MlflowUnavailable(detail) from error
+        if response.status_code in (400, 403, 404):
+            raise MlflowNotFound("MLflow has no such run.")
+        if response.status_code != 200:
+            raise MlflowUnavailable(f"MLflow could not check the run: HTTP {response.status_code}")
+        return response.json()
 
     def run_artifact_root(self, run_id: str) -> str:
         run = self._call(f"find run '{run_id}'", self.client.get_run, run_id)

@@ -155,3 +155,75 @@ class UnassignedModel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ClaimedVia(models.TextChoices):
+    TAG = "tag", "its portal.tenant tag"
+    PREFIX = "prefix", "the unit's name prefix"
+    ASSIGNMENT = "assignment", "a platform admin's assignment"
+    REGISTRATION = "registration", "a registration from the portal"
+
+
+class ModelOwnership(models.Model):
+    """Which unit a registered model of MLflow belongs to, as the portal first recorded it.
+
+    MLflow has no say after the first claim: a ``portal.tenant`` tag that names another unit later
+    is kept here as a conflict for platform admins, and the model stays where it is. Platform-wide
+    on purpose: the sync of one unit must see that a name is another unit's.
+    """
+
+    name = models.CharField(max_length=256, unique=True)
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.PROTECT, related_name="+")
+    claimed_via = models.CharField(max_length=16, choices=ClaimedVia.choices)
+    claimed_at = models.DateTimeField(default=timezone.now)
+    # What MLflow's tag says instead of the owner, while it disagrees ("" when it agrees).
+    conflicting_tag = models.CharField(max_length=256, blank=True)
+    conflict_since = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [
+            models.Index(
+                fields=["conflict_since"],
+                condition=Q(conflict_since__isnull=False),
+                name="catalog_ownership_conflicts",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (unit {self.tenant_id})"
+
+
+class JobKind(models.TextChoices):
+    REGISTRATION = "registration", "Registration"
+    ASSIGNMENT = "assignment", "Assignment"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class CatalogJob(TenantOwnedModel):
+    """A registration or an assignment queued for a worker, with its progress and outcome."""
+
+    kind = models.CharField(max_length=16, choices=JobKind.choices)
+    model_name = models.CharField(max_length=256)
+    source = models.CharField(max_length=1024, blank=True)
+    run_id = models.CharField(max_length=64, blank=True)
+    requested_by = models.JSONField(default=dict)  # the Actor who asked: type, label, id
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    progress = models.CharField(max_length=200, default="waiting for a worker")
+    version = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.model_name}: {self.status}"

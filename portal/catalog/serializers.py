@@ -2,11 +2,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from portal.catalog.models import ModelVersion, RegisteredModel, RiskTier, SyncRun, UnassignedModel
+from portal.catalog.models import (
+    CatalogJob,
+    ModelOwnership,
+    ModelVersion,
+    RegisteredModel,
+    RiskTier,
+    SyncRun,
+    UnassignedModel,
+)
 
 
 @extend_schema_field(OpenApiTypes.DATETIME)
@@ -129,8 +138,22 @@ class ModelUpdateSerializer(serializers.Serializer):
 
 
 class RegisterFromRunSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200, help_text="The registered model's name.")
-    run_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    name = serializers.CharField(
+        max_length=200,
+        help_text=(
+            "The registered model's name: one of the unit's models, or a new name that begins "
+            "with the unit's MLflow name prefix (its slug and '-' when it has none)."
+        ),
+    )
+    run_id = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text=(
+            "An MLflow run in one of the unit's experiments (tagged portal.tenant with the "
+            "unit's slug, or named with its prefix)."
+        ),
+    )
     artifact_path = serializers.CharField(
         max_length=500,
         required=False,
@@ -200,3 +223,50 @@ class UnassignedModelSerializer(serializers.ModelSerializer):
 
 class AssignSerializer(serializers.Serializer):
     tenant = serializers.SlugField(help_text="The slug of the tenant that owns the model.")
+
+
+class CatalogJobSerializer(serializers.ModelSerializer):
+    """A queued registration or assignment: poll ``url`` until ``status`` is final."""
+
+    model = serializers.CharField(source="model_name", read_only=True)
+    url = serializers.SerializerMethodField()
+    requested_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CatalogJob
+        fields = [
+            "id",
+            "url",
+            "kind",
+            "model",
+            "status",
+            "progress",
+            "version",
+            "error",
+            "requested_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, job: CatalogJob) -> str:
+        return reverse("api-catalog-job", kwargs={"tenant": job.tenant.slug, "job_id": job.pk})
+
+    def get_requested_by(self, job: CatalogJob) -> str:
+        return str(job.requested_by.get("label", ""))
+
+
+class JobQueuedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    job = CatalogJobSerializer()
+
+
+class OwnershipConflictSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="tenant.slug", read_only=True)
+    claimed_by_tag = serializers.CharField(source="conflicting_tag", read_only=True)
+
+    class Meta:
+        model = ModelOwnership
+        fields = ["name", "owner", "claimed_via", "claimed_at", "claimed_by_tag", "conflict_since"]
+        read_only_fields = fields

@@ -17,7 +17,7 @@ the running ``SyncRun``); a second one stands down.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import timedelta
@@ -27,7 +27,6 @@ from django.utils import timezone
 
 from governance.audit import Actor, Change, audit_record_many
 from portal.catalog.mlflow_adapter import (
-    TENANT_TAG,
     MlflowModel,
     MlflowNotFound,
     MlflowRegistry,
@@ -42,6 +41,7 @@ from portal.catalog.models import (
     SyncStatus,
     UnassignedModel,
 )
+from portal.catalog.ownership import claimed_unit, model_owner, owned_names, ownership_settle
 from tenants.models import Tenant
 from tenants.scoping import tenant_scope
 
@@ -108,7 +108,8 @@ def registry_sync(
         existing = {model.name: model for model in local_models}
         seen: set[str] = set()
         pending: list[tuple[RegisteredModel | None, MlflowModel]] = []
-        for remote in _remote_models(registry, tenant, only):
+        held = {name for name, model in existing.items() if not model.gone_from_mlflow}
+        for remote in _remote_models(registry, tenant, only, held):
             seen.add(remote.name)
             run.models_seen += 1
             local = existing.get(remote.name)
@@ -134,27 +135,28 @@ def registry_sync(
 
 
 def _remote_models(
-    registry: MlflowRegistry, tenant: Tenant, only: str | None
-) -> Iterable[MlflowModel]:
-    if not only:
-        return registry.models_of_tenant(slug=tenant.slug, name_prefix=tenant.mlflow_name_prefix)
-    try:
-        model = registry.get_model(only)
-    except MlflowNotFound:
-        return []
-    return [model] if tenant_for_model(model, tenants=[tenant]) == tenant else []
-
-
-def tenant_for_model(model: MlflowModel, *, tenants: Iterable[Tenant]) -> Tenant | None:
-    """The tenant a registered model belongs to: its tag first, else a name prefix."""
-    tenants = list(tenants)
-    tagged = model.tags.get(TENANT_TAG)
-    if tagged:
-        return next((t for t in tenants if t.slug == tagged), None)
-    prefixed = [
-        t for t in tenants if t.mlflow_name_prefix and model.name.startswith(t.mlflow_name_prefix)
-    ]
-    return max(prefixed, key=lambda t: len(t.mlflow_name_prefix), default=None)
+    registry: MlflowRegistry, tenant: Tenant, only: str | None, held: set[str]
+) -> Iterator[MlflowModel]:
+    """The models MLflow lists for the tenant, and those it holds that MLflow lists elsewhere now
+    (retagged, read by name), each kept only when the portal's ownership record gives it to the
+    tenant (``ownership.ownership_settle``, which also flags a tag that disagrees)."""
+    listed = (
+        []
+        if only
+        else registry.models_of_tenant(slug=tenant.slug, name_prefix=tenant.mlflow_name_prefix)
+    )
+    names: set[str] = set()
+    for model in listed:
+        names.add(model.name)
+        if ownership_settle(model, tenant=tenant):
+            yield model
+    for name in sorted(({only} if only else held) - names):
+        try:
+            model = registry.get_model(name)
+        except MlflowNotFound:
+            continue
+        if ownership_settle(model, tenant=tenant):
+            yield model
 
 
 def _unchanged(local: RegisteredModel, remote: MlflowModel) -> bool:
@@ -434,10 +436,11 @@ def unassigned_scan(*, registry: MlflowRegistry | None = None) -> int:
     """Record the registered models that match no active tenant; returns how many there are."""
     registry = registry or MlflowRegistry()
     tenants = list(Tenant.objects.filter(active=True))
+    owned = owned_names()
     now = timezone.now()
     names = set()
     for model in registry.search_models():
-        if tenant_for_model(model, tenants=tenants) is not None:
+        if model.name in owned or claimed_unit(model, tenants=tenants) is not None:
             continue
         names.add(model.name)
         _record_unassigned(model, seen_at=now)
@@ -458,7 +461,7 @@ def tenant_sync_model(
     except MlflowNotFound:
         model = None
     tenants = list(Tenant.objects.filter(active=True))
-    owner = tenant_for_model(model, tenants=tenants) if model else None
+    owner = model_owner(model, tenants=tenants) if model else None
     # Across tenants on purpose: a model may have moved, or vanished from every tenant.
     holders = set(
         RegisteredModel.objects.dangerously_across_tenants()

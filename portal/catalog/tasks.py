@@ -1,13 +1,15 @@
-"""Registry sync tasks: a beat fan-out, one task per tenant, the unassigned scan, one model."""
+"""Registry sync tasks (a beat fan-out, one task per tenant, the unassigned scan, one model) and
+the queued registrations and assignments."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 
-from portal.catalog import sync
+from portal.catalog import services, sync
 from portal.catalog.mlflow_adapter import MlflowUnavailable
 from tenants.models import Tenant
 from tenants.scoping import tenant_scope
@@ -54,3 +56,19 @@ def sync_model(*, name: str, trigger: str = "webhook") -> int:
 @shared_task(name="catalog.scan_unassigned", acks_late=True, **RETRY)
 def scan_unassigned() -> int:
     return sync.unassigned_scan()
+
+
+@shared_task(name="catalog.run_job", bind=True, acks_late=True, max_retries=5, time_limit=15 * 60)
+def run_job(self: Any, *, tenant_id: int, job_id: int) -> str:
+    """A registration or an assignment; MLflow being away is retried with backoff, then the job
+    fails with the reason, where the person who asked sees it."""
+    with tenant_scope(tenant_id):
+        try:
+            job = services.catalog_job_run(job_id=job_id)
+        except MlflowUnavailable as error:
+            if self.request.retries >= self.max_retries:
+                services.catalog_job_fail(job_id=job_id, error=error.detail)
+                return "failed"
+            services.catalog_job_wait(job_id=job_id, reason=error.detail)
+            raise self.retry(exc=error, countdown=min(300, 5 * 2**self.request.retries)) from error
+    return job.status if job else "gone"

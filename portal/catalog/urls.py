@@ -18,6 +18,12 @@ urlpatterns = [
         name="api-version",
     ),
     path("tenants/<slug:tenant>/sync/", api.SyncView.as_view(), name="api-sync"),
+    path(
+        "tenants/<slug:tenant>/catalog-jobs/<int:job_id>/",
+        api.CatalogJobView.as_view(),
+        name="api-catalog-job",
+    ),
+    path("catalog/conflicts/", api.OwnershipConflictListView.as_view(), name="api-conflicts"),
     path("catalog/unassigned/", api.UnassignedModelListView.as_view(), name="api-unassigned"),
     path(
         "catalog/unassigned/<str:name>/assign/",

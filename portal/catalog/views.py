@@ -1,4 +1,4 @@
-"""Catalog pages: the list, a model, a version, the sync status, unassigned models."""
+"""Catalog pages: the list, a model, a version, the sync status, unassigned and conflicting models."""
 
 from __future__ import annotations
 
@@ -22,18 +22,24 @@ from portal.catalog.forms import (
     assignable_units,
 )
 from portal.catalog.models import (
+    CatalogJob,
+    JobStatus,
     ModelVersion,
     RegisteredModel,
     SyncRun,
     SyncStatus,
     UnassignedModel,
 )
+from portal.catalog.ownership import ownership_conflicts
 from portal.errors import PortalError
 from portal.paging import paginate
 from portal.queued import following, queued_address, queued_work
 from tenants.access import platform_role_of
 from tenants.models import PlatformRole
 from tenants.routing import TenantRequest, tenant_page
+
+JOBS_SHOWN = 10  # on the sync page; each job is at GET .../catalog-jobs/<id>/
+CONFLICTS_SHOWN = 200  # the whole list is in the API (GET /api/v1/catalog/conflicts/)
 
 
 @tenant_page("read")
@@ -100,14 +106,20 @@ def version_detail(request: TenantRequest, name: str, version: int) -> HttpRespo
 @tenant_page("read")
 def sync_status(request: TenantRequest) -> HttpResponse:
     runs = list(SyncRun.objects.order_by("-started_at")[:30])
+    jobs = list(CatalogJob.objects.order_by("-created_at")[:JOBS_SHOWN])
     queued = queued_work(request, started=(run.started_at for run in runs))
-    running = following(queued, running=any(run.status == SyncStatus.RUNNING for run in runs))
+    running = following(
+        queued,
+        running=any(run.status == SyncStatus.RUNNING for run in runs)
+        or any(job.status in (JobStatus.QUEUED, JobStatus.RUNNING) for job in jobs),
+    )
     return render(
         request,
         "catalog/sync.html",
         {
             "tenant": request.tenant,
             "runs": runs,
+            "jobs": jobs,
             "running": running,
             "queued": queued,
             "last_sync": selectors.sync_last_success(),
@@ -143,6 +155,7 @@ def unassigned_list(request: HttpRequest) -> HttpResponse:
         request,
         "catalog/unassigned.html",
         {
+            "conflicts": list(ownership_conflicts()[:CONFLICTS_SHOWN]),
             "search": search,
             "units": list(assignable_units()),
             "total": UnassignedModel.objects.count(),
@@ -165,5 +178,8 @@ def unassigned_assign(request: HttpRequest, name: str) -> HttpResponse:
     except PortalError as error:
         messages.error(request, error.detail)
     else:
-        messages.success(request, f"'{name}' now belongs to {tenant.name}.")
+        messages.success(
+            request,
+            f"'{name}' now belongs to {tenant.name}; a worker brings it into the unit's catalog.",
+        )
     return redirect("catalog-unassigned")

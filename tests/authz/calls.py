@@ -78,6 +78,7 @@ DEFAULT_PARAMS = {
     "dispute_id": "dispute",
     "approval_id": "approval",
     "delivery_id": "delivery",
+    "job_id": "job",
 }
 # Things that belong to no unit: an ``other`` object does not exist for them.
 GLOBAL_THINGS = {"price_source", "policy", "unassigned"}
@@ -150,6 +151,7 @@ def thing(unit: Unit, key: str, world: World) -> Any:
         "statement": unit.statement.pk,
         "line": unit.line.pk,
         "dispute": unit.dispute.pk,
+        "job": unit.job.pk,
         "approval": unit.approval.pk,
         "delivery": str(unit.delivery.delivery_id),
         "membership": unit.membership.pk,
@@ -260,12 +262,18 @@ ROUTES: dict[str, dict[str, Body]] = {
     f"{T}/webhooks/{{id}}/deliveries/": {"GET": None},
     f"{T}/webhooks/{{id}}/deliveries/{{delivery_id}}/redeliver/": {"POST": None},
     # Catalog
-    f"{T}/models/": {"GET": None, "POST": lambda v: {"name": "new-model", "run_id": "f" * 32}},
+    f"{T}/models/": {
+        "GET": None,
+        # A new name in the unit's namespace: the checks reach MLflow (a 503 when it is not there).
+        "POST": lambda v: {"name": f"{v['tenant']}-new-model", "run_id": "f" * 32},
+    },
     f"{T}/models/{{name}}/": {"GET": None, "PATCH": lambda v: {"owner": "Risk team"}},
     f"{T}/models/{{name}}/versions/": {"GET": None},
     f"{V}/": {"GET": None},
     f"{T}/sync/": {"GET": None, "POST": None},
+    f"{T}/catalog-jobs/{{job_id}}/": {"GET": None},
     f"{API}/catalog/unassigned/": {"GET": None},
+    f"{API}/catalog/conflicts/": {"GET": None},
     f"{API}/catalog/unassigned/{{name}}/assign/": {"POST": lambda v: {"tenant": "acme-retail"}},
     # Governance
     f"{T}/models/{{name}}/classification/": {

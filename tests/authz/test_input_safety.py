@@ -168,12 +168,13 @@ def test_baselines_refuse_every_hostile_dataset_source(world, django_capture_on_
 def test_model_registration_refuses_every_hostile_source(world):
     amir = client_for(world.company.amir)
     path = f"/api/v1/tenants/{world.a.tenant.slug}/models/"
+    name = f"{world.a.tenant.slug}-new-model"  # a name the unit may use: the source is refused
     problems = []
     for value in INPUTS:
         for body in (
-            {"name": "new-model", "run_id": "0" * 32, "artifact_path": value},
-            {"name": "new-model", "logged_model_id": value},
-            {"name": "new-model", "run_id": value},
+            {"name": name, "run_id": "0" * 32, "artifact_path": value},
+            {"name": name, "logged_model_id": value},
+            {"name": name, "run_id": value},
         ):
             problems.append(refusal_problem(value, amir.post(path, body, format="json")))
     assert not [p for p in problems if p], "\n".join(p for p in problems if p)

@@ -19,7 +19,7 @@ from governance.models import ApprovalRequest, Incident
 from governance.services.incidents import incident_open
 from governance.services.policies import policy_in_force
 from governance.tests.conftest import classify, complete_card, make_version, request
-from portal.catalog.models import ModelVersion, UnassignedModel
+from portal.catalog.models import CatalogJob, JobKind, ModelVersion, UnassignedModel
 from portal.deployments.models import Deployment
 from portal.monitoring.models import Monitor
 from portal.monitoring.services import baseline_from_upload, monitor_create
@@ -63,6 +63,7 @@ class Unit:
     statement: Statement
     line: StatementLine
     dispute: LineDispute
+    job: CatalogJob  # a queued registration
 
 
 @dataclass
@@ -119,6 +120,9 @@ def make_unit(company: Company, tenant: Tenant, *, prefix: str, owner, engineer)
         dispute = line_dispute(
             actor=TEST_ACTOR, user=owner, line=line, comment="We did not run this."
         )
+        job = CatalogJob.objects.create(
+            tenant=tenant, kind=JobKind.REGISTRATION, model_name=model, requested_by={}
+        )
     token, _ = make_token(tenant, ["read"], name=f"{prefix}-pipeline")
     return Unit(
         tenant=tenant,
@@ -136,6 +140,7 @@ def make_unit(company: Company, tenant: Tenant, *, prefix: str, owner, engineer)
         statement=statement,
         line=line,
         dispute=dispute,
+        job=job,
     )
 
 

@@ -74,6 +74,7 @@ def _build_world() -> World:
         "monitors": [unit.monitor.pk],
         "ids": [unit.membership.pk, token.pk, unit.webhook.pk],
         "deliveries": [unit.delivery.pk],
+        "jobs": [unit.job.pk],
     }
     world.credentials = {
         "anonymous": {},
@@ -193,6 +194,7 @@ def fuzz_config(world: World) -> schemathesis.Config:
                 "path.monitor_id": {"dictionary": "monitors", "probability": 0.7},
                 "path.id": {"dictionary": "ids", "probability": 0.7},
                 "path.delivery_id": {"dictionary": "deliveries", "probability": 0.7},
+                "path.job_id": {"dictionary": "jobs", "probability": 0.7},
                 "body.tenant": {"dictionary": "tenants", "probability": 0.5},
                 "body.model": {"dictionary": "names", "probability": 0.5},
                 "body.version": {"dictionary": "versions", "probability": 0.5},

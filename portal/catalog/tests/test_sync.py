@@ -175,7 +175,7 @@ def test_a_name_prefix_claims_untagged_models_but_never_another_tenants_tagged_o
 
 
 def test_models_no_tenant_claims_are_listed_for_platform_admins_who_assign_them(
-    company, mlflow_server
+    company, mlflow_server, eager_celery, django_capture_on_commit_callbacks
 ):
     mlflow_server.register("orphan", tenant=None)
     assert unassigned_scan() == 1
@@ -184,9 +184,10 @@ def test_models_no_tenant_claims_are_listed_for_platform_admins_who_assign_them(
         "orphan"
     ]
     assert client_for(company.alice).get("/api/v1/catalog/unassigned/").status_code == 403
-    assigned = admin.post(
-        "/api/v1/catalog/unassigned/orphan/assign/", {"tenant": company.a.slug}, format="json"
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assigned = admin.post(
+            "/api/v1/catalog/unassigned/orphan/assign/", {"tenant": company.a.slug}, format="json"
+        )
     assert assigned.status_code == 202
     assert (
         mlflow_server.client.get_registered_model("orphan").tags["portal.tenant"] == company.a.slug
