@@ -37,10 +37,14 @@ def _embedded_mlflow(env: dict[str, str]) -> subprocess.Popen | None:
     if env.get("MLFLOW_TRACKING_URI"):
         return None
     folder = Path(env.get("PORTAL_VAR_DIR", ROOT / "var")) / "mlflow"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
     secret_file = folder / "webhook-secret"
     if not secret_file.exists():
-        secret_file.write_text(secrets.token_urlsafe(32))
+        descriptor = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(32))
+    secret_file.chmod(0o600)
     env["MLFLOW_TRACKING_URI"] = "http://127.0.0.1:5500"
     env.setdefault("MLFLOW_WEBHOOK_SECRET", secret_file.read_text().strip())
     mlflow_env = {
@@ -88,6 +92,12 @@ def _embedded_mlflow(env: dict[str, str]) -> subprocess.Popen | None:
 
 
 def main() -> int:
+    # Everything under var/ (database, secrets, MLflow's store, model copies) is private to the
+    # portal's user, from the first file on.
+    os.umask(0o077)
+    var = Path(os.environ.get("PORTAL_VAR_DIR", ROOT / "var"))
+    var.mkdir(mode=0o700, parents=True, exist_ok=True)
+    var.chmod(0o700)
     env = _environment()
     host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "8000")
     mlflow = _embedded_mlflow(env)
