@@ -186,6 +186,10 @@ DEPLOYMENT_TARGETS = {
 }
 # KServe target: InferenceServices are created in this Kubernetes namespace.
 KSERVE_NAMESPACE = env.str("KSERVE_NAMESPACE", "portal-models")
+# Only the portal's gateway pods (labelled app.kubernetes.io/name=mlops-portal) in this namespace
+# may call a predictor; predictors reach DNS and, for the storage initializer, these CIDRs only.
+KSERVE_GATEWAY_NAMESPACE = env.str("KSERVE_GATEWAY_NAMESPACE", "mlops-portal")
+KSERVE_EGRESS_CIDRS = env.list("KSERVE_EGRESS_CIDRS", [])
 # SageMaker target: the region endpoints live in, the role SageMaker runs models with (empty: the
 # caller's role) and the serving image built by `mlflow sagemaker build-and-push-container`
 # (empty: MLflow's default image in the account's ECR).
