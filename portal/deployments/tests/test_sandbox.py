@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import urllib3
+from django.core.management import CommandError, call_command
 from django.test import Client
 
 from conftest import client_for, make_token
@@ -240,6 +241,8 @@ def test_the_runtime_refuses_to_start_where_no_sandbox_can_start(settings, monke
     with pytest.raises(sandbox.SandboxUnavailable, match="SERVING_SANDBOX=off") as refused:
         ServingRuntime()
     assert "No permissions to create new namespace" in str(refused.value)
+    with pytest.raises(CommandError, match="does not start: bubblewrap cannot start a sandbox"):
+        call_command("run_serving")
 
     monkeypatch.setattr(sandbox, "BWRAP", str(tmp_path / "missing"))
     with pytest.raises(sandbox.SandboxUnavailable, match="not installed"):
