@@ -310,7 +310,9 @@ class ServingRuntime:
         )
 
     def _serve_command(self, python: str, socket_path: Path) -> list[str]:
-        # What `mlflow models serve --env-manager local` runs, on a Unix socket instead of a port.
+        # What `mlflow models serve --env-manager local` runs, on a Unix socket instead of a port,
+        # without an access log: the gateway records every request, and server.log keeps the
+        # start-up and errors that a failed revision's message quotes.
         return [
             python,
             "-m",
@@ -319,6 +321,7 @@ class ServingRuntime:
             str(socket_path),
             "--workers",
             str(self.workers),
+            "--no-access-log",
             "--factory",
             "scoring_guard:create_app",
         ]
