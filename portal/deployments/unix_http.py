@@ -9,7 +9,9 @@ does.
 
 from __future__ import annotations
 
+import os
 import socket
+import stat
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -43,6 +45,16 @@ class UnixHTTPConnection(HTTPConnection):
         self.socket_path = socket_path
 
     def _new_conn(self) -> socket.socket:
+        # The socket's folder is the one place a sandboxed server writes to: what is there must be
+        # the socket itself, never a link its model's code put in its place.
+        try:
+            is_socket = stat.S_ISSOCK(os.lstat(self.socket_path).st_mode)
+        except OSError as error:
+            raise NewConnectionError(
+                self, f"Failed to connect to {self.socket_path}: {error}"
+            ) from error
+        if not is_socket:
+            raise NewConnectionError(self, f"{self.socket_path} is not a Unix socket.")
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         if self.timeout is not _DEFAULT_TIMEOUT:
             sock.settimeout(self.timeout)

@@ -305,3 +305,17 @@ def test_the_model_servers_guard_calls_the_model_only_with_the_right_secret():
 def test_a_closed_socket_is_a_connection_error_the_gateway_retries(tmp_path):
     with pytest.raises(urllib3.exceptions.NewConnectionError):
         UnixPools(retries=False).request("GET", str(tmp_path / "none.sock"), "/ping", secret="x")
+
+
+def test_the_gateway_never_follows_a_link_put_in_place_of_a_servers_socket(tmp_path):
+    import socket
+
+    elsewhere = tmp_path / "elsewhere.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listening:
+        listening.bind(str(elsewhere))
+        listening.listen(1)
+        (tmp_path / "server.sock").symlink_to(elsewhere)
+        with pytest.raises(urllib3.exceptions.NewConnectionError, match="not a Unix socket"):
+            UnixPools(retries=False).request(
+                "GET", str(tmp_path / "server.sock"), "/ping", secret="x"
+            )
