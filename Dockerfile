@@ -5,6 +5,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PORTAL_VAR_DIR=/var/lib/portal
 # only under PORTAL_VAR_DIR (and /tmp).
 RUN groupadd --system portal && useradd --system --gid portal --home-dir /var/lib/portal portal
 WORKDIR /app
+# bubblewrap sandboxes the local model servers (SERVING_SANDBOX=bwrap); it needs user namespaces.
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap \
+    && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY portal ./portal
 COPY tenants ./tenants

@@ -78,6 +78,15 @@ class Env:
             raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}.")
         return number
 
+    def choice(
+        self, name: builtins.str, default: builtins.str, *, choices: tuple[builtins.str, ...]
+    ) -> builtins.str:
+        value = self.str(name, default).lower()
+        if value not in choices:
+            allowed = ", ".join(choices)
+            raise ImproperlyConfigured(f"{name} must be one of {allowed}; got {value!r}.")
+        return value
+
     def list(
         self, name: builtins.str, default: builtins.list[builtins.str]
     ) -> builtins.list[builtins.str]:

@@ -58,7 +58,8 @@ def _embedded_mlflow(env: dict[str, str]) -> subprocess.Popen | None:
     if env.get("MLFLOW_TRACKING_URI"):
         return None
     folder = Path(env.get("PORTAL_VAR_DIR", ROOT / "var")) / "mlflow"
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
     port = env.get("MLFLOW_PORT", "5500")
     url = f"http://127.0.0.1:{port}"
     webhook_secret = _private_secret(folder / "webhook-secret", lambda: secrets.token_urlsafe(32))
@@ -143,6 +144,12 @@ def _wait_for_mlflow(process: subprocess.Popen, url: str) -> bool:
 
 
 def main() -> int:
+    # Everything under var/ (database, secrets, MLflow's store, model copies) is private to the
+    # portal's user, from the first file on.
+    os.umask(0o077)
+    var = Path(os.environ.get("PORTAL_VAR_DIR", ROOT / "var"))
+    var.mkdir(mode=0o700, parents=True, exist_ok=True)
+    var.chmod(0o700)
     env = _environment()
     host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "8000")
     mlflow = _embedded_mlflow(env)

@@ -8,6 +8,8 @@ real servers. README.md lists every variable.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +21,20 @@ from portal.env import Env, private_key_file
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = Env()
 
+# What the portal writes (database, secrets, caches, model copies, captures) is its user's alone:
+# other users of the machine, model servers included, read none of it.
+os.umask(0o077)
+
+
+def _private(path: Path, mode: int) -> None:
+    # Not the portal's own folder or file: left as its owner set it.
+    with contextlib.suppress(PermissionError):
+        path.chmod(mode)
+
+
 VAR_DIR = Path(env.str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+_private(VAR_DIR, 0o700)
 
 DEBUG = env.bool("DEBUG", False)
 
@@ -98,6 +112,10 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------------------------
 
 DATABASES = {"default": env.database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'portal.db'}")}
+for _suffix in ("", "-wal", "-shm", "-journal"):
+    _sqlite = Path(f"{VAR_DIR / 'portal.db'}{_suffix}")
+    if _sqlite.exists():
+        _private(_sqlite, 0o600)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default runs web, worker and beat on one file: WAL lets readers and a writer
     # work at once, and IMMEDIATE transactions wait for the lock instead of failing mid-way.
@@ -152,6 +170,8 @@ MLFLOW_WEBHOOK_MAX_AGE_SECONDS = env.int("MLFLOW_WEBHOOK_MAX_AGE_SECONDS", 300, 
 # The local serving runtime (``manage.py run_serving``) and the inference gateway.
 SERVING_DIR = Path(env.str("SERVING_DIR", str(VAR_DIR / "serving")))
 SERVING_WORKERS = env.int("SERVING_WORKERS", 1, minimum=1)
+# Each model server runs in a bubblewrap sandbox; `off` runs model code with the portal's rights.
+SERVING_SANDBOX = env.choice("SERVING_SANDBOX", "bwrap", choices=("bwrap", "off"))
 SERVING_START_TIMEOUT_SECONDS = env.int("SERVING_START_TIMEOUT_SECONDS", 180, minimum=5)
 SERVING_MAX_RESTARTS = env.int("SERVING_MAX_RESTARTS", 3, minimum=0)
 SERVING_RESTART_WINDOW_SECONDS = env.int("SERVING_RESTART_WINDOW_SECONDS", 300, minimum=10)
@@ -172,6 +192,10 @@ DEPLOYMENT_TARGETS = {
 }
 # KServe target: InferenceServices are created in this Kubernetes namespace.
 KSERVE_NAMESPACE = env.str("KSERVE_NAMESPACE", "portal-models")
+# Only the portal's gateway pods (labelled app.kubernetes.io/name=mlops-portal) in this namespace
+# may call a predictor; predictors reach DNS and, for the storage initializer, these CIDRs only.
+KSERVE_GATEWAY_NAMESPACE = env.str("KSERVE_GATEWAY_NAMESPACE", "mlops-portal")
+KSERVE_EGRESS_CIDRS = env.list("KSERVE_EGRESS_CIDRS", [])
 # SageMaker target: the region endpoints live in, the role SageMaker runs models with (empty: the
 # caller's role) and the serving image built by `mlflow sagemaker build-and-push-container`
 # (empty: MLflow's default image in the account's ECR).

@@ -48,6 +48,7 @@ def manage(*args: str, **variables: str) -> subprocess.CompletedProcess:
         ("SESSION_COOKIE_AGE", "an hour", "SESSION_COOKIE_AGE must be a whole number"),
         ("AUDIT_CHAIN_KEY", "short", "AUDIT_CHAIN_KEY must be at least 32 characters"),
         ("AUDIT_ANCHOR_URI", "s3://bucket/anchors", "AUDIT_ANCHOR_URI must be a folder"),
+        ("SERVING_SANDBOX", "firejail", "SERVING_SANDBOX must be one of bwrap, off"),
     ],
 )
 def test_a_bad_value_stops_start_up_with_a_sentence_naming_the_variable(variable, value, sentence):
@@ -100,6 +101,25 @@ def test_check_deploy_is_clean_with_production_like_variables(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_the_portals_own_files_are_private_to_its_user(tmp_path):
+    var = tmp_path / "var"
+    var.mkdir(mode=0o755)
+    database = var / "portal.db"
+    database.write_text("")
+    database.chmod(0o644)
+    result = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; (settings.VAR_DIR / 'new-file').write_text('x')",
+        DEBUG="true",
+        PORTAL_VAR_DIR=str(var),
+    )
+    assert result.returncode == 0, result.stderr
+    assert var.stat().st_mode & 0o777 == 0o700
+    assert database.stat().st_mode & 0o777 == 0o600
+    assert (var / "new-file").stat().st_mode & 0o777 == 0o600
 
 
 def test_env_helpers_read_typed_values():

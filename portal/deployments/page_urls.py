@@ -13,4 +13,5 @@ urlpatterns = [
         views.deployment_rollback_page,
         name="deployment-rollback",
     ),
+    path("serving/", views.serving_page, name="serving-servers"),
 ]

@@ -2,25 +2,31 @@
 
 ``ServingRuntime.reconcile()`` compares the local revisions that are deploying or live with the
 processes it runs: it downloads a new revision's model into ``SERVING_DIR`` and starts MLflow's
-own scoring server on it (``mlflow models serve --env-manager local``) on a free loopback port,
-checks every server on ``/ping``, restarts one that exited or stopped answering (at most
+own scoring app on it (what ``mlflow models serve --env-manager local`` runs, under uvicorn) in a
+sandbox of its own, listening on a Unix socket in the server's own folder, checks every server on
+``/ping``, restarts one that exited or stopped answering (at most
 ``SERVING_MAX_RESTARTS`` times in ``SERVING_RESTART_WINDOW_SECONDS``, after which the revision is
 reported failed and rolled back), and stops servers whose revision is no longer wanted (ten
 seconds after it left the traffic, so requests already on their way are answered). What it
 sees goes into each revision's ``serving`` field and moves deploying revisions along at once.
 
-Loading a model runs its code, so model servers run as separate processes whose environment is
-built from nothing: a PATH, a locale and a home folder of their own; no database URL, secret
-key, broker or tracking server address.
+Loading a model runs its code, so a model server runs in a bubblewrap sandbox
+(``portal.deployments.sandbox``) that sees its own model and the Python environment read-only,
+and no network, no other process and nothing of the portal's ``var/``; its environment is built
+from nothing (a PATH, a locale and a home folder of its own). The runtime checks once, when it
+starts, that a sandbox can start here, and refuses to run otherwise unless ``SERVING_SANDBOX=off``
+says so. Each server has a random secret (``SERVING_DIR/run/<id>/secret``, private to the
+portal's user); the server answers only requests that present it, which only the gateway and
+the runtime do.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -38,8 +44,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal.catalog.mlflow_adapter import MlflowRegistry
+from portal.deployments import sandbox
 from portal.deployments.models import Deployment, DeploymentState, Target
+from portal.deployments.modelserver import scoring_guard
 from portal.deployments.targets.base import TargetState
+from portal.deployments.unix_http import UnixPools, secret_path
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +58,23 @@ HEARTBEAT_SECONDS = 10.0
 DRAIN_SECONDS = 10.0
 # Consecutive failed pings of a server that was ready before it is restarted.
 UNHEALTHY_PINGS = 3
+SOCKET_NAME = "server.sock"
+# The longest path a Unix socket may have (sun_path is 108 bytes with its terminating zero).
+SOCKET_PATH_MAX = 107
+# The folder holding only the model server's own code (``scoring_guard``), on its PYTHONPATH.
+MODEL_SERVER_CODE = Path(scoring_guard.__file__).resolve().parent
 
 
-def server_environment(home: Path) -> dict[str, str]:
+def server_environment(home: Path | str, *, python: str | None = None) -> dict[str, str]:
     """The whole environment of a model server process: nothing from the portal's own."""
     return {
-        "PATH": os.path.dirname(sys.executable) + os.pathsep + "/usr/local/bin:/usr/bin:/bin",
+        "PATH": os.path.dirname(python or sys.executable)
+        + os.pathsep
+        + "/usr/local/bin:/usr/bin:/bin",
         "HOME": str(home),
+        "USER": "model",
+        "LOGNAME": "model",
+        "TMPDIR": "/tmp",  # noqa: S108 - a tmpfs of its own inside the sandbox
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
         "PYTHONUNBUFFERED": "1",
@@ -63,10 +82,11 @@ def server_environment(home: Path) -> dict[str, str]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def _private_folder(path: Path) -> Path:
+    """``path`` as a folder only the portal's user may enter (0700), made if missing."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -84,7 +104,11 @@ class ModelServer:
     deployment_id: int
     target_name: str
     model_path: Path
-    port: int = 0
+    # SERVING_DIR/run/<id>: the secret (read by the gateway) and socket/, the only folder the
+    # sandboxed server may write to that outlives it.
+    run_dir: Path
+    secret: str = ""
+    sandboxed: bool = True
     process: subprocess.Popen | None = None
     started_at: float = 0.0
     state: str = TargetState.PENDING
@@ -96,8 +120,8 @@ class ModelServer:
     log_path: Path | None = None
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def socket_path(self) -> Path:
+        return self.run_dir / "socket" / SOCKET_NAME
 
     @property
     def pid(self) -> int | None:
@@ -117,8 +141,13 @@ class ServingRuntime:
         self.workers = workers or settings.SERVING_WORKERS
         self.registry = registry
         self.servers: dict[int, ModelServer] = {}
-        self.http = urllib3.PoolManager(maxsize=8, retries=False, timeout=HEALTH_TIMEOUT)
+        self.http = UnixPools(maxsize=8, retries=False, timeout=HEALTH_TIMEOUT)
         self.root = Path(settings.SERVING_DIR)
+        self.sandboxed = settings.SERVING_SANDBOX != "off"
+        if self.sandboxed:
+            sandbox.probe()  # raises SandboxUnavailable: no model code runs unsandboxed by accident
+        else:
+            log.warning(sandbox.OFF_WARNING)
         self._reported: dict[int, tuple[Any, ...]] = {}
         self._reported_at: dict[int, float] = {}
         self._stop = threading.Event()
@@ -127,9 +156,15 @@ class ServingRuntime:
 
     def run(self, *, interval: float = 1.0) -> None:
         """Reconcile every ``interval`` seconds until ``stop()``; stops every server on the way out."""
-        log.info("Serving runtime started (%s worker(s) per model server).", self.workers)
+        log.info(
+            "Serving runtime started (%s worker(s) per model server, %s).",
+            self.workers,
+            "each in a bubblewrap sandbox" if self.sandboxed else "NOT SANDBOXED",
+        )
+        _private_folder(self.root)
         # Model copies of an earlier run may belong to rows that no longer mean the same thing.
         shutil.rmtree(self.root / "models", ignore_errors=True)
+        shutil.rmtree(self.root / "run", ignore_errors=True)
         try:
             while not self._stop.is_set():
                 try:
@@ -181,9 +216,14 @@ class ServingRuntime:
         target_name = deployment.serving.get("target_name") or f"deployment-{deployment.pk}"
         folder = self.root / "models" / str(deployment.pk)
         server = ModelServer(
-            deployment_id=deployment.pk, target_name=target_name, model_path=folder / "model"
+            deployment_id=deployment.pk,
+            target_name=target_name,
+            model_path=folder / "model",
+            run_dir=self.root / "run" / str(deployment.pk),
+            sandboxed=self.sandboxed,
         )
         self.servers[deployment.pk] = server
+        _private_folder(folder.parent)
         if not server.model_path.exists():
             try:
                 self._download(deployment, folder)
@@ -214,30 +254,21 @@ class ServingRuntime:
 
     def _spawn(self, server: ModelServer) -> None:
         home = server.model_path.parent
-        server.port = _free_port()
         server.log_path = home / "server.log"
-        command = [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "models",
-            "serve",
-            "--model-uri",
-            str(server.model_path),
-            "--env-manager",
-            "local",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(server.port),
-            "--workers",
-            str(self.workers),
-        ]
+        if not server.secret:
+            server.secret = self._write_secret(server)
+        socket_dir = _private_folder(server.socket_path.parent)
+        server.socket_path.unlink(missing_ok=True)  # a killed server's socket
+        if len(str(server.socket_path)) > SOCKET_PATH_MAX:
+            self._fail(
+                server, f"SERVING_DIR is too long a path for a Unix socket: {server.socket_path}"
+            )
+            return
         with open(server.log_path, "ab") as output:
             server.process = subprocess.Popen(
-                command,
+                self._command(server, socket_dir),
                 cwd=home,
-                env=server_environment(home),
+                env=self._environment(server),
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
@@ -247,13 +278,74 @@ class ServingRuntime:
         server.started_at = time.monotonic()
         server.state, server.failed_pings = TargetState.PENDING, 0
         server.message = "The model server is starting."
-        log.info("Serving %s on %s (pid %s)", server.target_name, server.url, server.pid)
+        log.info(
+            "Serving %s on %s (pid %s, %s)",
+            server.target_name,
+            server.socket_path,
+            server.pid,
+            "sandboxed" if server.sandboxed else "NOT SANDBOXED",
+        )
+
+    def _write_secret(self, server: ModelServer) -> str:
+        secret = secrets.token_urlsafe(32)
+        path = secret_path(server.socket_path)
+        _private_folder(path.parent)
+        path.unlink(missing_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secret)
+        return secret
+
+    def _command(self, server: ModelServer, socket_dir: Path) -> list[str]:
+        if not server.sandboxed:
+            return self._serve_command(sys.executable, server.socket_path)
+        inside = self._serve_command(
+            sandbox.python_executable(), Path(sandbox.SOCKET_DIR) / SOCKET_NAME
+        )
+        return sandbox.bwrap_command(
+            model=server.model_path,
+            socket_dir=socket_dir,
+            code_dir=MODEL_SERVER_CODE,
+            command=inside,
+        )
+
+    def _serve_command(self, python: str, socket_path: Path) -> list[str]:
+        # What `mlflow models serve --env-manager local` runs, on a Unix socket instead of a port,
+        # without an access log: the gateway records every request, and server.log keeps the
+        # start-up and errors that a failed revision's message quotes.
+        return [
+            python,
+            "-m",
+            "uvicorn",
+            "--uds",
+            str(socket_path),
+            "--workers",
+            str(self.workers),
+            "--no-access-log",
+            "--factory",
+            "scoring_guard:create_app",
+        ]
+
+    def _environment(self, server: ModelServer) -> dict[str, str]:
+        if server.sandboxed:
+            env = server_environment(sandbox.HOME_DIR, python=sandbox.python_executable())
+            model, code = sandbox.MODEL_DIR, sandbox.CODE_DIR
+        else:
+            env = server_environment(server.model_path.parent)
+            model, code = str(server.model_path), str(MODEL_SERVER_CODE)
+        env[scoring_guard.MODEL_ENV] = model
+        env[scoring_guard.SECRET_ENV] = server.secret
+        env["PYTHONPATH"] = code
+        return env
 
     def _ping(self, server: ModelServer) -> bool:
         try:
-            return self.http.request("GET", server.url + "/ping").status == 200
+            answer = self.http.request(
+                "GET", str(server.socket_path), "/ping", secret=server.secret
+            )
         except urllib3.exceptions.HTTPError:
             return False
+        return answer.status == 200
 
     def _check(self, server: ModelServer) -> None:
         if server.state == TargetState.FAILED or server.process is None:
@@ -322,6 +414,7 @@ class ServingRuntime:
         log.info("Serving %s: stopping the model server.", server.target_name)
         self._terminate(server)
         shutil.rmtree(server.model_path.parent, ignore_errors=True)
+        shutil.rmtree(server.run_dir, ignore_errors=True)
 
     def stop_all(self) -> None:
         for server in self.servers.values():
@@ -331,7 +424,7 @@ class ServingRuntime:
     # --- telling the portal --------------------------------------------------------------------
 
     def _report(self, deployment: Deployment, server: ModelServer) -> None:
-        seen = (server.state, server.port, server.pid, server.message, server.restart_count)
+        seen = (server.state, server.pid, server.message, server.restart_count)
         now = time.monotonic()
         changed = self._reported.get(deployment.pk) != seen
         if not changed and now - self._reported_at.get(deployment.pk, 0) < HEARTBEAT_SECONDS:
@@ -340,13 +433,17 @@ class ServingRuntime:
             **deployment.serving,
             "target_name": server.target_name,
             "state": server.state,
-            "url": server.url if server.port else "",
+            # For the runtime, the gateway and platform admins; the API and a unit's pages
+            # show none of them (``portal.deployments.serializers.public_serving``).
+            "socket": str(server.socket_path) if server.process else "",
             "pid": server.pid,
+            "sandbox": "bwrap" if server.sandboxed else "off",
             "message": server.message,
             "restarts": server.restart_count,
             "last_restart": server.last_restart,
             "checked_at": timezone.now().isoformat(),
         }
+        serving.pop("url", None)  # local servers have no TCP address
         Deployment.objects.dangerously_across_tenants().filter(pk=deployment.pk).update(
             serving=serving
         )

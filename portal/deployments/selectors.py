@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from portal.deployments.models import Deployment
+from portal.deployments.models import Deployment, DeploymentState, Target
 
 # What a list of deployments shows of each one's model version and model. The rest of those
 # rows (metrics, params, signature, datasets, MLflow tags, descriptions) is JSON and text that a
@@ -28,4 +28,15 @@ def deployments_listed() -> QuerySet[Deployment]:
     ``select_related`` where a page shows more of it)."""
     return Deployment.objects.select_related("model_version__model").only(
         *DEPLOYMENT_FIELDS, *VERSION_SHOWN
+    )
+
+
+def local_model_servers() -> QuerySet[Deployment]:
+    """Every unit's local revisions that the serving runtime runs or starts, for platform
+    admins: where each server listens, its pid and its sandbox are on their ``serving``."""
+    return (
+        Deployment.objects.dangerously_across_tenants()
+        .filter(target=Target.LOCAL, state__in=[DeploymentState.DEPLOYING, DeploymentState.LIVE])
+        .select_related("tenant", "model_version__model")
+        .order_by("tenant__slug", "name", "-revision")
     )

@@ -7,6 +7,23 @@ from rest_framework import serializers
 from portal.api.fields import StrictBooleanField
 from portal.deployments.models import Deployment, Environment, Target
 
+# What a unit sees of its revision's ``serving`` record: the health the target reports. Where
+# the model server runs (its socket or URL, its pid, its sandbox) is for the runtime, the gateway
+# and platform admins (``/serving/``) only: a unit never calls its model server directly.
+PUBLIC_SERVING = (
+    "target_name",
+    "state",
+    "message",
+    "restarts",
+    "last_restart",
+    "requested_at",
+    "checked_at",
+)
+
+
+def public_serving(serving: dict | None) -> dict:
+    return {key: serving[key] for key in PUBLIC_SERVING if serving and key in serving}
+
 
 class DeploymentSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="model_version.model.name", read_only=True)
@@ -14,6 +31,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
     artifact_digest = serializers.CharField(source="model_version.artifact_digest", read_only=True)
     risk_tier = serializers.CharField(source="model_version.model.risk_tier", read_only=True)
     approval = serializers.SerializerMethodField()
+    serving = serializers.SerializerMethodField()
 
     class Meta:
         model = Deployment
@@ -45,6 +63,16 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "state_changed_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {key: {} for key in PUBLIC_SERVING},
+            "description": "The target's view of the revision: state, message, restarts.",
+        }
+    )
+    def get_serving(self, deployment: Deployment) -> dict:
+        return public_serving(deployment.serving)
 
     def get_approval(self, deployment: Deployment) -> int | None:
         approvals = sorted(deployment.approvals.all(), key=lambda a: a.created_at, reverse=True)

@@ -1,5 +1,6 @@
 """Deployment pages: a unit's deployments, the request form, one revision with its endpoint's
-revisions and traffic, and the rollback confirmation.
+revisions and traffic, and the rollback confirmation; for platform admins, the local model
+servers (where they listen, their pids and sandboxes, which no unit sees).
 
 Views are thin: they look deployments up through the tenant in scope (another unit's deployment
 is a 404), call ``deployment_request`` or ``deployment_rollback``, and show a domain error next to
@@ -15,8 +16,10 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -31,14 +34,17 @@ from governance.audit import Actor
 from governance.models import ApprovalRequest
 from governance.services.approvals import requirements_text
 from portal.catalog.models import RegisteredModel
+from portal.deployments import sandbox
 from portal.deployments.forms import DeploymentFilterForm, DeploymentRequestForm, RollbackForm
 from portal.deployments.models import Deployment, DeploymentState, GatewayMinute
 from portal.deployments.rollout import deployment_rollback
-from portal.deployments.selectors import deployments_listed
+from portal.deployments.selectors import deployments_listed, local_model_servers
 from portal.deployments.services import deployment_request
 from portal.errors import PortalError
 from portal.monitoring.selectors import drift_status_by_deployment
 from portal.paging import paginate
+from tenants.access import platform_role_of
+from tenants.models import PlatformRole
 from tenants.routing import TenantRequest, tenant_page
 
 TRAFFIC_MINUTES = 60
@@ -450,4 +456,20 @@ def deployment_rollback_page(request: TenantRequest, deployment_id: int) -> Http
             "error": error,
         },
         status=status,
+    )
+
+
+@login_required
+def serving_page(request: HttpRequest) -> HttpResponse:
+    """The local model servers of every unit: socket, pid, sandbox and health."""
+    if platform_role_of(request.user) != PlatformRole.PLATFORM_ADMIN:
+        raise PermissionDenied("Only platform admins see the model servers.")
+    return render(
+        request,
+        "deployments/serving.html",
+        {
+            "sandbox_off": settings.SERVING_SANDBOX == "off",
+            "sandbox_warning": sandbox.OFF_WARNING,
+            **paginate(request, local_model_servers()),
+        },
     )

@@ -394,6 +394,7 @@ ROUTES: dict[str, dict[str, Body]] = {
     "/t/{tenant}/deployments/{deployment_id}/": {"GET": None},
     "/t/{tenant}/deployments/{deployment_id}/rollback/": {"GET": None, "POST": lambda v: {}},
     "/t/{tenant}/deployments/{deployment_id}/drift/": {"GET": None},
+    "/serving/": {"GET": None},
     "/t/{tenant}/costs/": {"GET": None, "POST": lambda v: {}},
     "/t/{tenant}/statements/{statement_id}/": {
         "GET": None,

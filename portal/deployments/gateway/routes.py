@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from portal.deployments.models import Deployment, DeploymentState
 from portal.deployments.targets.base import TargetState
+from portal.deployments.unix_http import read_secret
 from tenants import services as tenant_services
 from tenants.models import TokenScope
 from tenants.revocations import revocation_forget, revocation_mark
@@ -32,10 +33,14 @@ TOKEN_TTL_SECONDS = 5.0
 class Backend:
     deployment_id: int
     revision: int
+    # A local model server: its Unix socket and secret, and ``url`` is the path; any other
+    # target: ``url`` is the full URL.
     url: str
     weight: int
     signature: dict | None
     version: str
+    socket: str = ""
+    secret: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,17 +160,20 @@ def _load(tenant_id: int, endpoint: str) -> Route | bool:
         return False
     backends, shadows, waiting = [], [], 0
     for revision in live:
-        ready = revision.serving.get("state") == TargetState.READY and revision.serving.get("url")
-        if not ready:
+        where = _server_of(revision.serving)
+        if where is None:
             waiting += 1 if revision.traffic_weight else 0
             continue
+        url, socket, secret = where
         backend = Backend(
             deployment_id=revision.pk,
             revision=revision.revision,
-            url=str(revision.serving["url"]).rstrip("/") + "/invocations",
+            url=url,
             weight=revision.traffic_weight,
             signature=revision.model_version.signature,
             version=f"{revision.model_version.model.name}/{revision.model_version.version}",
+            socket=socket,
+            secret=secret,
         )
         if revision.shadow:
             shadows.append(backend)
@@ -178,6 +186,21 @@ def _load(tenant_id: int, endpoint: str) -> Route | bool:
         shadows=tuple(shadows),
         waiting=waiting,
     )
+
+
+def _server_of(serving: dict) -> tuple[str, str, str] | None:
+    """(url or path, socket, secret) of a ready revision's server, or None while it is not."""
+    if serving.get("state") != TargetState.READY:
+        return None
+    if serving.get("socket"):
+        try:
+            secret = read_secret(serving["socket"])
+        except OSError:  # the runtime stopped it, or is starting it again
+            return None
+        return "/invocations", str(serving["socket"]), secret
+    if serving.get("url"):
+        return str(serving["url"]).rstrip("/") + "/invocations", "", ""
+    return None
 
 
 class _Bucket:

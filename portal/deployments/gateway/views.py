@@ -19,17 +19,15 @@ from portal.deployments.gateway import protocol
 from portal.deployments.gateway.protocol import Payload, PayloadError
 from portal.deployments.gateway.recorder import recorder
 from portal.deployments.gateway.routes import Backend, Caller, RateLimiter, caller_for, route_for
+from portal.deployments.unix_http import UnixPools
 from portal.errors import Unauthenticated, request_error
 
 log = logging.getLogger(__name__)
 
-_http = urllib3.PoolManager(
-    num_pools=64,
-    maxsize=16,
-    block=False,
-    retries=False,
-    timeout=urllib3.Timeout(connect=2.0, read=settings.GATEWAY_TIMEOUT_SECONDS),
-)
+_TIMEOUT = urllib3.Timeout(connect=2.0, read=settings.GATEWAY_TIMEOUT_SECONDS)
+_http = urllib3.PoolManager(num_pools=64, maxsize=16, block=False, retries=False, timeout=_TIMEOUT)
+# Local model servers, over their Unix sockets: the same pooling, one pool per socket.
+_unix = UnixPools(num_pools=64, maxsize=16, block=False, retries=False, timeout=_TIMEOUT)
 _limiter: RateLimiter | None = None
 _limiter_lock = threading.Lock()
 # Shadow copies: a few threads and a bounded queue; a copy that finds it full is dropped.
@@ -54,6 +52,14 @@ def _not_found(endpoint: str) -> HttpResponse:
         "RESOURCE_DOES_NOT_EXIST",
         f"There is no deployment '{endpoint}' in this tenant.",
     )
+
+
+def _send(backend: Backend, body: bytes, headers: dict[str, str]) -> urllib3.BaseHTTPResponse:
+    if backend.socket:
+        return _unix.request(
+            "POST", backend.socket, backend.url, secret=backend.secret, body=body, headers=headers
+        )
+    return _http.request("POST", backend.url, body=body, headers=headers)
 
 
 def _limiter_get() -> RateLimiter:
@@ -134,15 +140,15 @@ def invocations(request: HttpRequest, tenant: str, deployment: str) -> HttpRespo
     sent = time.perf_counter()
     try:
         try:
-            answer = _http.request("POST", backend.url, body=body, headers=forwarded)
+            answer = _send(backend, body, forwarded)
         except urllib3.exceptions.NewConnectionError:
             # The route moved on (a rollback, a restarted server): look again, and try once more.
             fresh = route_for(caller.tenant_id, deployment, fresh=True)
             retry = fresh.choose() if fresh else None
-            if retry is None or retry.url == backend.url:
+            if retry is None or (retry.url, retry.socket) == (backend.url, backend.socket):
                 raise
             backend = retry
-            answer = _http.request("POST", backend.url, body=body, headers=forwarded)
+            answer = _send(backend, body, forwarded)
     except urllib3.exceptions.HTTPError as error:
         log.warning("Gateway: revision %s did not answer: %s", backend.revision, error)
         _record(caller, backend, 503, None, started, time.perf_counter() - sent, None)
@@ -227,7 +233,7 @@ def _shadow(
     def send() -> None:
         started = time.perf_counter()
         try:
-            answer = _http.request("POST", backend.url, body=body, headers=headers)
+            answer = _send(backend, body, headers)
             _record(
                 caller,
                 backend,

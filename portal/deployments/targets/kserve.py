@@ -6,7 +6,15 @@ model from ``storageUri`` (object storage or a PVC: KServe's storage initializer
 portal's MLflow server first), sizes the predictor from the portal's instance type and scales
 between ``replicas`` and twice that. Objects
 live in ``settings.KSERVE_NAMESPACE`` and carry labels naming the tenant, the deployment and the
-revision, so ``list_deployments`` finds the portal's services and nobody else's. KServe's MLflow
+revision, so ``list_deployments`` finds the portal's services and nobody else's.
+
+A model's code is not trusted, so its predictor is fenced: it runs as a non-root user on a
+read-only root filesystem (a writable ``/tmp`` of its own), without privilege escalation, with
+every capability dropped, the runtime's default seccomp profile and no service account token;
+and each revision gets a ``NetworkPolicy``, created before its ``InferenceService``, that lets in
+only the portal's gateway pods (``app.kubernetes.io/name=mlops-portal`` in
+``KSERVE_GATEWAY_NAMESPACE``) and lets out only DNS (and ``KSERVE_EGRESS_CIDRS``, where the
+storage initializer must fetch the model from object storage). KServe's MLflow
 runtime serves every model through its ``python_function`` flavor, so ``flavor`` is not used.
 
 The Kubernetes client comes from the optional ``kserve`` extra and is imported on first use; the
@@ -15,6 +23,7 @@ configuration is the pod's service account when running in a cluster, else ``KUB
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass
@@ -33,6 +42,28 @@ from portal.deployments.targets.base import (
 GROUP = "serving.kserve.io"
 VERSION = "v1beta1"
 PLURAL = "inferenceservices"
+POLICY_GROUP, POLICY_VERSION, POLICY_PLURAL = "networking.k8s.io", "v1", "networkpolicies"
+# KServe's own label on an InferenceService's pods.
+LABEL_INFERENCE_SERVICE = "serving.kserve.io/inferenceservice"
+LABEL_APP_NAME = "app.kubernetes.io/name"
+PORTAL_APP = "mlops-portal"
+# The predictor's user: not root, and what MLServer's images run as.
+PREDICTOR_UID = 1000
+POD_SECURITY: dict[str, Any] = {
+    "runAsNonRoot": True,
+    "runAsUser": PREDICTOR_UID,
+    "runAsGroup": PREDICTOR_UID,
+    "fsGroup": PREDICTOR_UID,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+CONTAINER_SECURITY: dict[str, Any] = {
+    "runAsNonRoot": True,
+    "runAsUser": PREDICTOR_UID,
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "privileged": False,
+    "capabilities": {"drop": ["ALL"]},
+}
 MANAGED_BY = "mlops-portal"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 LABEL_TENANT = "mlops-portal/tenant"
@@ -135,13 +166,66 @@ class KServeTarget(DeploymentTarget):
                     "minReplicas": replicas,
                     "maxReplicas": max(replicas, 2 * replicas),
                     "labels": labels,
+                    "automountServiceAccountToken": False,
+                    "securityContext": json.loads(json.dumps(POD_SECURITY)),
+                    "volumes": [{"name": "tmp", "emptyDir": {}}],
                     "model": {
                         "modelFormat": {"name": "mlflow"},
                         "protocolVersion": "v2",
                         "storageUri": _storage_uri(self._located(model_uri)),
                         "resources": _resources(instance_type).as_requirements(),
+                        "securityContext": json.loads(json.dumps(CONTAINER_SECURITY)),
+                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
                     },
                 }
+            },
+        }
+
+    def render_network_policy(
+        self, name: str, config: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The ``NetworkPolicy`` of the InferenceService ``name``'s pods: in, only the portal's
+        gateway; out, only DNS and ``KSERVE_EGRESS_CIDRS``."""
+        dns = {
+            "to": [
+                {
+                    "namespaceSelector": {},
+                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                }
+            ],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+        }
+        egress = [dns]
+        if settings.KSERVE_EGRESS_CIDRS:
+            egress.append({"to": [{"ipBlock": {"cidr": c}} for c in settings.KSERVE_EGRESS_CIDRS]})
+        return {
+            "apiVersion": f"{POLICY_GROUP}/{POLICY_VERSION}",
+            "kind": "NetworkPolicy",
+            "metadata": {
+                "name": name,
+                "namespace": self.namespace,
+                "labels": {LABEL_MANAGED_BY: MANAGED_BY, **_portal_labels(config or {})},
+            },
+            "spec": {
+                "podSelector": {"matchLabels": {LABEL_INFERENCE_SERVICE: name}},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [
+                    {
+                        "from": [
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {
+                                        "kubernetes.io/metadata.name": (
+                                            settings.KSERVE_GATEWAY_NAMESPACE
+                                        )
+                                    }
+                                },
+                                "podSelector": {"matchLabels": {LABEL_APP_NAME: PORTAL_APP}},
+                            }
+                        ]
+                    }
+                ],
+                "egress": egress,
             },
         }
 
@@ -156,6 +240,8 @@ class KServeTarget(DeploymentTarget):
     ) -> dict[str, Any]:
         manifest = self.render_inference_service(name, model_uri, config)
         api = self._api()
+        # The fence first: the predictor's pods never run without it.
+        self._apply_network_policy(api, self.render_network_policy(name, config))
         try:
             created = self._call(
                 f"create the InferenceService '{name}'",
@@ -224,18 +310,22 @@ class KServeTarget(DeploymentTarget):
         return self.describe(updated)
 
     def delete_deployment(self, name: str, config: dict[str, Any] | None = None) -> None:
-        try:
-            self._call(
-                f"delete the InferenceService '{name}'",
-                self._api().delete_namespaced_custom_object,
-                GROUP,
-                VERSION,
-                self.namespace,
-                PLURAL,
-                name,
-            )
-        except TargetNotFound:
-            return
+        api = self._api()
+        for kind, group, version, plural in (
+            ("InferenceService", GROUP, VERSION, PLURAL),
+            ("NetworkPolicy", POLICY_GROUP, POLICY_VERSION, POLICY_PLURAL),
+        ):
+            # Deleting what is already gone is not an error.
+            with contextlib.suppress(TargetNotFound):
+                self._call(
+                    f"delete the {kind} '{name}'",
+                    api.delete_namespaced_custom_object,
+                    group,
+                    version,
+                    self.namespace,
+                    plural,
+                    name,
+                )
 
     def get_deployment(self, name: str) -> dict[str, Any]:
         found = self._call(
@@ -313,6 +403,31 @@ class KServeTarget(DeploymentTarget):
         }
 
     # --- plumbing ----------------------------------------------------------------------------
+
+    def _apply_network_policy(self, api: Any, policy: dict[str, Any]) -> None:
+        name = policy["metadata"]["name"]
+        try:
+            self._call(
+                f"create the NetworkPolicy '{name}'",
+                api.create_namespaced_custom_object,
+                POLICY_GROUP,
+                POLICY_VERSION,
+                self.namespace,
+                POLICY_PLURAL,
+                policy,
+                conflict_ok=True,
+            )
+        except _AlreadyExists:
+            self._call(
+                f"update the NetworkPolicy '{name}'",
+                api.patch_namespaced_custom_object,
+                POLICY_GROUP,
+                POLICY_VERSION,
+                self.namespace,
+                POLICY_PLURAL,
+                name,
+                {"metadata": policy["metadata"], "spec": policy["spec"]},
+            )
 
     def _api(self) -> Any:
         if self._custom_objects is not None:

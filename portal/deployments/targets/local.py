@@ -2,8 +2,9 @@
 
 The target itself only records what should be served; the serving runtime
 (``portal.deployments.runtime``) sees every local revision that is deploying or live, starts
-one model server process per revision on a loopback port, checks it on ``/ping`` and writes what
-it sees into the revision's ``serving`` field, which ``get_deployment`` reads back.
+one sandboxed model server per revision on a Unix socket, checks it on ``/ping`` and writes what
+it sees into the revision's ``serving`` field, which ``get_deployment`` reads back. A server
+answers only requests that present its secret (``SERVING_DIR/run/<id>/secret``).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from portal.deployments.targets.base import (
     TargetNotFound,
     TargetState,
 )
+from portal.deployments.unix_http import UnixPools, read_secret
 
-_http = urllib3.PoolManager(maxsize=4, timeout=urllib3.Timeout(connect=2, read=60), retries=False)
+_http = UnixPools(maxsize=4, timeout=urllib3.Timeout(connect=2, read=60), retries=False)
 
 
 def _revisions() -> Any:
@@ -33,7 +35,7 @@ def _reply(name: str, serving: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": name,
         "state": serving.get("state", TargetState.PENDING),
-        "url": serving.get("url", "") if serving.get("state") == TargetState.READY else "",
+        "socket": serving.get("socket", "") if serving.get("state") == TargetState.READY else "",
         "message": serving.get("message", ""),
         "restarts": serving.get("restarts", 0),
         "checked_at": serving.get("checked_at"),
@@ -98,7 +100,18 @@ class LocalTarget(DeploymentTarget):
         reply = self.get_deployment(deployment_name)
         if reply["state"] != TargetState.READY:
             raise TargetError(f"'{deployment_name}' is not serving yet: {reply['message']}")
-        response = _http.request("POST", reply["url"] + "/invocations", json=inputs)
+        try:
+            response = _http.request(
+                "POST",
+                reply["socket"],
+                "/invocations",
+                secret=read_secret(reply["socket"]),
+                json=inputs,
+            )
+        except (OSError, urllib3.exceptions.HTTPError) as error:
+            raise TargetError(
+                f"The model server of '{deployment_name}' did not answer: {error}"
+            ) from error
         if response.status != 200:
             raise TargetError(
                 f"The model server answered {response.status}: {response.data[:300]!r}"

@@ -24,6 +24,78 @@ class Broken(mlflow.pyfunc.PythonModel):
 mlflow.models.set_model(Broken())
 """
 
+# Models from code whose code tries to reach what a model must not: each attempt's outcome is
+# recorded ("refused: <error>" or "succeeded"), at load time from the model's config and at
+# prediction time from the request (what exists only once the test's servers run).
+HOSTILE_MODEL = """
+import json
+import os
+import socket
+
+import mlflow
+
+
+def attempt(action):
+    try:
+        action()
+    except Exception as error:
+        return f"refused: {type(error).__name__}: {error}"
+    return "succeeded"
+
+
+def read(path):
+    def action():
+        with open(path, "rb") as file:
+            file.read(1)
+    return action
+
+
+def connect_tcp(port):
+    def action():
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            pass
+    return action
+
+
+def connect_unix(path):
+    def action():
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(2)
+            sock.connect(path)
+            sock.sendall(b"GET /ping HTTP/1.0\\r\\n\\r\\n")
+            if not sock.recv(64):
+                raise ConnectionError("closed")
+    return action
+
+
+def attempts(targets):
+    found = {}
+    for name, path in (targets.get("read") or {}).items():
+        found[f"read {name}"] = attempt(read(path))
+    for name, path in (targets.get("list") or {}).items():
+        found[f"list {name}"] = attempt(lambda path=path: os.listdir(path))
+    for name, port in (targets.get("tcp") or {}).items():
+        found[f"connect to {name}"] = attempt(connect_tcp(int(port)))
+    for name, path in (targets.get("unix") or {}).items():
+        found[f"connect to {name}"] = attempt(connect_unix(path))
+    for name, pid in (targets.get("signal") or {}).items():
+        found[f"signal {name}"] = attempt(lambda pid=pid: os.kill(int(pid), 0))
+    return found
+
+
+class Hostile(mlflow.pyfunc.PythonModel):
+    def load_context(self, context):
+        self.at_load = attempts(context.model_config or {})
+
+    def predict(self, context, model_input):
+        found = {f"{name} (while loading)": got for name, got in self.at_load.items()}
+        found.update(attempts(json.loads(model_input["targets"].iloc[0])))
+        return [json.dumps(found)]
+
+
+mlflow.models.set_model(Hostile())
+"""
+
 
 def credit_features(rows: int = 40, seed: int = 3):
     from portal.demo_training import credit_frame
@@ -66,6 +138,19 @@ def log_broken_model(tracking_uri: str, folder: Path) -> tuple[str, str]:
     mlflow.set_experiment("deployment-tests")
     with mlflow.start_run() as run:
         info = mlflow.pyfunc.log_model(name="model", python_model=str(code))
+    return run.info.run_id, info.model_id
+
+
+def log_hostile_model(tracking_uri: str, folder: Path, targets: dict) -> tuple[str, str]:
+    """``HOSTILE_MODEL``, trying ``targets`` when it loads; (run_id, model_id)."""
+    import mlflow
+
+    code = folder / "hostile_model.py"
+    code.write_text(HOSTILE_MODEL)
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment("deployment-tests")
+    with mlflow.start_run() as run:
+        info = mlflow.pyfunc.log_model(name="model", python_model=str(code), model_config=targets)
     return run.info.run_id, info.model_id
 
 

@@ -158,6 +158,75 @@ def test_the_namespace_comes_from_settings(settings: Any) -> None:
     assert manifest["metadata"]["namespace"] == "models-eu"
 
 
+def test_the_predictor_runs_as_non_root_on_a_read_only_root_without_privileges() -> None:
+    predictor = KServeTarget().render_inference_service(NAME, MODEL_URI, CONFIG)["spec"][
+        "predictor"
+    ]
+
+    pod, container = predictor["securityContext"], predictor["model"]["securityContext"]
+    assert pod["runAsNonRoot"] is True and pod["runAsUser"] != 0
+    assert pod["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert predictor["automountServiceAccountToken"] is False
+    assert container["runAsNonRoot"] is True and container["runAsUser"] != 0
+    assert container["readOnlyRootFilesystem"] is True
+    assert container["allowPrivilegeEscalation"] is False
+    assert container["privileged"] is False
+    assert container["capabilities"] == {"drop": ["ALL"]}
+    # The one writable place: a /tmp of its own.
+    assert predictor["model"]["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]  # noqa: S108
+    assert predictor["volumes"] == [{"name": "tmp", "emptyDir": {}}]
+
+
+def test_the_network_policy_lets_in_only_the_gateway_and_lets_out_only_dns(settings) -> None:
+    settings.KSERVE_GATEWAY_NAMESPACE = "portal"
+    policy = KServeTarget().render_network_policy(NAME, CONFIG)
+
+    assert policy["kind"] == "NetworkPolicy" and policy["metadata"]["name"] == NAME
+    spec = policy["spec"]
+    assert spec["podSelector"] == {"matchLabels": {"serving.kserve.io/inferenceservice": NAME}}
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    assert spec["ingress"] == [
+        {
+            "from": [
+                {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "portal"}},
+                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "mlops-portal"}},
+                }
+            ]
+        }
+    ]
+    (dns,) = spec["egress"]
+    assert dns["ports"] == [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+    assert dns["to"] == [
+        {"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
+    ]
+
+
+def test_the_object_store_the_model_comes_from_may_be_let_out_by_cidr(settings) -> None:
+    settings.KSERVE_EGRESS_CIDRS = ["10.20.0.0/16"]
+
+    egress = KServeTarget().render_network_policy(NAME, CONFIG)["spec"]["egress"]
+
+    assert egress[1] == {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}]}
+
+
+def test_create_fences_the_predictor_with_its_network_policy_before_the_service_exists() -> None:
+    cluster = RecordedKubernetes("networkpolicy-create-201", "create-201")
+
+    kserve_target(cluster).create_deployment(NAME, MODEL_URI, config=CONFIG)
+
+    policy, service = cluster.requests
+    assert policy["method"] == "POST"
+    assert policy["path"] == "/apis/networking.k8s.io/v1/namespaces/portal-models/networkpolicies"
+    assert policy["body"]["spec"]["podSelector"]["matchLabels"] == {
+        "serving.kserve.io/inferenceservice": NAME
+    }
+    assert policy["body"]["metadata"]["labels"]["mlops-portal/deployment-id"] == "41"
+    assert service["path"].endswith("/inferenceservices")
+    model = service["body"]["spec"]["predictor"]["model"]
+    assert model["securityContext"]["readOnlyRootFilesystem"] is True
+
+
 def test_an_unknown_instance_type_is_refused_with_the_known_ones() -> None:
     with pytest.raises(TargetError, match=r"no instance type 'tpu\.v5'.*cpu\.small"):
         KServeTarget().render_inference_service(
@@ -175,14 +244,14 @@ def test_a_model_uri_kserve_cannot_fetch_is_refused_with_what_to_pass() -> None:
 
 
 def test_create_posts_the_manifest_and_reports_pending() -> None:
-    cluster = RecordedKubernetes("create-201")
+    cluster = RecordedKubernetes("networkpolicy-create-201", "create-201")
 
     created = kserve_target(cluster).create_deployment(NAME, MODEL_URI, config=CONFIG)
 
     assert created["name"] == NAME
     assert created["state"] == TargetState.PENDING
     assert created["url"] == ""
-    sent = cluster.requests[0]
+    sent = cluster.requests[1]
     assert sent["method"] == "POST"
     assert (
         sent["path"] == "/apis/serving.kserve.io/v1beta1/namespaces/portal-models/inferenceservices"
@@ -194,7 +263,9 @@ def test_create_posts_the_manifest_and_reports_pending() -> None:
 
 
 def test_a_created_service_is_pending_until_kserve_reports_it_ready_with_its_url() -> None:
-    cluster = RecordedKubernetes("create-201", "get-pending", "get-ready")
+    cluster = RecordedKubernetes(
+        "networkpolicy-create-201", "create-201", "get-pending", "get-ready"
+    )
     target = kserve_target(cluster)
 
     target.create_deployment(NAME, MODEL_URI, config=CONFIG)
@@ -207,7 +278,7 @@ def test_a_created_service_is_pending_until_kserve_reports_it_ready_with_its_url
     assert ready["state"] == TargetState.READY
     assert ready["url"] == "http://acme-churn-r2.portal-models.models.acme.internal"
     assert ready["message"] == "The InferenceService is ready."
-    assert [r["method"] for r in cluster.requests] == ["POST", "GET", "GET"]
+    assert [r["method"] for r in cluster.requests] == ["POST", "POST", "GET", "GET"]
 
 
 def test_a_failed_condition_is_reported_with_its_message() -> None:
@@ -221,12 +292,15 @@ def test_a_failed_condition_is_reported_with_its_message() -> None:
 
 
 def test_deleting_a_service_that_is_already_gone_is_not_an_error() -> None:
-    cluster = RecordedKubernetes("delete-404")
+    cluster = RecordedKubernetes("delete-404", "networkpolicy-delete-404")
 
     kserve_target(cluster).delete_deployment("acme-churn-r1")
 
-    assert cluster.requests[0]["method"] == "DELETE"
+    assert [r["method"] for r in cluster.requests] == ["DELETE", "DELETE"]
     assert cluster.requests[0]["path"].endswith("/inferenceservices/acme-churn-r1")
+    assert cluster.requests[1]["path"] == (
+        "/apis/networking.k8s.io/v1/namespaces/portal-models/networkpolicies/acme-churn-r1"
+    )
 
 
 def test_reading_a_missing_service_raises_target_not_found() -> None:
@@ -243,7 +317,7 @@ def test_reading_a_missing_service_raises_target_not_found() -> None:
 
 
 def test_a_forbidden_answer_becomes_a_sentence_about_the_service_account() -> None:
-    target = kserve_target(RecordedKubernetes("create-403"))
+    target = kserve_target(RecordedKubernetes("networkpolicy-create-201", "create-403"))
 
     with pytest.raises(TargetError) as raised:
         target.create_deployment(NAME, MODEL_URI, config=CONFIG)

@@ -384,3 +384,62 @@ def test_another_units_deployment_is_not_found(company, endpoint):
 def test_the_tenant_tabs_link_the_deployments(company):
     html = signed_in(company.ava).get(f"/t/{company.a.slug}/models/").content.decode()
     assert f'href="{list_url(company.a)}"' in html and ">Deployments</a>" in html
+
+
+# --- the model servers, for platform admins -------------------------------------------------------
+
+
+def where_it_runs(deployment: Deployment, *, sandbox: str = "bwrap") -> Deployment:
+    """Record what the serving runtime records of a running model server."""
+    socket = f"/srv/portal/serving/run/{deployment.pk}/socket/server.sock"
+    with tenant_scope(deployment.tenant):
+        deployment.serving = {
+            **deployment.serving,
+            "socket": socket,
+            "pid": 48213,
+            "sandbox": sandbox,
+        }
+        deployment.save(update_fields=["serving"])
+    return deployment
+
+
+def test_platform_admins_see_where_every_units_model_servers_run_and_units_never_do(
+    company, endpoint
+):
+    first, _ = endpoint
+    where_it_runs(first)
+    other = where_it_runs(
+        make_live(
+            company.b,
+            request(company.b, minimal_version(company.b), company.bob, environment="staging").pk,
+        )
+    )
+
+    shown = signed_in(company.adam).get("/serving/")
+
+    assert shown.status_code == 200
+    text = shown.content.decode()
+    for deployment in (first, other):
+        assert deployment.serving["socket"] in text and deployment.tenant.slug in text
+    assert "48213" in text and "bwrap" in text
+    assert "not sandboxed" not in text
+    for person in (company.amir, company.alice, company.grace, company.fiona):
+        assert signed_in(person).get("/serving/").status_code == 403
+    for person in (company.amir, company.ava):
+        unit_page = signed_in(person).get(page_url(first)).content.decode()
+        unit_list = signed_in(person).get(list_url(company.a)).content.decode()
+        assert first.serving["socket"] not in unit_page + unit_list
+        assert "48213" not in unit_page + unit_list
+
+
+def test_the_model_servers_page_warns_when_model_servers_run_without_a_sandbox(
+    company, endpoint, settings
+):
+    settings.SERVING_SANDBOX = "off"
+    first, _ = endpoint
+    where_it_runs(first, sandbox="off")
+
+    text = signed_in(company.adam).get("/serving/").content.decode()
+
+    assert "Model servers are not sandboxed." in text
+    assert "WITHOUT a sandbox" in text and "database" in text

@@ -5,9 +5,10 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from portal.deployments.runtime import ServingRuntime
+from portal.deployments.sandbox import SandboxUnavailable
 
 
 class Command(BaseCommand):
@@ -25,7 +26,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        runtime = ServingRuntime(workers=options["workers"])
+        try:
+            runtime = ServingRuntime(workers=options["workers"])
+        except SandboxUnavailable as error:
+            raise CommandError(f"The serving runtime does not start: {error}") from error
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: runtime.stop())
         self.stdout.write("Serving runtime running; Ctrl-C stops it and its model servers.")
