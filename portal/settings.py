@@ -162,6 +162,11 @@ MLFLOW_TRACKING_URI = env.url(
     "MLFLOW_TRACKING_URI", "http://127.0.0.1:5500", schemes=("http", "https")
 )
 MLFLOW_TIMEOUT_SECONDS = env.int("MLFLOW_TIMEOUT_SECONDS", 10, minimum=1)
+# The whole of one call to MLflow (a read waits at most MLFLOW_TIMEOUT_SECONDS; this bounds them
+# all), and the whole of one model download for the serving runtime.
+MLFLOW_DEADLINE_SECONDS = env.int("MLFLOW_DEADLINE_SECONDS", 30, minimum=1)
+MLFLOW_DOWNLOAD_DEADLINE_SECONDS = env.int("MLFLOW_DOWNLOAD_DEADLINE_SECONDS", 900, minimum=1)
+MLFLOW_CONCURRENT_CALLS = env.int("MLFLOW_CONCURRENT_CALLS", 8, minimum=1)
 # The checks a web request makes before it queues a registration (the run's experiment).
 MLFLOW_CHECK_TIMEOUT_SECONDS = env.int("MLFLOW_CHECK_TIMEOUT_SECONDS", 3, minimum=1)
 MLFLOW_WEBHOOK_SECRET = env.str("MLFLOW_WEBHOOK_SECRET", "")

@@ -12,10 +12,12 @@ The artifact digest is a SHA-256 over that file and the listing of the model's f
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +101,21 @@ class VersionDetails:
     problems: list[str] = field(default_factory=list)
 
 
+_pool: tuple[int, concurrent.futures.ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+def _calls() -> concurrent.futures.ThreadPoolExecutor:
+    """This process's pool of MLflow calls (made anew in a forked worker, whose parent's threads
+    did not come along)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            workers = settings.MLFLOW_CONCURRENT_CALLS
+            _pool = (os.getpid(), concurrent.futures.ThreadPoolExecutor(workers, "mlflow-call"))
+        return _pool[1]
+
+
 def _translate(error: Exception, what: str) -> PortalError:
     if isinstance(error, RestException | MlflowException):
         code = getattr(error, "error_code", "")
@@ -127,9 +144,27 @@ class MlflowRegistry:
         self.tracking_uri = tracking_uri or settings.MLFLOW_TRACKING_URI
         self.client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
-    def _call(self, what: str, function: Any, *args: Any, **kwargs: Any) -> Any:
+    def _call(
+        self, what: str, function: Any, *args: Any, deadline: float | None = None, **kwargs: Any
+    ) -> Any:
+        """``function(*args, **kwargs)`` with MLflow's errors translated, ended by a deadline.
+
+        MLflow's client bounds each read (``MLFLOW_TIMEOUT_SECONDS``), not the call, so a server
+        that trickles its answer could hold the caller (a Celery slot, a request) for as long as it
+        likes. The call runs on a thread of a small pool and the caller waits at most ``deadline``
+        seconds (``MLFLOW_DEADLINE_SECONDS`` unless given); past it, the caller gets
+        ``MlflowUnavailable`` and the abandoned call ends on its own at its next read timeout.
+        """
+        seconds = settings.MLFLOW_DEADLINE_SECONDS if deadline is None else deadline
+        future = _calls().submit(function, *args, **kwargs)
         try:
-            return function(*args, **kwargs)
+            return future.result(timeout=seconds)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise MlflowUnavailable(
+                f"MLflow could not {what}: it did not answer in full within {seconds:g} seconds "
+                "(MLFLOW_DEADLINE_SECONDS)."
+            ) from None
         except Exception as error:
             raise _translate(error, what) from error
 
@@ -282,17 +317,19 @@ class MlflowRegistry:
 
     def _check(self, endpoint: str, params: dict[str, str]) -> dict[str, Any]:
         try:
-            response = http_request(
+            response = self._call(
+                "check the run",
+                http_request,
                 get_default_host_creds(self.tracking_uri),
                 f"/api/2.0/mlflow/{endpoint}",
                 "GET",
                 params=params,
                 timeout=settings.MLFLOW_CHECK_TIMEOUT_SECONDS,
                 max_retries=0,
+                deadline=2 * settings.MLFLOW_CHECK_TIMEOUT_SECONDS,
             )
-        except Exception as error:
-            detail = f"MLflow could not check the run: {_first_line(str(error))}"
-            raise MlflowUnavailable(detail) from error
+        except PortalError as error:
+            raise MlflowUnavailable(str(error.detail)) from error
         if response.status_code in (400, 403, 404):
             raise MlflowNotFound("MLflow has no such run.")
         if response.status_code != 200:
@@ -318,6 +355,7 @@ class MlflowRegistry:
             artifact_uri=artifact_uri,
             dst_path=dst_path,
             tracking_uri=self.tracking_uri,
+            deadline=settings.MLFLOW_DOWNLOAD_DEADLINE_SECONDS,
         )
 
     # --- details of one version -----------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from conftest import client_for
@@ -11,6 +13,7 @@ from portal.catalog.sync import registry_sync
 from portal.demo_training import log_demo_model
 from tenants.scoping import tenant_scope
 from tests.mlflow_server import MlflowServer
+from tests.slow_peers import TricklingServer
 
 pytestmark = pytest.mark.django_db
 
@@ -77,3 +80,20 @@ def test_a_sync_against_an_unreachable_mlflow_fails_fast_with_a_sentence(company
     assert "MLflow could not list registered models" in raised.value.detail
     with tenant_scope(company.a):
         assert SyncRun.objects.get().status == "failed"
+
+
+def test_an_mlflow_that_trickles_its_answer_is_cut_at_the_deadline(settings):
+    settings.MLFLOW_DEADLINE_SECONDS = 2
+    trickling = TricklingServer(every=0.5, lasts=30)
+    registry = MlflowRegistry(trickling.url(""))
+
+    started = time.monotonic()
+    try:
+        with pytest.raises(MlflowUnavailable) as refused:
+            list(registry.search_models())
+        took = time.monotonic() - started
+    finally:
+        trickling.stop()
+
+    assert took < 4, f"the call went on for {took:.1f} s"
+    assert "did not answer in full within 2 seconds" in refused.value.detail
