@@ -162,7 +162,10 @@ class Portal:
             client.search_model_versions(f"name = '{model}'"), key=lambda v: int(v.version)
         )
         created = client.create_model_version(
-            model, source=newest.source, run_id=newest.run_id, model_id=newest.model_id
+            model,
+            source=newest.source,
+            run_id=newest.run_id,
+            model_id=newest.source.removeprefix("models:/"),
         )
         return f"{model} v{created.version}"
 

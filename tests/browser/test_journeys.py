@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 
@@ -33,7 +33,7 @@ from tests.browser.conftest import sign_in
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 VIEWPORT = {"width": 1280, "height": 900}
-MODEL = "credit-scorer"
+MODEL = "portal-credit-scorer"  # unit A names its models with its MLflow prefix, "portal-"
 ENDPOINT = f"{MODEL}-production"
 HIGH_RISK_ANSWERS = {
     "Does the model do any of the practices the EU AI Act prohibits?": "No",
@@ -128,6 +128,9 @@ def test_an_engineer_takes_a_runs_model_to_production_calls_it_and_sees_its_drif
 ):
     settings.CAPTURE_STORE_URI = str(tmp_path / "capture")
     page.set_default_timeout(30000)
+    # The pipeline's experiment, 'portal-tests', is the unit's by its MLflow name prefix.
+    company.a.mlflow_name_prefix = "portal-"
+    company.a.save()
 
     # The engineer registers the model the credit pipeline logged to MLflow.
     sign_in(page, live_server, "amir")
@@ -138,8 +141,9 @@ def test_an_engineer_takes_a_runs_model_to_production_calls_it_and_sees_its_drif
         data={"name": MODEL, "logged_model_id": mlflow_server.model_id},
         headers={"X-CSRFToken": csrf_token(page)},
     )
-    assert registered.status == 201, registered.text()
-    assert registered.json()["source"] == f"models:/{mlflow_server.model_id}"
+    assert registered.status == 202, registered.text()
+    job = page.request.get(urljoin(live_server.url, registered.json()["job"]["url"])).json()
+    assert (job["status"], job["model"], job["version"]) == ("succeeded", MODEL, 1), job
     page.reload()
     page.get_by_role("link", name=MODEL, exact=True).click()
     page.get_by_role("heading", name=MODEL, exact=True).wait_for()

@@ -10,6 +10,7 @@ server, and to signal the portal's process; it answers with what each attempt di
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 from pathlib import Path
@@ -287,7 +288,9 @@ def _call(headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes, bool]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
     scope = {"type": "http", "method": "POST", "path": "/invocations", "headers": headers}
-    asyncio.run(guard(inner, "s3cret")(scope, receive, send))
+    # A thread of its own: the browser tests' Playwright keeps an event loop running in this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, guard(inner, "s3cret")(scope, receive, send)).result()
     return sent[0]["status"], sent[1]["body"], bool(reached)
 
 
