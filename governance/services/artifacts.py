@@ -5,6 +5,10 @@ file's SHA-256 when it first sees a version and checks it again on deep syncs fo
 are approved or serving. When the bytes differ, ``version_tampered`` marks the version, voids its
 approvals, opens an incident for the unit (which governance sees too) and audits it, all in one
 transaction. A tampered version is never deployed or approved again.
+
+Versions recorded before content manifests carry a digest of their file listing and ``MLmodel``
+only; ``version_manifest_recorded`` gives such a version its manifest (once its files still give
+that digest) and moves its approvals to the new digest, in one transaction.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from governance.audit import Actor, audit_record
-from governance.models import Incident
+from governance.models import ApprovalRequest, Incident
 from governance.services.approvals import approvals_void_for_version
 from governance.services.incidents import incident_open
 from portal.catalog.models import ModelVersion
@@ -75,4 +79,31 @@ def version_tampered(
         ),
         source="artifact",
         model=version.model,
+    )
+
+
+@transaction.atomic
+def version_manifest_recorded(
+    *, actor: Actor, version: ModelVersion, manifest: dict, digest: str
+) -> None:
+    """Record the manifest of a version first recorded with a listing digest, and bind its
+    approvals to the manifest's digest (the caller checked that the files give the old one)."""
+    version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+    if version.artifact_manifest or version.tampered_at is not None:
+        return
+    before = version.artifact_digest
+    approvals = ApprovalRequest.objects.filter(model_version=version, artifact_digest=before)
+    rebound = sorted(approvals.values_list("pk", flat=True))
+    approvals.update(artifact_digest=digest)
+    version.artifact_manifest, version.artifact_digest = manifest, digest
+    version.artifacts_checked_at = timezone.now()
+    version.save(update_fields=["artifact_manifest", "artifact_digest", "artifacts_checked_at"])
+    audit_record(
+        actor=actor,
+        action="version.manifest_recorded",
+        object_type="model_version",
+        object_id=version.pk,
+        tenant_id=version.tenant_id,
+        before={"artifact_digest": before},
+        after={"artifact_digest": digest, "files": len(manifest), "approvals": rebound},
     )

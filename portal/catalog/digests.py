@@ -67,6 +67,15 @@ def manifest_digest(manifest: Manifest) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def listing_digest(manifest: Manifest, mlmodel_text: str) -> str:
+    """The digest versions were recorded with before content manifests: SHA-256 over the file
+    listing with sizes and the ``MLmodel`` text (no other file's bytes). A deep sync compares it
+    before it records a manifest for such a version."""
+    listing = sorted([path, int(entry["size"])] for path, entry in manifest.items())
+    text = json.dumps(listing, separators=(",", ":")) + "\n" + mlmodel_text
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def manifest_size(manifest: Manifest) -> int:
     return sum(int(entry["size"]) for entry in manifest.values())
 

@@ -93,6 +93,12 @@ class VersionDetails:
     problems: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ArtifactFiles:
+    manifest: Manifest
+    mlmodel_text: str
+
+
 def _translate(error: Exception, what: str) -> PortalError:
     if isinstance(error, RestException | MlflowException):
         code = getattr(error, "error_code", "")
@@ -306,12 +312,13 @@ class MlflowRegistry:
             details.problems.append(f"the source {source!r} has no readable artifact location")
         return details
 
-    def artifact_manifest(self, *, source: str) -> Manifest:
-        """The manifest of a version's model files as MLflow serves them now (deep syncs)."""
+    def artifact_files(self, *, source: str) -> ArtifactFiles:
+        """The manifest of a version's model files as MLflow serves them now, and the text of its
+        ``MLmodel`` file (deep syncs)."""
         artifact_uri = self._artifact_uri(source)
         if not artifact_uri:
             raise MlflowRejected(f"The model source {source!r} has no readable artifact location.")
-        return self._manifest(artifact_uri)[0]
+        return ArtifactFiles(*self._manifest(artifact_uri))
 
     def _manifest(self, artifact_uri: str) -> tuple[Manifest, str]:
         """Download the model's files into a temporary folder and hash them; the manifest and the

@@ -32,10 +32,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from governance.audit import Actor, Change, audit_record_many
-from governance.services.artifacts import version_tampered
-from portal.catalog.digests import Manifest, manifest_changes, manifest_digest
+from governance.services.artifacts import version_manifest_recorded, version_tampered
+from portal.catalog.digests import listing_digest, manifest_changes, manifest_digest
 from portal.catalog.mlflow_adapter import (
     TENANT_TAG,
+    ArtifactFiles,
     MlflowModel,
     MlflowNotFound,
     MlflowRegistry,
@@ -430,12 +431,14 @@ def version_details_sync(
 
 
 def _versions_to_recheck(model_name: str | None):
+    """Versions with approvals in force or serving revisions, and versions recorded before
+    content manifests (whose manifest is recorded once)."""
     in_force = Q(approvals__state="approved", approvals__artifact_digest=F("artifact_digest"))
     serving = Q(deployments__state__in=("deploying", "live"))
-    versions = (
-        ModelVersion.objects.filter(tampered_at__isnull=True, gone_from_mlflow=False)
-        .exclude(artifact_manifest={})
-        .filter(in_force | serving)
+    recorded = ~Q(artifact_manifest={}) & (in_force | serving)
+    without_manifest = Q(artifact_manifest={}) & ~Q(artifact_digest="")
+    versions = ModelVersion.objects.filter(tampered_at__isnull=True, gone_from_mlflow=False).filter(
+        recorded | without_manifest
     )
     if model_name:
         versions = versions.filter(model__name=model_name)
@@ -452,27 +455,40 @@ def artifacts_recheck(
     """Hash again the files of the versions with approvals in force or serving revisions; mark
     those whose bytes changed tampered. Returns how many were checked.
 
+    A version recorded before content manifests gets its manifest now when its files still give
+    the digest it was recorded (and approved) with; else it is tampered too.
     MLflow is read from a few threads (they never touch the database), as in the details pass.
     """
     pending = list(_versions_to_recheck(model_name).select_related("model").order_by("pk"))
     if not pending:
         return 0
 
-    def read(version: ModelVersion) -> Manifest:
+    def read(version: ModelVersion) -> ArtifactFiles:
         try:
-            return registry.artifact_manifest(source=version.source)
+            return registry.artifact_files(source=version.source)
         except (MlflowNotFound, MlflowRejected):
-            return {}  # the files, or the model holding them, are gone: nothing matches
+            return ArtifactFiles({}, "")  # the files, or the model holding them, are gone
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         found = list(pool.map(read, pending))
     unchanged = []
-    for version, manifest in zip(pending, found, strict=True):
-        digest = manifest_digest(manifest) if manifest else ""
-        if digest == version.artifact_digest:
+    for version, files in zip(pending, found, strict=True):
+        digest = manifest_digest(files.manifest) if files.manifest else ""
+        if not version.artifact_manifest:
+            if files.manifest and version.artifact_digest == listing_digest(
+                files.manifest, files.mlmodel_text
+            ):
+                version_manifest_recorded(
+                    actor=SYNC_ACTOR, version=version, manifest=files.manifest, digest=digest
+                )
+                run.writes += 1
+                continue
+            changes = ["the file listing, sizes or MLmodel differ from the digest first recorded"]
+        elif digest == version.artifact_digest:
             unchanged.append(version.pk)
             continue
-        changes = manifest_changes(version.artifact_manifest, manifest)
+        else:
+            changes = manifest_changes(version.artifact_manifest, files.manifest)
         logger.warning(
             "The artifacts of %s v%s changed in MLflow: %s",
             version.model.name,

@@ -170,14 +170,56 @@ def test_a_deep_sync_hashes_again_only_approved_or_serving_versions(
     )
     sync(company.a)  # version 2 is seen, hashed once, never approved
     checked = []
-    original = MlflowRegistry.artifact_manifest
+    original = MlflowRegistry.artifact_files
 
     def counting(self, *, source):
         checked.append(source)
         return original(self, source=source)
 
-    monkeypatch.setattr(MlflowRegistry, "artifact_manifest", counting)
+    monkeypatch.setattr(MlflowRegistry, "artifact_files", counting)
     sync(company.a, deep=True)
     assert len(checked) == 1
     assert version_of(company.a, number=1).artifacts_checked_at is not None
     assert version_of(company.a, number=2).artifacts_checked_at is None
+
+
+def test_a_version_recorded_before_manifests_gets_one_and_keeps_its_approval(
+    company, mlflow_server, approved_version, tmp_path
+):
+    """Its old digest covered the file listing with sizes and the MLmodel text; the deep sync
+    records the manifest when the files still give that digest, and the approval follows."""
+    import json
+
+    import mlflow
+
+    from governance.services.approvals import approval_in_force
+
+    model_id, deployment, approval = approved_version
+    mlflow.set_tracking_uri(mlflow_server.url)
+    location = mlflow_server.client.get_logged_model(model_id).artifact_location
+    files = Path(mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=str(tmp_path)))
+    listing = sorted(
+        (p.relative_to(files).as_posix(), p.stat().st_size) for p in files.rglob("*") if p.is_file()
+    )
+    old_digest = hashlib.sha256(
+        (
+            json.dumps(listing, separators=(",", ":")) + "\n" + (files / "MLmodel").read_text()
+        ).encode()
+    ).hexdigest()
+    with tenant_scope(company.a):
+        ModelVersion.objects.filter(pk=approval.model_version_id).update(
+            artifact_manifest={}, artifact_digest=old_digest
+        )
+        ApprovalRequest.objects.filter(pk=approval.pk).update(artifact_digest=old_digest)
+
+    sync(company.a, deep=True)
+
+    version = version_of(company.a)
+    assert version.tampered_at is None
+    assert version.artifact_manifest == manifest_of_folder(files)
+    assert version.artifact_digest == manifest_digest(version.artifact_manifest)
+    with tenant_scope(company.a):
+        assert approval_in_force(Deployment.objects.get(pk=deployment.pk)).pk == approval.pk
+        recorded = AuditEvent.objects.get(action="version.manifest_recorded")
+    assert recorded.before == {"artifact_digest": old_digest}
+    assert recorded.after["approvals"] == [approval.pk]
