@@ -4,13 +4,17 @@ Measured in one run, on loopback:
 - a bare ``MlflowClient`` pass over the registry (every model page, every model's versions);
 - the portal's full registry sync into an empty catalog (target: at most 1.5x the bare pass),
   then the details pass that reads each new version's run, signature and artifacts once;
+- a bare pass that streams every version's artifact files once over MLflow's artifact API
+  (the details pass hashes every file's bytes, so it may cost at most that much more);
 - a re-sync with nothing changed (target: at most 5% of the full sync);
 - the catalog list API (gunicorn, one worker) against MLflow's ``registered-models/search``
   (one worker), page size 100, median of repeated calls (target: at least as fast);
 - the SQL queries of the list endpoint for page sizes 10, 100 and 500 (target: constant).
 
-Environment: ``BENCH_MODELS`` and ``BENCH_VERSIONS`` shrink the registry for a quick look;
-PostgreSQL on 127.0.0.1:5432 is used when it answers (database ``portal_bench``, recreated).
+Environment: ``BENCH_MODELS`` and ``BENCH_VERSIONS`` shrink the registry for a quick look,
+``BENCH_ARTIFACT_BYTES`` sets the size of each model's model file (64 KiB);
+PostgreSQL on 127.0.0.1:5432 is used when it answers (database ``BENCH_DATABASE``, by default
+``portal_bench``, recreated).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -31,6 +36,9 @@ from benchmarks import postgres_reachable
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = int(os.environ.get("BENCH_MODELS", "1000"))
 VERSIONS = int(os.environ.get("BENCH_VERSIONS", "10"))
+ARTIFACT_BYTES = int(os.environ.get("BENCH_ARTIFACT_BYTES", str(64 * 1024)))
+DATABASE = os.environ.get("BENCH_DATABASE", "portal_bench")
+DETAIL_THREADS = 4
 TENANT = "bench-unit"
 LATENCY_CALLS = 60
 
@@ -41,9 +49,9 @@ def _database_url(folder: Path) -> str:
     import psycopg
 
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS portal_bench WITH (FORCE)")
-        conn.execute("CREATE DATABASE portal_bench")
-    return "postgres://postgres@127.0.0.1:5432/portal_bench"
+        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DATABASE}"')
+    return f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
 
 
 def _populate_mlflow(db_uri: str) -> None:
@@ -59,6 +67,51 @@ def _populate_mlflow(db_uri: str) -> None:
             store.create_model_version(
                 name, source=f"mlflow-artifacts:/0/bench/{name}", run_id=None
             )
+
+
+def _write_artifacts(root: Path) -> None:
+    """Each model's artifact folder, as MLflow's artifact store keeps it: an ``MLmodel``, a model
+    file of ``ARTIFACT_BYTES`` and a requirements file (every version of a model shares it)."""
+    for index in range(MODELS):
+        folder = root / "0" / "bench" / f"bench-model-{index:05d}"
+        folder.mkdir(parents=True)
+        (folder / "MLmodel").write_text(
+            "flavors:\n  python_function:\n    loader_module: mlflow.sklearn\n"
+            'signature:\n  inputs: \'[{"type": "double", "name": "x"}]\'\n'
+        )
+        (folder / "model.skops").write_bytes(os.urandom(ARTIFACT_BYTES))
+        (folder / "requirements.txt").write_text("scikit-learn\n")
+
+
+def _bare_artifact_pass(url: str) -> float:
+    """Stream every version's artifact files once over MLflow's artifact API (listing each
+    folder, then reading each file in 1 MiB chunks), from as many threads as the details pass."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    base = f"{url}/api/2.0/mlflow-artifacts/artifacts"
+    local = threading.local()
+
+    def stream(index: int) -> int:
+        session = getattr(local, "session", None) or requests.Session()
+        local.session = session
+        path = f"0/bench/bench-model-{index % MODELS:05d}"
+        listing = session.get(base, params={"path": path}, timeout=30)
+        listing.raise_for_status()
+        read = 0
+        for entry in listing.json().get("files", []):
+            with session.get(f"{base}/{path}/{entry['path']}", stream=True, timeout=30) as answer:
+                answer.raise_for_status()
+                for chunk in answer.iter_content(1024 * 1024):
+                    read += len(chunk)
+        return read
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=DETAIL_THREADS) as pool:
+        total = sum(pool.map(stream, range(MODELS * VERSIONS)))
+    assert total >= MODELS * VERSIONS * ARTIFACT_BYTES, total
+    return time.perf_counter() - started
 
 
 def _bare_client_pass(url: str) -> tuple[float, int]:
@@ -109,6 +162,7 @@ def main() -> None:
     mlflow_db = folder / "mlflow" / "mlflow.db"
     mlflow_db.parent.mkdir(parents=True)
     _populate_mlflow(f"sqlite:///{mlflow_db}")
+    _write_artifacts(folder / "mlflow" / "artifacts")
     print(f"  populated MLflow in {time.perf_counter() - started:.0f} s")
     server = MlflowServer(folder / "mlflow").start()
     os.environ["MLFLOW_TRACKING_URI"] = server.url
@@ -135,6 +189,7 @@ def main() -> None:
         tenant = services.tenant_create(actor=actor, slug=TENANT, name="Benchmark unit")
 
         bare_seconds, bare_versions = _bare_client_pass(server.url)
+        stream_seconds = _bare_artifact_pass(server.url)
         registry = MlflowRegistry(server.url)
         with tenant_scope(tenant):
             started = time.perf_counter()
@@ -217,6 +272,8 @@ def main() -> None:
         "resync_share_of_full": round(resync_seconds / full_seconds, 4),
         "details_pass_s": round(details_seconds, 2),
         "details_versions": details_count,
+        "artifact_stream_pass_s": round(stream_seconds, 2),
+        "artifact_bytes_per_version": ARTIFACT_BYTES,
         "list_api_median_ms": round(portal_ms, 1),
         "mlflow_search_median_ms": round(mlflow_ms, 1),
         "list_queries_by_page_size": queries,
@@ -229,7 +286,11 @@ def main() -> None:
         f"  no-change re-sync:           {resync_seconds:7.3f} s  = {100 * resync_seconds / full_seconds:.1f}% of the full sync (target <= 5%)"
     )
     print(
-        f"  details pass (first sight):  {details_seconds:7.2f} s  for {details_count} versions, 4 threads"
+        f"  details pass (first sight):  {details_seconds:7.2f} s  for {details_count} versions, {DETAIL_THREADS} threads"
+    )
+    print(
+        f"  bare artifact stream pass:   {stream_seconds:7.2f} s  (every version's files read once, "
+        f"{ARTIFACT_BYTES // 1024} KiB model file, {DETAIL_THREADS} threads)"
     )
     print(
         f"  catalog list API, 100/page:  {portal_ms:7.1f} ms median vs MLflow search {mlflow_ms:.1f} ms (target: at most MLflow's)"

@@ -178,6 +178,7 @@ SERVING_WORKERS = env.int("SERVING_WORKERS", 1, minimum=1)
 # Each model server runs in a bubblewrap sandbox; `off` runs model code with the portal's rights.
 SERVING_SANDBOX = env.choice("SERVING_SANDBOX", "bwrap", choices=("bwrap", "off"))
 SERVING_START_TIMEOUT_SECONDS = env.int("SERVING_START_TIMEOUT_SECONDS", 180, minimum=5)
+SERVING_DOWNLOAD_TIMEOUT_SECONDS = env.int("SERVING_DOWNLOAD_TIMEOUT_SECONDS", 900, minimum=5)
 SERVING_MAX_RESTARTS = env.int("SERVING_MAX_RESTARTS", 3, minimum=0)
 SERVING_RESTART_WINDOW_SECONDS = env.int("SERVING_RESTART_WINDOW_SECONDS", 300, minimum=10)
 ROLLBACK_GRACE_SECONDS = env.int("ROLLBACK_GRACE_SECONDS", 3600, minimum=0)

@@ -27,7 +27,7 @@ class MlflowServer:
         self.extra_env = extra_env or {}
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 90) -> MlflowServer:
+    def start(self, timeout: float = 240) -> MlflowServer:
         self.folder.mkdir(parents=True, exist_ok=True)
         env = {
             k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "SECRET_KEY"))

@@ -28,7 +28,7 @@ from governance.models.approvals import OPEN_APPROVAL_STATES, CertificationState
 from governance.policy import APPROVER_ROLES, Decision
 from governance.services.notify import notify_approval_decided, notify_approval_requested
 from portal.catalog.models import RiskTier
-from portal.errors import Conflict, NotAllowed
+from portal.errors import Conflict, InvalidRequest, NotAllowed
 from tenants.models import Membership, PlatformRole, TenantRole
 
 RISK_RANK = {RiskTier.PROHIBITED: 0, RiskTier.HIGH: 1, RiskTier.LIMITED: 2, RiskTier.MINIMAL: 3}
@@ -122,6 +122,36 @@ def approvals_supersede(*, actor: Actor, approvals: Any, reason: str) -> list[Ap
     return closed
 
 
+def approvals_void_for_version(*, actor: Actor, version: Any, reason: str) -> list[ApprovalRequest]:
+    """Void every approval of ``version`` that is open or in force, inside the caller's
+    transaction: open requests are superseded and their deployments cancelled, approved ones are
+    superseded, and deployments approved but not rolled out yet are cancelled."""
+    from portal.deployments.models import Deployment, DeploymentState
+    from portal.deployments.services import deployment_transition
+
+    voided = []
+    approvals = ApprovalRequest.objects.filter(
+        model_version=version, state__in=[*OPEN_APPROVAL_STATES, ApprovalState.APPROVED]
+    ).select_for_update()
+    for approval in approvals.select_related("deployment"):
+        if approval.is_open:
+            approval_supersede_with_deployment(actor=actor, approval=approval, reason=reason)
+        else:
+            _close(actor, approval, ApprovalState.SUPERSEDED, "approval.superseded", reason=reason)
+        voided.append(approval)
+    waiting = Deployment.objects.filter(
+        model_version=version, state=DeploymentState.APPROVED
+    ).select_for_update()
+    for deployment in waiting:
+        deployment_transition(
+            actor=actor,
+            deployment=deployment,
+            to="cancelled",
+            reason=f"Its approval no longer applies: {reason}.",
+        )
+    return voided
+
+
 def reviewer_roles(reviewer: Any, approval: ApprovalRequest) -> list[str]:
     """The approver roles of ``approval`` that ``reviewer`` holds, governance first."""
     roles = []
@@ -173,6 +203,8 @@ def approval_stale_reason(approval: ApprovalRequest) -> str:
     from governance.services.policies import policy_in_force
 
     version = approval.model_version
+    if version.tampered_at is not None:
+        return "the version's artifact files changed in MLflow after the portal recorded them"
     if version.artifact_digest != approval.artifact_digest:
         return "the version's artifact changed after the request"
     if version.model.risk_tier != approval.risk_tier:
@@ -192,6 +224,11 @@ def approval_decide(
     with a 409.
     """
     _check_reviewer(reviewer, approval)
+    if approval.model_version.tampered_at is not None:
+        raise InvalidRequest(
+            "The artifact files of this version changed in MLflow after the portal recorded "
+            "them, so it cannot be approved; register the model again as a new version."
+        )
     reason = _supersede_if_stale(actor=actor, approval=approval)
     if reason:
         raise Conflict(
@@ -361,6 +398,8 @@ def approvals_expire(*, now: Any = None) -> int:
 def approval_in_force(deployment: Any) -> ApprovalRequest | None:
     """The approved approval that still covers the deployment's exact version and artifact."""
     version = deployment.model_version
+    if version.tampered_at is not None:
+        return None
     return (
         ApprovalRequest.objects.filter(
             deployment=deployment,

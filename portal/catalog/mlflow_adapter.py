@@ -5,15 +5,15 @@ Everything else in the portal sees plain dataclasses and the portal's own errors
 ``MlflowRejected`` (MLflow refused the request). Every call has a timeout and no hidden retries;
 the callers (Celery tasks) own retry and backoff.
 
-No model is ever loaded here and no model file is downloaded: the only artifact read is the small
-``MLmodel`` metadata file (YAML, parsed with ``safe_load``, capped in size) for the signature.
-The artifact digest is a SHA-256 over that file and the listing of the model's files with sizes.
+No model is ever loaded here. A version's model files are downloaded into a temporary folder and
+hashed in chunks (``portal.catalog.digests``): the manifest of their SHA-256 hashes and sizes, and
+the manifest's own digest (the artifact digest approvals are bound to). The ``MLmodel`` file
+(YAML, parsed with ``safe_load``, capped in size) gives the signature.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
 import json
 import os
 import tempfile
@@ -25,6 +25,7 @@ from typing import Any
 
 from django.conf import settings
 
+from portal.catalog.digests import Manifest, manifest_digest, manifest_of_folder, manifest_size
 from portal.errors import PortalError
 
 # MLflow reads these per request; the portal wants fast failure and its own retries.
@@ -98,6 +99,7 @@ class VersionDetails:
     signature: dict | None = None
     artifact_size_bytes: int | None = None
     artifact_digest: str = ""
+    artifact_manifest: Manifest = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
 
@@ -114,6 +116,12 @@ def _calls() -> concurrent.futures.ThreadPoolExecutor:
             workers = settings.MLFLOW_CONCURRENT_CALLS
             _pool = (os.getpid(), concurrent.futures.ThreadPoolExecutor(workers, "mlflow-call"))
         return _pool[1]
+
+
+@dataclass(frozen=True)
+class ArtifactFiles:
+    manifest: Manifest
+    mlmodel_text: str
 
 
 def _translate(error: Exception, what: str) -> PortalError:
@@ -379,23 +387,53 @@ class MlflowRegistry:
         except MlflowNotFound:
             artifact_uri = ""
         if artifact_uri:
-            files = self._list_files(artifact_uri)
-            details.artifact_size_bytes = sum(size for _, size in files)
-            mlmodel = next(
-                (
-                    p
-                    for p, size in files
-                    if p.rsplit("/", 1)[-1] == "MLmodel" and size <= MLMODEL_MAX_BYTES
-                ),
-                None,
-            )
-            text = self._read_text(artifact_uri, mlmodel) if mlmodel else ""
+            manifest, text = self._manifest(artifact_uri)
+            details.artifact_manifest = manifest
+            details.artifact_size_bytes = manifest_size(manifest)
+            details.artifact_digest = manifest_digest(manifest) if manifest else ""
             details.signature = _signature(text)
-            manifest = json.dumps(sorted(files), separators=(",", ":"))
-            details.artifact_digest = hashlib.sha256((manifest + "\n" + text).encode()).hexdigest()
+            if not manifest:
+                details.problems.append(f"the source {source!r} holds no files")
         else:
             details.problems.append(f"the source {source!r} has no readable artifact location")
         return details
+
+    def artifact_files(self, *, source: str) -> ArtifactFiles:
+        """The manifest of a version's model files as MLflow serves them now, and the text of its
+        ``MLmodel`` file (deep syncs)."""
+        artifact_uri = self._artifact_uri(source)
+        if not artifact_uri:
+            raise MlflowRejected(f"The model source {source!r} has no readable artifact location.")
+        return ArtifactFiles(*self._manifest(artifact_uri))
+
+    def _manifest(self, artifact_uri: str) -> tuple[Manifest, str]:
+        """Download the model's files into a temporary folder and hash them; the manifest and the
+        (capped) text of its ``MLmodel`` file. A folder MLflow lists as empty is not downloaded."""
+        if not self._list_files(artifact_uri):
+            return {}, ""
+        with tempfile.TemporaryDirectory(prefix="portal-digest-") as folder:
+            path = Path(
+                self._call(
+                    "download the model files",
+                    mlflow.artifacts.download_artifacts,
+                    artifact_uri=artifact_uri,
+                    dst_path=folder,
+                    tracking_uri=self.tracking_uri,
+                    deadline=settings.MLFLOW_DOWNLOAD_DEADLINE_SECONDS,
+                )
+            )
+            manifest = manifest_of_folder(path)
+            mlmodel = next(
+                (
+                    name
+                    for name, entry in manifest.items()
+                    if name.rsplit("/", 1)[-1] == "MLmodel"
+                    and int(entry["size"]) <= MLMODEL_MAX_BYTES
+                ),
+                None,
+            )
+            text = (path / mlmodel).read_text(encoding="utf-8", errors="replace") if mlmodel else ""
+        return manifest, text
 
     def _artifact_uri(self, source: str) -> str:
         if source.startswith("models:/m-"):
@@ -459,17 +497,6 @@ class MlflowRegistry:
                 else:
                     files.append((relative, int(entry.file_size or 0)))
         return files
-
-    def _read_text(self, artifact_uri: str, relative: str) -> str:
-        with tempfile.TemporaryDirectory() as folder:
-            path = self._call(
-                "read the MLmodel file",
-                mlflow.artifacts.download_artifacts,
-                artifact_uri=f"{artifact_uri.rstrip('/')}/{relative}",
-                dst_path=folder,
-                tracking_uri=self.tracking_uri,
-            )
-            return Path(path).read_text(encoding="utf-8", errors="replace")[:MLMODEL_MAX_BYTES]
 
 
 def _aliases_by_version(aliases: dict[str, int]) -> dict[int, list[str]]:

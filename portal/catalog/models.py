@@ -2,7 +2,8 @@
 
 MLflow owns names, versions, aliases, tags and run data; the portal owns the catalog metadata a
 governance process needs (owner, use case, intended use, limitations) and what it observed
-(artifact digest when first seen, when a model went missing from MLflow).
+(the manifest of its artifact files' SHA-256 hashes when first seen and its digest, whether the
+artifacts changed since, when a model went missing from MLflow).
 """
 
 from __future__ import annotations
@@ -84,7 +85,14 @@ class ModelVersion(TenantOwnedModel):
     )  # [{name, digest, source, source_type, context}]
     signature = models.JSONField(null=True, blank=True)  # {"inputs": [...], "outputs": [...]}
     artifact_size_bytes = models.BigIntegerField(null=True, blank=True)
+    # The digest of ``artifact_manifest`` (see portal.catalog.digests); approvals are bound to it.
     artifact_digest = models.CharField(max_length=64, blank=True)
+    # {path: {"sha256": ..., "size": ...}} of every artifact file, as first seen.
+    artifact_manifest = models.JSONField(default=dict, blank=True)
+    artifacts_checked_at = models.DateTimeField(null=True, blank=True)
+    # Set when MLflow later served other bytes than first seen; such a version is never deployed.
+    tampered_at = models.DateTimeField(null=True, blank=True)
+    tamper_report = models.TextField(blank=True)
     mlflow_created_ms = models.BigIntegerField(null=True)
     mlflow_updated_ms = models.BigIntegerField(null=True)
     details_synced_at = models.DateTimeField(null=True, blank=True)
@@ -104,6 +112,10 @@ class ModelVersion(TenantOwnedModel):
     @property
     def mlflow_created_at(self) -> datetime | None:
         return _from_ms(self.mlflow_created_ms)
+
+    @property
+    def tampered(self) -> bool:
+        return self.tampered_at is not None
 
 
 class SyncStatus(models.TextChoices):

@@ -60,6 +60,7 @@ class ModelSummarySerializer(serializers.ModelSerializer):
 
 class VersionSummarySerializer(serializers.ModelSerializer):
     tags = serializers.JSONField(source="mlflow_tags", read_only=True)
+    tampered = serializers.BooleanField(read_only=True)
     mlflow_created_at = MillisecondsField(
         source="mlflow_created_ms", read_only=True, allow_null=True
     )
@@ -73,6 +74,7 @@ class VersionSummarySerializer(serializers.ModelSerializer):
             "run_id",
             "tags",
             "artifact_digest",
+            "tampered",
             "gone_from_mlflow",
             "mlflow_created_at",
         ]
@@ -97,6 +99,7 @@ class VersionDetailSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="model.name", read_only=True)
     tags = serializers.JSONField(source="mlflow_tags", read_only=True)
     lineage = serializers.JSONField(source="datasets", read_only=True)
+    tampered = serializers.BooleanField(read_only=True)
     mlflow_created_at = MillisecondsField(
         source="mlflow_created_ms", read_only=True, allow_null=True
     )
@@ -121,6 +124,11 @@ class VersionDetailSerializer(serializers.ModelSerializer):
             "signature",
             "artifact_size_bytes",
             "artifact_digest",
+            "artifact_manifest",
+            "artifacts_checked_at",
+            "tampered",
+            "tampered_at",
+            "tamper_report",
             "details_synced_at",
             "details_error",
             "gone_from_mlflow",

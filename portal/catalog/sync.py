@@ -12,6 +12,11 @@ Each model is applied in its own transaction, after its MLflow reads: a failure 
 leaves every model either as it was or fully updated, and never flags anything as gone (that needs
 a complete listing). At most one pass runs per tenant at a time (a partial unique constraint on
 the running ``SyncRun``); a second one stands down.
+
+The details pass downloads each new version's files once and records the manifest of their
+SHA-256 hashes (``portal.catalog.digests``). A deep pass also hashes again the files of the
+versions that have approvals in force or serving revisions (only those, so it stays cheap): a
+version whose bytes changed is marked tampered (``governance.services.artifacts``).
 """
 
 from __future__ import annotations
@@ -23,13 +28,18 @@ from dataclasses import asdict
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from governance.audit import Actor, Change, audit_record_many
+from governance.services.artifacts import version_manifest_recorded, version_tampered
+from portal.catalog.digests import listing_digest, manifest_changes, manifest_digest
 from portal.catalog.mlflow_adapter import (
+    ArtifactFiles,
     MlflowModel,
     MlflowNotFound,
     MlflowRegistry,
+    MlflowRejected,
     MlflowUnavailable,
     MlflowVersion,
     VersionDetails,
@@ -125,6 +135,8 @@ def registry_sync(
                 _mark_gone(run, existing[name])
         if details:
             version_details_sync(run=run, registry=registry, model_name=only)
+            if run.deep:
+                artifacts_recheck(run=run, registry=registry, model_name=only)
     except MlflowUnavailable as error:
         _finish(run, status=SyncStatus.FAILED, error=error.detail)
         raise
@@ -414,6 +426,82 @@ def version_details_sync(
                     )
                 ],
             )
+    return len(pending)
+
+
+# --- artifacts of approved and serving versions, hashed again on deep syncs --------------------
+
+
+def _versions_to_recheck(model_name: str | None):
+    """Versions with approvals in force or serving revisions, and versions recorded before
+    content manifests (whose manifest is recorded once)."""
+    in_force = Q(approvals__state="approved", approvals__artifact_digest=F("artifact_digest"))
+    serving = Q(deployments__state__in=("deploying", "live"))
+    recorded = ~Q(artifact_manifest={}) & (in_force | serving)
+    without_manifest = Q(artifact_manifest={}) & ~Q(artifact_digest="")
+    versions = ModelVersion.objects.filter(tampered_at__isnull=True, gone_from_mlflow=False).filter(
+        recorded | without_manifest
+    )
+    if model_name:
+        versions = versions.filter(model__name=model_name)
+    return versions.distinct()
+
+
+def artifacts_recheck(
+    *,
+    run: SyncRun,
+    registry: MlflowRegistry,
+    model_name: str | None = None,
+    workers: int = DETAIL_WORKERS,
+) -> int:
+    """Hash again the files of the versions with approvals in force or serving revisions; mark
+    those whose bytes changed tampered. Returns how many were checked.
+
+    A version recorded before content manifests gets its manifest now when its files still give
+    the digest it was recorded (and approved) with; else it is tampered too.
+    MLflow is read from a few threads (they never touch the database), as in the details pass.
+    """
+    pending = list(_versions_to_recheck(model_name).select_related("model").order_by("pk"))
+    if not pending:
+        return 0
+
+    def read(version: ModelVersion) -> ArtifactFiles:
+        try:
+            return registry.artifact_files(source=version.source)
+        except (MlflowNotFound, MlflowRejected):
+            return ArtifactFiles({}, "")  # the files, or the model holding them, are gone
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        found = list(pool.map(read, pending))
+    unchanged = []
+    for version, files in zip(pending, found, strict=True):
+        digest = manifest_digest(files.manifest) if files.manifest else ""
+        if not version.artifact_manifest:
+            if files.manifest and version.artifact_digest == listing_digest(
+                files.manifest, files.mlmodel_text
+            ):
+                version_manifest_recorded(
+                    actor=SYNC_ACTOR, version=version, manifest=files.manifest, digest=digest
+                )
+                run.writes += 1
+                continue
+            changes = ["the file listing, sizes or MLmodel differ from the digest first recorded"]
+        elif digest == version.artifact_digest:
+            unchanged.append(version.pk)
+            continue
+        else:
+            changes = manifest_changes(version.artifact_manifest, files.manifest)
+        logger.warning(
+            "The artifacts of %s v%s changed in MLflow: %s",
+            version.model.name,
+            version.version,
+            "; ".join(changes),
+        )
+        version_tampered(actor=SYNC_ACTOR, version=version, found_digest=digest, changes=changes)
+        run.writes += 1
+    if unchanged:
+        ModelVersion.objects.filter(pk__in=unchanged).update(artifacts_checked_at=timezone.now())
+        run.writes += 1
     return len(pending)
 
 

@@ -1,14 +1,22 @@
 """The local serving runtime: one model server process per live local revision.
 
 ``ServingRuntime.reconcile()`` compares the local revisions that are deploying or live with the
-processes it runs: it downloads a new revision's model into ``SERVING_DIR`` and starts MLflow's
-own scoring app on it (what ``mlflow models serve --env-manager local`` runs, under uvicorn) in a
-sandbox of its own, listening on a Unix socket in the server's own folder, checks every server on
-``/ping``, restarts one that exited or stopped answering (at most
+processes it runs: it has a new revision's model downloaded and verified (below) and starts
+MLflow's own scoring app on it (what ``mlflow models serve --env-manager local`` runs, under
+uvicorn) in a sandbox of its own, listening on a Unix socket in the server's own folder, checks
+every server on ``/ping``, restarts one that exited or stopped answering (at most
 ``SERVING_MAX_RESTARTS`` times in ``SERVING_RESTART_WINDOW_SECONDS``, after which the revision is
 reported failed and rolled back), and stops servers whose revision is no longer wanted (ten
 seconds after it left the traffic, so requests already on their way are answered). What it
 sees goes into each revision's ``serving`` field and moves deploying revisions along at once.
+
+Downloads never run on the reconcile loop: each new revision's files are fetched by a thread of its
+own, within ``SERVING_DOWNLOAD_TIMEOUT_SECONDS``, so a slow or large model never delays another
+server's health checks or restarts; the loop starts a server once its files are ready. Every file
+is checked against the version's manifest (``portal.catalog.digests``), whose digest is the one
+approvals are bound to; on any difference the revision fails with what differs and no server
+starts. Verified files are kept under ``SERVING_DIR/verified/<digest>``, so a restart, a rollback
+or a new revision of the same version reuses them (checked again, from disk) without MLflow.
 
 Loading a model runs its code, so a model server runs in a bubblewrap sandbox
 (``portal.deployments.sandbox``) that sees its own model and the Python environment read-only,
@@ -32,6 +40,7 @@ import sys
 import threading
 import time
 from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -43,6 +52,7 @@ from django.db import close_old_connections, connection
 from django.db.models import Q
 from django.utils import timezone
 
+from portal.catalog.digests import Manifest, manifest_digest, manifest_mismatches
 from portal.catalog.mlflow_adapter import MlflowRegistry
 from portal.deployments import sandbox
 from portal.deployments.models import Deployment, DeploymentState, Target
@@ -134,6 +144,18 @@ class ModelServer:
         return " | ".join(line.strip() for line in text[-lines:])
 
 
+class ArtifactMismatch(Exception):
+    """The files of a revision are not those its version's approval was bound to."""
+
+
+def _link_or_copy(source: str, destination: str) -> str:
+    try:
+        os.link(source, destination)
+    except OSError:  # another file system
+        shutil.copy2(source, destination)
+    return destination
+
+
 class ServingRuntime:
     """Keeps the model servers of local revisions running; see the module docstring."""
 
@@ -151,6 +173,8 @@ class ServingRuntime:
         self._reported: dict[int, tuple[Any, ...]] = {}
         self._reported_at: dict[int, float] = {}
         self._stop = threading.Event()
+        # Downloads under way, off the reconcile loop: deployment id -> (its result, started at).
+        self.downloads: dict[int, tuple[Future[None], float]] = {}
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -199,6 +223,9 @@ class ServingRuntime:
             if deployment_id not in wanted:
                 self._stop_server(self.servers.pop(deployment_id))
                 self._reported.pop(deployment_id, None)
+        for deployment_id in list(self.downloads):
+            if deployment_id not in wanted:
+                self._forget_download(deployment_id)
         for deployment_id, deployment in wanted.items():
             server = self.servers.get(deployment_id)
             if server is None:
@@ -213,6 +240,19 @@ class ServingRuntime:
     # --- one server ----------------------------------------------------------------------------
 
     def _start(self, deployment: Deployment) -> ModelServer | None:
+        """The revision's server once its files are downloaded and verified; None until then
+        (the download runs in a thread of its own, started on the first call)."""
+        job = self.downloads.get(deployment.pk)
+        if job is None:
+            self.downloads[deployment.pk] = (
+                self._download_in_background(deployment),
+                time.monotonic(),
+            )
+            return None
+        download, started = job
+        overdue = time.monotonic() - started > settings.SERVING_DOWNLOAD_TIMEOUT_SECONDS
+        if not download.done() and not overdue:
+            return None
         target_name = deployment.serving.get("target_name") or f"deployment-{deployment.pk}"
         folder = self.root / "models" / str(deployment.pk)
         server = ModelServer(
@@ -224,33 +264,111 @@ class ServingRuntime:
         )
         self.servers[deployment.pk] = server
         _private_folder(folder.parent)
-        if not server.model_path.exists():
-            try:
-                self._download(deployment, folder)
-            except Exception as error:
+        if not download.done():
+            self._forget_download(deployment.pk)
+            server.state = TargetState.FAILED
+            server.message = (
+                "The model's files were not downloaded and verified within "
+                f"{settings.SERVING_DOWNLOAD_TIMEOUT_SECONDS} s; no server was started."
+            )
+        else:
+            self.downloads.pop(deployment.pk)
+            error = download.exception()
+            if error is not None:
                 server.state = TargetState.FAILED
-                server.message = f"The model could not be downloaded: {error}"
-                log.warning("Serving %s: %s", target_name, server.message)
-                return server
+                server.message = (
+                    str(error)
+                    if isinstance(error, ArtifactMismatch)
+                    else f"The model could not be downloaded: {error}"
+                )
+        if server.state == TargetState.FAILED:
+            log.warning("Serving %s: %s", target_name, server.message)
+            return server
         self._spawn(server)
         return server
 
-    def _download(self, deployment: Deployment, folder: Path) -> None:
-        partial = folder.with_name(folder.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
-        registry = self.registry or MlflowRegistry()
-        source = deployment.serving.get("model_uri") or deployment.model_version.source
-        path = Path(registry.download_model(source=source, dst_path=str(partial)))
-        if not (path / "MLmodel").exists():
-            found = next(partial.rglob("MLmodel"), None)
+    # --- a revision's files, fetched and verified off the reconcile loop ------------------------
+
+    def _download_in_background(self, deployment: Deployment) -> Future[None]:
+        version = deployment.model_version
+        source = deployment.serving.get("model_uri") or version.source
+        job: Future[None] = Future()
+        job.set_running_or_notify_cancel()
+
+        def work() -> None:
+            try:
+                self._fetch(
+                    deployment_id=deployment.pk,
+                    source=source,
+                    digest=version.artifact_digest,
+                    manifest=version.artifact_manifest,
+                )
+            except BaseException as error:  # handed to the reconcile loop
+                job.set_exception(error)
+            else:
+                job.set_result(None)
+
+        threading.Thread(target=work, name=f"download-{deployment.pk}", daemon=True).start()
+        return job
+
+    def _forget_download(self, deployment_id: int) -> None:
+        """A download no longer wanted: its files go once it ends (threads cannot be stopped;
+        MLflow's request timeout bounds each of its requests)."""
+        download, _ = self.downloads.pop(deployment_id)
+        folder = self.root / "models" / str(deployment_id)
+        download.add_done_callback(lambda _: shutil.rmtree(folder, ignore_errors=True))
+
+    def _fetch(self, *, deployment_id: int, source: str, digest: str, manifest: Manifest) -> None:
+        """Put the revision's verified model files into its folder (runs in a thread; no database)."""
+        if not manifest or manifest_digest(manifest) != digest:
+            raise ArtifactMismatch(
+                "The portal holds no manifest of this version's files that matches its approved "
+                "digest, so its files cannot be verified; no server was started."
+            )
+        verified = self._verified_copy(source=source, digest=digest, manifest=manifest)
+        model_root = verified
+        if not (verified / "MLmodel").exists():
+            found = next(verified.rglob("MLmodel"), None)
             if found is None:
                 raise FileNotFoundError("the downloaded files hold no MLmodel file")
-            path = found.parent
+            model_root = found.parent
+        folder = self.root / "models" / str(deployment_id)
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        path.rename(folder / "model")
+        shutil.copytree(model_root, folder / "model", copy_function=_link_or_copy)
+
+    def _verified_copy(self, *, source: str, digest: str, manifest: Manifest) -> Path:
+        """The folder under ``SERVING_DIR/verified`` holding exactly the files of ``manifest``:
+        the one kept from an earlier download when its files still match, else a new download
+        from MLflow, checked file by file before it is kept."""
+        store = self.root / "verified" / digest
+        if store.is_dir():
+            problems = manifest_mismatches(store, manifest)
+            if not problems:
+                return store
+            log.warning("The kept copy of %s changed (%s); downloading it again.", digest, problems)
+            shutil.rmtree(store, ignore_errors=True)
+        partial = store.with_name(f"{digest}.{threading.get_ident()}.partial")
         shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        try:
+            registry = self.registry or MlflowRegistry()
+            path = Path(registry.download_model(source=source, dst_path=str(partial)))
+            problems = manifest_mismatches(path, manifest)
+            if problems:
+                shown = "; ".join(problems[:5]) + ("; and more" if len(problems) > 5 else "")
+                raise ArtifactMismatch(
+                    f"The model's files in MLflow do not match the approved artifact ({shown}); "
+                    "no server was started."
+                )
+            try:
+                path.rename(store)
+            except OSError:
+                if not store.is_dir():  # else another revision of the same version kept it first
+                    raise
+            return store
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
 
     def _spawn(self, server: ModelServer) -> None:
         home = server.model_path.parent

@@ -97,6 +97,15 @@ def _validate(
         raise InvalidRequest("This version no longer exists in MLflow; pick another version.")
     if version.status != VersionStatus.READY:
         raise InvalidRequest("This version is not ready in MLflow yet; try again once it is.")
+    _refuse_tampered(version)
+
+
+def _refuse_tampered(version: ModelVersion) -> None:
+    if version.tampered_at is not None:
+        raise InvalidRequest(
+            "The artifact files of this version changed in MLflow after the portal recorded "
+            "them, so it cannot be deployed; register the model again as a new version."
+        )
 
 
 def deployment_transition(
@@ -316,6 +325,7 @@ def deployment_resubmit(*, actor: Actor, deployment: Deployment) -> Deployment:
     deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
     if deployment.state != DeploymentState.PENDING_APPROVAL:
         raise Conflict("Only a deployment waiting for approval can be submitted again.")
+    _refuse_tampered(deployment.model_version)
     approvals_supersede(
         actor=actor,
         approvals=ApprovalRequest.objects.filter(deployment=deployment),
