@@ -149,7 +149,9 @@ class WebhookEndpointCreatedSerializer(WebhookEndpointSerializer):
 
 class WebhookDeliverySerializer(serializers.ModelSerializer):
     # While an attempt is in flight: when its claim ends (the receiver is cut well before).
-    in_flight_until = serializers.DateTimeField(source="lease_expires_at", read_only=True)
+    in_flight_until = serializers.DateTimeField(
+        source="lease_expires_at", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = WebhookDelivery

@@ -520,3 +520,9 @@ def test_the_endpoint_list_query_count_does_not_grow(company):
     for n in range(4):
         create_endpoint(company, f"https://8.8.8.8/{n}", ["*"])
     assert queries_for_the_list() == one
+
+
+def test_the_schema_says_a_delivery_not_in_flight_has_no_in_flight_until(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    field = schema["components"]["schemas"]["WebhookDelivery"]["properties"]["in_flight_until"]
+    assert field.get("nullable") is True
