@@ -74,13 +74,23 @@ def ownership_claim(*, name: str, tenant: Tenant, via: str, actor: Actor) -> Mod
         return ModelOwnership.objects.select_related("tenant").get(name=name)
 
 
-def ownership_settle(model: MlflowModel, *, tenant: Tenant) -> bool:
+def ownership_records(names: Iterable[str]) -> dict[str, ModelOwnership]:
+    """The records of ``names`` that exist, by name, in one query."""
+    found = ModelOwnership.objects.select_related("tenant").filter(name__in=list(names))
+    return {record.name: record for record in found}
+
+
+def ownership_settle(
+    model: MlflowModel, *, tenant: Tenant, records: dict[str, ModelOwnership] | None = None
+) -> bool:
     """Whether the sync of ``tenant`` takes ``model`` in: the portal's record decides.
 
     A model nobody owns yet is recorded for ``tenant`` when its tag or prefix claims it for
     ``tenant``. Whatever the answer, a tag that contradicts the record is flagged on it.
+    ``records`` are the records already read for a batch of models (``ownership_records``); a
+    name missing from them has none.
     """
-    record = ownership_of(model.name)
+    record = records.get(model.name) if records is not None else ownership_of(model.name)
     if record is None:
         if claimed_unit(model, tenants=[tenant]) != tenant:
             return False

@@ -22,7 +22,7 @@ version whose bytes changed is marked tampered (``governance.services.artifacts`
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import timedelta
@@ -51,7 +51,13 @@ from portal.catalog.models import (
     SyncStatus,
     UnassignedModel,
 )
-from portal.catalog.ownership import claimed_unit, model_owner, owned_names, ownership_settle
+from portal.catalog.ownership import (
+    claimed_unit,
+    model_owner,
+    owned_names,
+    ownership_records,
+    ownership_settle,
+)
 from tenants.models import Tenant
 from tenants.scoping import tenant_scope
 
@@ -60,6 +66,7 @@ logger = logging.getLogger(__name__)
 SYNC_ACTOR = Actor.system("mlflow sync")
 ABANDONED_AFTER = timedelta(minutes=30)
 BATCH = 100  # models whose versions are read in one MLflow call
+OWNERSHIP_BATCH = 500  # models whose ownership records are read in one query
 DETAIL_WORKERS = 4
 
 
@@ -158,10 +165,12 @@ def _remote_models(
         else registry.models_of_tenant(slug=tenant.slug, name_prefix=tenant.mlflow_name_prefix)
     )
     names: set[str] = set()
-    for model in listed:
-        names.add(model.name)
-        if ownership_settle(model, tenant=tenant):
-            yield model
+    for chunk in _chunks(listed, OWNERSHIP_BATCH):
+        records = ownership_records(model.name for model in chunk)
+        for model in chunk:
+            names.add(model.name)
+            if ownership_settle(model, tenant=tenant, records=records):
+                yield model
     for name in sorted(({only} if only else held) - names):
         try:
             model = registry.get_model(name)
@@ -169,6 +178,17 @@ def _remote_models(
             continue
         if ownership_settle(model, tenant=tenant):
             yield model
+
+
+def _chunks(models: Iterable[MlflowModel], size: int) -> Iterator[list[MlflowModel]]:
+    chunk: list[MlflowModel] = []
+    for model in models:
+        chunk.append(model)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _unchanged(local: RegisteredModel, remote: MlflowModel) -> bool:
