@@ -50,7 +50,7 @@ class EvaluatorUnavailable(Exception):
 
 
 def budget_ms() -> int:
-    return int(getattr(settings, "POLICY_EVALUATION_BUDGET_MS", 500))
+    return int(settings.POLICY_EVALUATION_BUDGET_MS)
 
 
 class _Worker:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -127,8 +127,11 @@ class Env:
         return dict(config)
 
 
-def private_key_file(path: os.PathLike[builtins.str] | builtins.str) -> builtins.str:
-    """The key kept in ``path``; generated there on first use, readable by this user only."""
+def private_key_file(
+    path: os.PathLike[builtins.str] | builtins.str,
+    make: Callable[[], builtins.str] = lambda: secrets.token_urlsafe(48),
+) -> builtins.str:
+    """The key kept in ``path``; made there by ``make`` on first use, readable by this user only."""
     path = os.fspath(path)
     if not os.path.exists(path):
         # Written aside and linked into place, so a process starting at the same time reads
@@ -137,7 +140,7 @@ def private_key_file(path: os.PathLike[builtins.str] | builtins.str) -> builtins
         descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(descriptor, "w") as file:
-                file.write(secrets.token_urlsafe(48))
+                file.write(make())
             os.link(draft, path)
         except FileExistsError:
             pass

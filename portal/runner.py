@@ -15,8 +15,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
+
+from portal.env import private_key_file
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -32,16 +33,6 @@ def _environment() -> dict[str, str]:
 
 def _manage(*args: str, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
-
-
-def _private_secret(path: Path, make: Callable[[], str]) -> str:
-    """A secret kept in a file only the portal's user may read, made on the first start."""
-    if not path.exists():
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(make())
-    path.chmod(0o600)
-    return path.read_text().strip()
 
 
 def _fernet_key() -> str:
@@ -62,8 +53,8 @@ def _embedded_mlflow(env: dict[str, str]) -> subprocess.Popen | None:
     folder.chmod(0o700)
     port = env.get("MLFLOW_PORT", "5500")
     url = f"http://127.0.0.1:{port}"
-    webhook_secret = _private_secret(folder / "webhook-secret", lambda: secrets.token_urlsafe(32))
-    encryption_key = env.get("MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY") or _private_secret(
+    webhook_secret = private_key_file(folder / "webhook-secret", lambda: secrets.token_urlsafe(32))
+    encryption_key = env.get("MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY") or private_key_file(
         folder / "webhook-encryption-key", _fernet_key
     )
     env["MLFLOW_TRACKING_URI"] = url
@@ -104,7 +95,7 @@ def _embedded_mlflow(env: dict[str, str]) -> subprocess.Popen | None:
     return process
 
 
-def _wait_for_mlflow(process: subprocess.Popen, url: str) -> bool:
+def _wait_for_mlflow(process: subprocess.Popen, url: str) -> None:
     """Wait while MLflow's process lives and has not answered yet, up to MLFLOW_START_SECONDS.
 
     A busy machine can take minutes to start it (its first start migrates its database), so the
@@ -117,7 +108,7 @@ def _wait_for_mlflow(process: subprocess.Popen, url: str) -> bool:
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=2):  # noqa: S310 (loopback http)
                 print(f"MLflow is up at {url}/", flush=True)
-                return True
+                return
         except OSError:
             pass
         now = time.monotonic()
@@ -140,7 +131,6 @@ def _wait_for_mlflow(process: subprocess.Popen, url: str) -> bool:
         file=sys.stderr,
         flush=True,
     )
-    return False
 
 
 def main() -> int:

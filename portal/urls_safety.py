@@ -74,8 +74,9 @@ PRIVATE_NETWORKS = _networks(
 # IPv6 ranges that carry an IPv4 address in their last 32 bits: IPv4-mapped, IPv4-compatible
 # (all of ::/96 but :: and ::1), SIIT (IPv4-translated) and NAT64 (well-known and local-use
 # prefixes). 6to4 and Teredo have ``ipaddress`` properties of their own.
-EMBEDDING_NETWORKS = _networks("::ffff:0:0/96", "::/96", "::ffff:0:0:0/96", "64:ff9b::/96")
-EMBEDDING_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+EMBEDDING_NETWORKS = _networks(
+    "::ffff:0:0/96", "::/96", "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48"
+)
 # Not global, though some Python versions' ``is_global`` says they are.
 NOT_GLOBAL_NETWORKS = _networks(
     "::/96",
@@ -96,8 +97,6 @@ def embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
     found: list[ipaddress.IPv4Address] = []
     if int(address) > 1 and any(address in network for network in EMBEDDING_NETWORKS):
         found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
-    if address in EMBEDDING_NAT64_LOCAL:
-        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
     if address.sixtofour is not None:
         found.append(address.sixtofour)
     if address.teredo is not None:
@@ -115,12 +114,10 @@ def address_refusal(address: IPAddress, *, allow_private: bool) -> str | None:
     if any(address in network for network in NEVER_NETWORKS):
         return "is a link-local or cloud metadata address, which the portal never calls"
     for carried in embedded_ipv4(address):
-        refusal = address_refusal(carried, allow_private=allow_private)
+        # Development mode allows loopback and private networks written as themselves only.
+        refusal = address_refusal(carried, allow_private=False)
         if refusal is not None:
             return f"carries the IPv4 address {carried}, which {refusal}"
-        if not is_public(carried):
-            # Development mode allows loopback and private networks written as themselves only.
-            return f"carries the IPv4 address {carried}, which is not a public address"
     if allow_private and any(address in network for network in PRIVATE_NETWORKS):
         return None
     if is_public(address):
@@ -281,8 +278,7 @@ def connect_checked(
     for family, kind, proto, sockaddr in checked:
         sock = socket.socket(family, kind, proto)
         try:
-            if isinstance(timeout, int | float):  # http.client may pass the default sentinel
-                sock.settimeout(timeout)
+            sock.settimeout(timeout)
             if source_address:
                 sock.bind(source_address)
             sock.connect(sockaddr)
@@ -291,26 +287,6 @@ def connect_checked(
             sock.close()
             last_failure = failure
     raise last_failure or OSError(f"{host} resolves to no address")
-
-
-def connect_public(
-    address: tuple[str, int], timeout: Any = None, source_address: Any = None, **kwargs: Any
-) -> socket.socket:
-    """``connect_checked`` for production: public addresses only."""
-    return connect_checked(address, timeout, source_address, allow_private=False)
-
-
-def connect_development(
-    address: tuple[str, int], timeout: Any = None, source_address: Any = None, **kwargs: Any
-) -> socket.socket:
-    """``connect_checked`` for development mode: loopback and private networks too, never
-    link-local or metadata addresses."""
-    return connect_checked(address, timeout, source_address, allow_private=True)
-
-
-def connector(*, allow_private: bool) -> Any:
-    """The ``create_connection`` for a caller's ``*_ALLOW_PRIVATE_HOSTS`` setting."""
-    return connect_development if allow_private else connect_public
 
 
 # --- Deadlines ------------------------------------------------------------------------------------
@@ -408,7 +384,7 @@ class _DeadlineConnection:
         super().__init__(*args, **kwargs)
         self.deadline, self.read_timeout = deadline, read_timeout
         # The one hook http.client offers for choosing how to connect; set per instance.
-        self._create_connection = connector(allow_private=allow_private)
+        self._create_connection = functools.partial(connect_checked, allow_private=allow_private)
 
     def connect(self) -> None:
         # Connecting and the TLS handshake wait at most what is left; a handshake that used it up
@@ -430,7 +406,7 @@ class _DeadlineHTTPSConnection(_DeadlineConnection, http.client.HTTPSConnection)
 
 
 def http_connection(
-    url: str, *, deadline: float, allow_private: bool, read_timeout: float | None = None
+    url: str, *, deadline: float, allow_private: bool
 ) -> http.client.HTTPConnection:
     """A connection to ``url``'s host whose whole exchange ends by ``deadline``."""
     parts = urlsplit(url)
@@ -442,7 +418,6 @@ def http_connection(
         parts.port,
         deadline=deadline,
         allow_private=allow_private,
-        read_timeout=read_timeout,
     )
 
 

@@ -13,9 +13,11 @@
 """
 
 import hashlib
+import hmac
 import json
 from datetime import UTC
 
+from django.conf import settings
 from django.db import migrations
 
 POSTGRES_CREATE = """
@@ -93,9 +95,9 @@ APPEND_ONLY = {
 }
 
 
-def sha256_link(event) -> str:
-    """The bare SHA-256 the trail was chained with before (frozen here as it was)."""
-    payload = {
+def _payload(event, link_key: str) -> dict:
+    """An event's content and its link to the previous one, under ``link_key`` (frozen here)."""
+    return {
         "chain": event.chain,
         "sequence": event.sequence,
         "tenant": event.tenant_id,
@@ -106,16 +108,24 @@ def sha256_link(event) -> str:
         "after": event.after,
         "request_id": event.request_id,
         "created_at": event.created_at.astimezone(UTC).isoformat(),
-        "prev_hash": event.prev_seal,
+        link_key: event.prev_seal,
     }
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _canonical(payload: dict) -> bytes:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sha256_link(event) -> str:
+    """The bare SHA-256 the trail was chained with before."""
+    return hashlib.sha256(_canonical(_payload(event, "prev_hash"))).hexdigest()
 
 
 def hmac_seal(event) -> str:
-    from governance.audit import event_seal
-
-    return event_seal(event)
+    """The v1 seal, as governance.audit.event_seal computes it today (frozen here, so a later
+    scheme never changes what this migration wrote or checks)."""
+    message = b"portal.audit.event.v1\n" + _canonical(_payload(event, "prev_seal"))
+    return hmac.new(settings.AUDIT_CHAIN_KEY.encode(), message, hashlib.sha256).hexdigest()
 
 
 def rechain(apps, schema_editor, *, old_digest, new_digest) -> None:

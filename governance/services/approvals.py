@@ -31,6 +31,9 @@ from portal.catalog.models import RiskTier
 from portal.errors import Conflict, InvalidRequest, NotAllowed
 from tenants.models import Membership, PlatformRole, TenantRole
 
+# Why approvals of a version whose files changed in MLflow no longer hold.
+TAMPERED = "the version's artifact files changed in MLflow after the portal recorded them"
+
 RISK_RANK = {RiskTier.PROHIBITED: 0, RiskTier.HIGH: 1, RiskTier.LIMITED: 2, RiskTier.MINIMAL: 3}
 
 
@@ -203,8 +206,8 @@ def approval_stale_reason(approval: ApprovalRequest) -> str:
     from governance.services.policies import policy_in_force
 
     version = approval.model_version
-    if version.tampered_at is not None:
-        return "the version's artifact files changed in MLflow after the portal recorded them"
+    if version.tampered:
+        return TAMPERED
     if version.artifact_digest != approval.artifact_digest:
         return "the version's artifact changed after the request"
     if version.model.risk_tier != approval.risk_tier:
@@ -224,7 +227,7 @@ def approval_decide(
     with a 409.
     """
     _check_reviewer(reviewer, approval)
-    if approval.model_version.tampered_at is not None:
+    if approval.model_version.tampered:
         raise InvalidRequest(
             "The artifact files of this version changed in MLflow after the portal recorded "
             "them, so it cannot be approved; register the model again as a new version."
@@ -398,7 +401,7 @@ def approvals_expire(*, now: Any = None) -> int:
 def approval_in_force(deployment: Any) -> ApprovalRequest | None:
     """The approved approval that still covers the deployment's exact version and artifact."""
     version = deployment.model_version
-    if version.tampered_at is not None:
+    if version.tampered:
         return None
     return (
         ApprovalRequest.objects.filter(

@@ -18,11 +18,9 @@ from django.utils import timezone
 
 from governance.audit import Actor, audit_record
 from governance.models import ApprovalRequest, Incident
-from governance.services.approvals import approvals_void_for_version
+from governance.services.approvals import TAMPERED, approvals_void_for_version
 from governance.services.incidents import incident_open
 from portal.catalog.models import ModelVersion
-
-VOID_REASON = "the version's artifact files changed in MLflow after the portal recorded them"
 
 
 @transaction.atomic
@@ -31,7 +29,7 @@ def version_tampered(
 ) -> Incident | None:
     """Mark ``version`` tampered (``changes`` say which files differ); None if it already was."""
     version = ModelVersion.objects.select_for_update().select_related("model").get(pk=version.pk)
-    if version.tampered_at is not None:
+    if version.tampered:
         return None
     now = timezone.now()
     report = "; ".join(changes) or "the files differ"
@@ -50,7 +48,7 @@ def version_tampered(
             "changes": changes,
         },
     )
-    voided = approvals_void_for_version(actor=actor, version=version, reason=VOID_REASON)
+    voided = approvals_void_for_version(actor=actor, version=version, reason=TAMPERED)
     serving = list(
         version.deployments.filter(state__in=["deploying", "live"]).values_list("name", "revision")
     )
@@ -89,7 +87,7 @@ def version_manifest_recorded(
     """Record the manifest of a version first recorded with a listing digest, and bind its
     approvals to the manifest's digest (the caller checked that the files give the old one)."""
     version = ModelVersion.objects.select_for_update().get(pk=version.pk)
-    if version.artifact_manifest or version.tampered_at is not None:
+    if version.artifact_manifest or version.tampered:
         return
     before = version.artifact_digest
     approvals = ApprovalRequest.objects.filter(model_version=version, artifact_digest=before)

@@ -25,15 +25,18 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from governance.audit import Actor, audit_record
-from portal.catalog.mlflow_adapter import TENANT_TAG, MlflowModel
+from portal.catalog.mlflow_adapter import TENANT_TAG, MlflowExperiment, MlflowModel
 from portal.catalog.models import ClaimedVia, ModelOwnership
 from tenants.models import Tenant
 
 OWNERSHIP_ACTOR = Actor.system("mlflow sync")
 
 
-def claimed_unit(model: MlflowModel, *, tenants: Iterable[Tenant]) -> Tenant | None:
-    """The unit MLflow says the model belongs to: its tag first, else the longest name prefix."""
+def claimed_unit(
+    model: MlflowModel | MlflowExperiment, *, tenants: Iterable[Tenant]
+) -> Tenant | None:
+    """The unit MLflow says a model (or an experiment) belongs to: its ``portal.tenant`` tag
+    first, else the longest name prefix."""
     tenants = list(tenants)
     tagged = model.tags.get(TENANT_TAG)
     if tagged:

@@ -17,7 +17,6 @@ from django.utils import timezone
 from governance.audit import Actor, apply_updates, audit_record
 from portal.catalog.mlflow_adapter import (
     TENANT_TAG,
-    MlflowExperiment,
     MlflowNotFound,
     MlflowRegistry,
     MlflowUnavailable,
@@ -31,7 +30,7 @@ from portal.catalog.models import (
     RegisteredModel,
     UnassignedModel,
 )
-from portal.catalog.ownership import ownership_claim, ownership_of
+from portal.catalog.ownership import claimed_unit, ownership_claim, ownership_of
 from portal.catalog.sync import registry_sync
 from portal.errors import Conflict, InvalidRequest, NotFound, PortalError
 from tenants.models import Tenant
@@ -117,15 +116,6 @@ def _check_name(*, tenant: Tenant, name: str) -> None:
     raise _refused_name(tenant)
 
 
-def experiment_is_the_units(experiment: MlflowExperiment, *, tenant: Tenant) -> bool:
-    """An experiment is a unit's by its ``portal.tenant`` tag, else by the unit's name prefix."""
-    tagged = experiment.tags.get(TENANT_TAG)
-    if tagged:
-        return tagged == tenant.slug
-    prefix = tenant.mlflow_name_prefix
-    return bool(prefix) and experiment.name.startswith(prefix)
-
-
 def _check_source(
     registry: MlflowRegistry, *, tenant: Tenant, run_id: str, logged_model_id: str
 ) -> None:
@@ -137,7 +127,7 @@ def _check_source(
         experiment = registry.experiment_of(run_id=run_id, logged_model_id=logged_model_id)
     except MlflowNotFound:
         raise refusal from None
-    if not experiment_is_the_units(experiment, tenant=tenant):
+    if claimed_unit(experiment, tenants=[tenant]) != tenant:
         raise refusal
 
 

@@ -105,7 +105,7 @@ def _record_traffic(revisions: list[Deployment], why: str) -> None:
 def rollout_refusal(deployment: Deployment) -> str:
     """Why an approved deployment may not roll out now, or "" when it may."""
     outcome = (deployment.decision or {}).get("outcome")
-    if deployment.model_version.tampered_at is not None:
+    if deployment.model_version.tampered:
         return "The version's artifact files changed in MLflow after the portal recorded them."
     if outcome == "deny":
         return "The policy denied this deployment."

@@ -217,7 +217,7 @@ class ServingRuntime:
                 ),
                 target=Target.LOCAL,
             )
-            .select_related("model_version", "tenant")
+            .select_related("model_version")
         }
         for deployment_id in list(self.servers):
             if deployment_id not in wanted:

@@ -38,5 +38,6 @@ def local_model_servers() -> QuerySet[Deployment]:
         Deployment.objects.dangerously_across_tenants()
         .filter(target=Target.LOCAL, state__in=[DeploymentState.DEPLOYING, DeploymentState.LIVE])
         .select_related("tenant", "model_version__model")
+        .defer("model_version__artifact_manifest")
         .order_by("tenant__slug", "name", "-revision")
     )

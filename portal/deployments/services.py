@@ -101,7 +101,7 @@ def _validate(
 
 
 def _refuse_tampered(version: ModelVersion) -> None:
-    if version.tampered_at is not None:
+    if version.tampered:
         raise InvalidRequest(
             "The artifact files of this version changed in MLflow after the portal recorded "
             "them, so it cannot be deployed; register the model again as a new version."

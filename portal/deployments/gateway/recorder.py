@@ -290,8 +290,3 @@ def recorder() -> Recorder:
             if _recorder is None:
                 _recorder = Recorder()
     return _recorder
-
-
-def recorder_counts() -> dict[str, int]:
-    """Totals waiting in this process's buffer (for tests and the health page)."""
-    return recorder().counts()

@@ -154,6 +154,7 @@ def _load(tenant_id: int, endpoint: str) -> Route | bool:
     live = list(
         revisions.filter(name=name, state=DeploymentState.LIVE)
         .select_related("model_version__model")
+        .defer("model_version__artifact_manifest")
         .order_by("-revision")
     )
     if not live and not revisions.filter(name=name).exists():

@@ -45,7 +45,6 @@ MINIMAL = {
     "interacts_with_people": False,
     "generates_content": False,
 }
-serving_test = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_celery")]
 
 
 def register(tenant, person, mlflow_server, name: str, logged: tuple[str, str]) -> None:

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("catalog", "0002_registeredmodel_risk_tier"),
+        ("catalog", "0003_model_ownership_and_catalog_jobs"),
     ]
 
     operations = [
