@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Func, IntegerField, OuterRef, Q, QuerySet, Subquery
 
-from portal.catalog.models import RegisteredModel, SyncRun, SyncStatus
+from portal.catalog.models import ModelVersion, RegisteredModel, SyncRun, SyncStatus
 
 ORDERINGS = {
     "name": "name",
@@ -24,9 +24,18 @@ def models_search(
     risk_tier: str = "",
     ordering: str = "name",
 ) -> QuerySet[RegisteredModel]:
-    """The tenant's catalog with the latest version and version count, in one query."""
+    """The tenant's catalog with the latest version and version count, in one query.
+
+    Both figures are correlated subqueries over the (model, version) index, so the database
+    computes them for the rows of the page only, and the page's count never joins the versions.
+    """
+    versions = ModelVersion.objects.filter(model=OuterRef("pk")).order_by()
     models = RegisteredModel.objects.annotate(
-        latest_version=Max("versions__version"), version_count=Count("versions")
+        latest_version=Subquery(versions.order_by("-version").values("version")[:1]),
+        version_count=Subquery(
+            versions.annotate(n=Func("pk", function="COUNT")).values("n"),
+            output_field=IntegerField(),
+        ),
     )
     if q:
         models = models.filter(Q(name__icontains=q) | Q(description__icontains=q))
