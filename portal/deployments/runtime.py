@@ -16,7 +16,9 @@ server's health checks or restarts; the loop starts a server once its files are 
 is checked against the version's manifest (``portal.catalog.digests``), whose digest is the one
 approvals are bound to; on any difference the revision fails with what differs and no server
 starts. Verified files are kept under ``SERVING_DIR/verified/<digest>``, so a restart, a rollback
-or a new revision of the same version reuses them (checked again, from disk) without MLflow.
+or a new revision of the same version reuses them (checked again, from disk) without MLflow. A
+kept copy that no wanted revision has used for ``SERVING_VERIFIED_KEEP_DAYS`` is removed (checked
+hourly), so the store holds what can be rolled back to, not every version ever served.
 
 Loading a model runs its code, so a model server runs in a bubblewrap sandbox
 (``portal.deployments.sandbox``) that sees its own model and the Python environment read-only,
@@ -66,6 +68,7 @@ HEALTH_TIMEOUT = urllib3.Timeout(connect=0.5, read=2.0)
 HEARTBEAT_SECONDS = 10.0
 # A revision taken out of the traffic keeps answering this long, for requests already routed to it.
 DRAIN_SECONDS = 10.0
+PRUNE_INTERVAL_SECONDS = 3600.0  # how often unused verified copies are looked for
 # Consecutive failed pings of a server that was ready before it is restarted.
 UNHEALTHY_PINGS = 3
 SOCKET_NAME = "server.sock"
@@ -175,6 +178,7 @@ class ServingRuntime:
         self._stop = threading.Event()
         # Downloads under way, off the reconcile loop: deployment id -> (its result, started at).
         self.downloads: dict[int, tuple[Future[None], float]] = {}
+        self._pruned_at = float("-inf")
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -236,6 +240,26 @@ class ServingRuntime:
                     continue
             self._check(server)
             self._report(deployment, server)
+        if time.monotonic() - self._pruned_at >= PRUNE_INTERVAL_SECONDS:
+            self._pruned_at = time.monotonic()
+            self.prune_verified(in_use={d.model_version.artifact_digest for d in wanted.values()})
+
+    def prune_verified(self, *, in_use: set[str]) -> list[str]:
+        """Remove the kept copies (and abandoned partial downloads) that no revision in ``in_use``
+        needs and that nothing used for ``SERVING_VERIFIED_KEEP_DAYS``; their names, sorted."""
+        store = self.root / "verified"
+        if not store.is_dir():
+            return []
+        cutoff = time.time() - settings.SERVING_VERIFIED_KEEP_DAYS * 86400
+        removed = []
+        for folder in store.iterdir():
+            if folder.name in in_use or folder.stat().st_mtime >= cutoff:
+                continue
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+        if removed:
+            log.info("Removed %s kept model cop(ies) no revision used lately.", len(removed))
+        return sorted(removed)
 
     # --- one server ----------------------------------------------------------------------------
 
@@ -345,6 +369,7 @@ class ServingRuntime:
         if store.is_dir():
             problems = manifest_mismatches(store, manifest)
             if not problems:
+                os.utime(store)  # used: kept for another SERVING_VERIFIED_KEEP_DAYS
                 return store
             log.warning("The kept copy of %s changed (%s); downloading it again.", digest, problems)
             shutil.rmtree(store, ignore_errors=True)

@@ -17,7 +17,7 @@ from governance.models import Incident
 from portal.catalog.mlflow_adapter import MlflowRegistry
 from portal.catalog.sync import registry_sync
 from portal.deployments.models import Deployment
-from portal.deployments.runtime import HEARTBEAT_SECONDS
+from portal.deployments.runtime import HEARTBEAT_SECONDS, ServingRuntime
 from portal.deployments.tests.serving import log_constant_regressor, serving_runtime, wait_for
 from portal.deployments.tests.test_serving import MINIMAL, wait_live
 from tenants.scoping import tenant_scope
@@ -124,3 +124,22 @@ def test_a_slow_mlflow_download_does_not_delay_another_servers_restart(company, 
         assert noticed_after < HEARTBEAT_SECONDS, noticed_after
         assert still_downloading and proxy.stalled >= 1
         assert wait_live(company, slow, timeout=240).serving["state"] == "ready"
+
+
+@pytest.mark.django_db
+def test_kept_copies_no_revision_has_used_for_the_keeping_time_are_removed(settings, tmp_path):
+    settings.SERVING_DIR = tmp_path / "serving"
+    settings.SERVING_VERIFIED_KEEP_DAYS = 30
+    verified = settings.SERVING_DIR / "verified"
+    long_ago = time.time() - 31 * 86400
+    for name in ("forgotten", "in-use", "recent", "forgotten.123.partial"):
+        (verified / name).mkdir(parents=True)
+        (verified / name / "MLmodel").write_text("flavors: {}\n")
+    for name in ("forgotten", "in-use", "forgotten.123.partial"):
+        os.utime(verified / name, (long_ago, long_ago))
+    runtime = ServingRuntime()
+
+    removed = runtime.prune_verified(in_use={"in-use"})
+
+    assert sorted(p.name for p in verified.iterdir()) == ["in-use", "recent"]
+    assert removed == ["forgotten", "forgotten.123.partial"]
