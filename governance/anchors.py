@@ -7,8 +7,10 @@ that no chain ends before its newest anchor: cutting events from the end of a ch
 moved back or deleted, is found as far back as the newest anchor. An anchor never moves back: a
 head behind what a chain's newest anchor records is left for verification to report.
 
-The folder is best on storage the database's administrators cannot write (another host, a
-write-once bucket mounted as a folder); object-store URIs are not supported yet.
+``AUDIT_ANCHOR_URI`` is a folder (a path or ``file://``) or an S3 bucket (``s3://bucket/prefix``,
+through boto3 with its usual credentials and ``AWS_ENDPOINT_URL_S3`` for S3-compatible stores).
+Either is best on storage the database's administrators cannot write: another host, or a bucket
+with object lock (write-once) and no delete right for the portal's credential.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils import timezone
@@ -42,9 +46,85 @@ class Anchor:
     name: str  # the file, relative to the anchor folder
 
 
-def anchor_root() -> Path:
+class AnchorStore(Protocol):
+    """Where anchors are kept; names are ``<chain folder>/<day>.json``."""
+
+    def names(self, folder: str) -> list[str]:
+        """The anchor names in ``folder`` (``*``: in every folder), sorted."""
+        ...
+
+    def read(self, name: str) -> bytes: ...
+
+    def write(self, name: str, data: bytes) -> None: ...
+
+
+class FolderStore:
+    def __init__(self, root: Path):
+        self.root = root
+
+    def __str__(self) -> str:
+        return str(self.root)
+
+    def names(self, folder: str) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(str(p.relative_to(self.root)) for p in self.root.glob(f"{folder}/*.json"))
+
+    def read(self, name: str) -> bytes:
+        return (self.root / name).read_bytes()
+
+    def write(self, name: str, data: bytes) -> None:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}")
+        draft.write_bytes(data)
+        os.replace(draft, path)
+
+
+class BucketStore:
+    """An S3 bucket (or an S3-compatible store) under a key prefix."""
+
+    def __init__(self, bucket: str, prefix: str):
+        import boto3  # only deployments that keep anchors in S3 need it
+
+        self.bucket, self.prefix = bucket, prefix.strip("/")
+        self.s3: Any = boto3.client("s3")
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+
+    def _key(self, name: str) -> str:
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def names(self, folder: str) -> list[str]:
+        base = self._key("")
+        start = base if folder == "*" else self._key(f"{folder}/")
+        found = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=start
+        ):
+            for item in page.get("Contents", []):
+                name = item["Key"][len(base) :]
+                if name.endswith(".json") and name.count("/") == 1:
+                    found.append(name)
+        return sorted(found)
+
+    def read(self, name: str) -> bytes:
+        return self.s3.get_object(Bucket=self.bucket, Key=self._key(name))["Body"].read()
+
+    def write(self, name: str, data: bytes) -> None:
+        self.s3.put_object(
+            Bucket=self.bucket, Key=self._key(name), Body=data, ContentType="application/json"
+        )
+
+
+def anchor_store() -> AnchorStore:
+    """The store ``AUDIT_ANCHOR_URI`` names."""
     uri = settings.AUDIT_ANCHOR_URI
-    return Path(uri.removeprefix("file://"))
+    if uri.startswith("s3://"):
+        parts = urlsplit(uri)
+        return BucketStore(parts.netloc, parts.path)
+    return FolderStore(Path(uri.removeprefix("file://")))
 
 
 def _folder(chain: str) -> str:
@@ -61,10 +141,9 @@ def _signed_fields(chain: str, day: str, sequence: int, seal: str, anchored_at: 
     }
 
 
-def _read(path: Path, root: Path) -> Anchor:
-    name = str(path.relative_to(root))
+def _read(store: AnchorStore, name: str) -> Anchor:
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(store.read(name))
         fields = _signed_fields(
             str(data["chain"]),
             str(data["day"]),
@@ -77,29 +156,32 @@ def _read(path: Path, root: Path) -> Anchor:
             fields["chain"], fields["day"], fields["sequence"], fields["seal"], signed, name
         )
     except (OSError, ValueError, KeyError, TypeError):
-        chain = path.parent.name.replace("-", ":", 1)
-        return Anchor(chain, path.stem, 0, "", False, name)
+        folder, _, file = name.partition("/")
+        return Anchor(folder.replace("-", ":", 1), file.removesuffix(".json"), 0, "", False, name)
 
 
 def anchors_read(chains: Iterable[str] | None = None) -> dict[str, list[Anchor]]:
-    """The anchors in the folder (of ``chains``, or every one), by chain, oldest day first."""
-    root = anchor_root()
+    """The anchors in the store (of ``chains``, or every one), by chain, oldest day first."""
+    store = anchor_store()
     folders = ["*"] if chains is None else [_folder(chain) for chain in chains]
-    paths = sorted({path for folder in folders for path in root.glob(f"{folder}/*.json")})
+    names = sorted({name for folder in folders for name in store.names(folder)})
     found: dict[str, list[Anchor]] = {}
-    for path in paths if root.is_dir() else []:
-        anchor = _read(path, root)
+    for name in names:
+        anchor = _read(store, name)
         found.setdefault(anchor.chain, []).append(anchor)
     for anchors in found.values():
         anchors.sort(key=lambda anchor: (anchor.day, anchor.sequence))
     return found
 
 
-def _write(path: Path, document: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    draft = path.with_name(f".{path.name}.{os.getpid()}")
-    draft.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
-    os.replace(draft, path)
+def _newest_signed(store: AnchorStore, chain: str) -> Anchor | None:
+    """The chain's newest anchor that carries a valid signature, reading from the newest day back
+    (one file per chain, usually)."""
+    for name in reversed(store.names(_folder(chain))):
+        anchor = _read(store, name)
+        if anchor.signed and anchor.chain == chain:
+            return anchor
+    return None
 
 
 def _extends(head: AuditChainHead, anchor: Anchor) -> bool:
@@ -124,12 +206,10 @@ def audit_anchor_heads(*, now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     day = now.astimezone(UTC).date().isoformat()
-    root = anchor_root()
-    existing = anchors_read()
+    store = anchor_store()
     written = 0
     for head in AuditChainHead.objects.filter(last_sequence__gt=0).order_by("chain"):
-        signed = [anchor for anchor in existing.get(head.chain, []) if anchor.signed]
-        newest = max(signed, key=lambda anchor: anchor.sequence, default=None)
+        newest = _newest_signed(store, head.chain)
         if newest is not None and not _extends(head, newest):
             logger.error(
                 "audit chain %s: its head (%s events) does not extend its anchor of %s "
@@ -143,9 +223,10 @@ def audit_anchor_heads(*, now: datetime | None = None) -> int:
         fields = _signed_fields(
             head.chain, day, head.last_sequence, head.last_seal, now.isoformat()
         )
-        _write(
-            root / _folder(head.chain) / f"{day}.json",
-            {**fields, "signature": keyed_digest(PURPOSE, fields)},
+        document = {**fields, "signature": keyed_digest(PURPOSE, fields)}
+        store.write(
+            f"{_folder(head.chain)}/{day}.json",
+            (json.dumps(document, indent=2, sort_keys=True) + "\n").encode(),
         )
         written += 1
     return written

@@ -9,6 +9,7 @@ real servers. README.md lists every variable.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 from pathlib import Path
 from typing import Any
@@ -330,13 +331,17 @@ if len(AUDIT_CHAIN_KEY) < 32:
         "AUDIT_CHAIN_KEY must be at least 32 characters; generate one with "
         "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
     )
-# Where the signed chain heads are written, one file per chain and day: a folder, best on storage
-# the database's administrators cannot write (another host, a write-once bucket mounted as files).
+# Where the signed chain heads are written, one file per chain and day: a folder or an S3 bucket
+# (s3://bucket/prefix), best on storage the database's administrators cannot write.
 AUDIT_ANCHOR_URI = env.str("AUDIT_ANCHOR_URI", str(VAR_DIR / "audit-anchors"))
-if "://" in AUDIT_ANCHOR_URI and not AUDIT_ANCHOR_URI.startswith("file://"):
+if "://" in AUDIT_ANCHOR_URI and not AUDIT_ANCHOR_URI.startswith(("file://", "s3://")):
     raise ImproperlyConfigured(
-        f"AUDIT_ANCHOR_URI must be a folder (a path or file:// URL), got {AUDIT_ANCHOR_URI!r}; "
-        "object stores are not supported yet: mount one as a folder."
+        f"AUDIT_ANCHOR_URI must be a folder (a path or file:// URL) or an S3 bucket "
+        f"(s3://bucket/prefix), got {AUDIT_ANCHOR_URI!r}."
+    )
+if AUDIT_ANCHOR_URI.startswith("s3://") and importlib.util.find_spec("boto3") is None:
+    raise ImproperlyConfigured(
+        "AUDIT_ANCHOR_URI names an S3 bucket, which needs boto3: pip install boto3."
     )
 AUDIT_ANCHOR_INTERVAL_SECONDS = env.int("AUDIT_ANCHOR_INTERVAL_SECONDS", 3600, minimum=60)
 

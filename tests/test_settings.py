@@ -47,7 +47,7 @@ def manage(*args: str, **variables: str) -> subprocess.CompletedProcess:
         ),
         ("SESSION_COOKIE_AGE", "an hour", "SESSION_COOKIE_AGE must be a whole number"),
         ("AUDIT_CHAIN_KEY", "short", "AUDIT_CHAIN_KEY must be at least 32 characters"),
-        ("AUDIT_ANCHOR_URI", "s3://bucket/anchors", "AUDIT_ANCHOR_URI must be a folder"),
+        ("AUDIT_ANCHOR_URI", "gs://bucket/anchors", "AUDIT_ANCHOR_URI must be a folder"),
         ("SERVING_SANDBOX", "firejail", "SERVING_SANDBOX must be one of bwrap, off"),
     ],
 )

@@ -411,6 +411,49 @@ def test_the_beat_task_anchors_each_chain_for_the_day_outside_the_database(busy_
     assert json.loads(path.read_text())["sequence"] == 7
 
 
+@pytest.fixture
+def anchor_bucket(settings, monkeypatch):
+    """AUDIT_ANCHOR_URI in an S3 bucket: moto's S3 server on loopback stands in for the store."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    for name, value in {
+        "AWS_ENDPOINT_URL_S3": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "anchors",
+        "AWS_SECRET_ACCESS_KEY": "anchors-secret",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    import boto3
+
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="audit", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    settings.AUDIT_ANCHOR_URI = "s3://audit/portal/anchors"
+    try:
+        yield s3
+    finally:
+        server.stop()
+
+
+@pytest.mark.django_db
+def test_anchors_kept_in_an_object_store_find_a_cut_chain_and_an_altered_anchor(
+    busy_tenant, anchor_bucket
+):
+    chain = f"tenant:{busy_tenant.pk}"
+    assert "in s3://audit/portal/anchors" in anchor_now()
+    key = f"portal/anchors/tenant-{busy_tenant.pk}/{timezone.now().date().isoformat()}.json"
+    anchor = json.loads(anchor_bucket.get_object(Bucket="audit", Key=key)["Body"].read())
+    assert (anchor["chain"], anchor["sequence"]) == (chain, 6)
+    assert "intact" in verify_command(busy_tenant)
+
+    anchor["sequence"] = 9
+    anchor_bucket.put_object(Bucket="audit", Key=key, Body=json.dumps(anchor).encode())
+    output = verify_command(busy_tenant)
+    assert "BROKEN" in output and "not signed with the audit key" in output
+
+
 @pytest.mark.django_db
 def test_an_altered_anchor_file_is_reported(busy_tenant):
     anchor_now()

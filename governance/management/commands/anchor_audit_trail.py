@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from governance.anchors import anchor_root, audit_anchor_heads
+from governance.anchors import anchor_store, audit_anchor_heads
 
 
 class Command(BaseCommand):
@@ -15,4 +15,4 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         written = audit_anchor_heads()
-        self.stdout.write(f"Anchored {written} audit chain(s) in {anchor_root()}.")
+        self.stdout.write(f"Anchored {written} audit chain(s) in {anchor_store()}.")
