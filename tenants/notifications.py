@@ -410,10 +410,20 @@ def _claim(
                 ok=False, error="Not sent: the endpoint is inactive; activate it and redeliver."
             )
             return None, _close(delivery, inactive)
+        if delivery.lease_expires_at is not None and delivery.attempts >= MAX_ATTEMPTS:
+            # Every attempt so far lost its worker mid-call (its lease ran out unrecorded).
+            lost = Answer(
+                ok=False,
+                error=f"Given up: the worker sending it was lost on all {delivery.attempts} "
+                "attempts; redeliver to try again.",
+            )
+            return None, _close(delivery, lost)
+        # The attempt counts from here: a worker lost mid-call still used one.
+        delivery.attempts += 1
         delivery.lease_expires_at = now + timedelta(
             seconds=settings.WEBHOOK_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS
         )
-        delivery.save(update_fields=["lease_expires_at"])
+        delivery.save(update_fields=["attempts", "lease_expires_at"])
     return delivery, None
 
 
@@ -437,7 +447,6 @@ def _record(claimed: WebhookDelivery, answer: Answer) -> Attempt:
                 delivery.delivery_id,
             )
             return Attempt(status=delivery.status)
-        delivery.attempts += 1
         return _close(delivery, answer)
 
 

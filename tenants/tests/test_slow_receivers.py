@@ -274,3 +274,30 @@ def test_other_tasks_run_while_a_trickling_receiver_holds_a_delivery_on_its_own_
         lambda: AuditVerification.objects.filter(finished_at__isnull=False).exists(), seconds=90
     ), f"the audit check did not run beside the slow delivery:\n{default.output()}"
     assert trickling.open.is_set(), "the delivery ended before the other task ran"
+
+
+@pytest.mark.django_db
+def test_a_delivery_whose_worker_is_lost_on_every_attempt_is_given_up_after_the_last_attempt(
+    company, slow_endpoint, trickling, monkeypatch
+):
+    delivery = pending_delivery(slow_endpoint)
+
+    def worker_lost(_delivery):
+        raise SystemExit("the worker was killed mid-send")
+
+    monkeypatch.setattr(notifications, "_send", worker_lost)
+    for _ in range(notifications.MAX_ATTEMPTS):
+        with tenant_scope(company.a), pytest.raises(SystemExit):
+            notifications.webhook_delivery_attempt(delivery_id=str(delivery.delivery_id))
+        with tenant_scope(company.a):
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(
+                lease_expires_at=timezone.now() - timedelta(seconds=1)
+            )
+
+    with tenant_scope(company.a):
+        outcome = notifications.webhook_delivery_attempt(delivery_id=str(delivery.delivery_id))
+        delivery.refresh_from_db()
+    assert outcome.status == DeliveryStatus.FAILED and outcome.retry_in is None
+    assert delivery.attempts == notifications.MAX_ATTEMPTS
+    assert "lost" in delivery.last_error
+    assert trickling.connections == 0
