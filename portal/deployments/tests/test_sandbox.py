@@ -13,6 +13,10 @@ import asyncio
 import concurrent.futures
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -265,6 +269,48 @@ def test_without_the_sandbox_the_runtime_starts_only_when_told_and_says_what_tha
 
 def test_a_sandbox_starts_here():
     sandbox.probe()
+
+
+def test_a_sandbox_and_everything_in_it_end_when_the_process_that_started_it_is_killed(tmp_path):
+    marker = f"{os.getpid()}{time.monotonic_ns() % 1000}.5"  # a sleep only this test starts
+    (tmp_path / "model").mkdir()
+    (tmp_path / "socket").mkdir()
+    command = sandbox.bwrap_command(
+        model=tmp_path / "model",
+        socket_dir=tmp_path / "socket",
+        code_dir=tmp_path / "model",
+        command=["/bin/sh", "-c", f"sleep {marker} & sleep {marker}"],
+    )
+    launcher = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time; subprocess.Popen(sys.argv[1:]); time.sleep(600)",
+            *command,
+        ]
+    )
+    try:
+        wait_for(lambda: len(sleeping(marker)) == 2, timeout=30, what="the sandboxed processes")
+        launcher.kill()  # as a runtime killed with SIGKILL: no clean-up of its own runs
+        launcher.wait(timeout=10)
+        wait_for(lambda: not sleeping(marker), timeout=10, what="the sandbox to end")
+    finally:
+        launcher.kill()
+        for pid in sleeping(marker):
+            os.kill(pid, signal.SIGKILL)
+
+
+def sleeping(marker: str) -> list[int]:
+    """The pids of the ``sleep <marker>`` processes on this machine."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # not a process, or one that just ended
+            continue
+        if arguments[:2] == [b"sleep", marker.encode()]:
+            found.append(int(entry.name))
+    return found
 
 
 # --- the secret check -----------------------------------------------------------------------------
