@@ -8,13 +8,16 @@ WORKDIR /app
 # bubblewrap sandboxes the local model servers (SERVING_SANDBOX=bwrap); it needs user namespaces.
 RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap \
     && rm -rf /var/lib/apt/lists/*
+# The pinned runtime (with the KServe and SageMaker targets) first, so code changes reuse this layer;
+# then the portal itself, without touching the pins.
+COPY requirements/runtime.txt ./requirements/runtime.txt
+RUN pip install --no-cache-dir -r requirements/runtime.txt
 COPY pyproject.toml README.md ./
 COPY portal ./portal
 COPY tenants ./tenants
 COPY governance ./governance
 COPY chargeback ./chargeback
-COPY benchmarks ./benchmarks
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir --no-deps .
 COPY . .
 # A throwaway audit key for collectstatic, so no key is generated into the image.
 RUN mkdir -p /var/lib/portal /var/lib/portal-anchors \

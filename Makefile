@@ -3,15 +3,29 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test fuzz bench lint format worker beat migrate clean
+.PHONY: install lock run test fuzz bench lint format worker beat migrate clean
 
-$(STAMP): pyproject.toml
+## Install the pinned set of requirements/dev.txt (runtime, every extra, dev tools), then the
+## project itself without touching those pins.
+$(STAMP): pyproject.toml requirements/dev.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+## Pin the dependencies again after editing pyproject.toml, for CPython 3.11 on Linux x86_64:
+## requirements/runtime.txt (the image: runtime and the cloud targets) and requirements/dev.txt
+## (make install and CI: everything, at the same versions). Pins already there are kept unless
+## `make lock LOCK_ARGS=--upgrade` (everything) or `LOCK_ARGS='--upgrade-package django'`.
+UV ?= $(or $(wildcard $(VENV)/bin/uv),uv)
+LOCK := $(UV) pip compile --quiet --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+	--generate-hashes --custom-compile-command 'make lock' $(LOCK_ARGS)
+lock:
+	$(LOCK) pyproject.toml --extra kserve --extra sagemaker -o requirements/runtime.txt
+	$(LOCK) pyproject.toml --all-extras -c requirements/runtime.txt -o requirements/dev.txt
 
 ## Start the portal with demo data on the embedded default (or on DATABASE_URL / REDIS_URL when set).
 run: $(STAMP)
