@@ -24,7 +24,7 @@ UV ?= $(or $(wildcard $(VENV)/bin/uv),uv)
 LOCK := $(UV) pip compile --quiet --python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
 	--generate-hashes --custom-compile-command 'make lock' $(LOCK_ARGS)
 lock:
-	$(LOCK) pyproject.toml --extra kserve --extra sagemaker -o requirements/runtime.txt
+	$(LOCK) pyproject.toml --extra kserve --extra sagemaker --extra s3 -o requirements/runtime.txt
 	$(LOCK) pyproject.toml --all-extras -c requirements/runtime.txt -o requirements/dev.txt
 
 ## Start the portal with demo data on the embedded default (or on DATABASE_URL / REDIS_URL when set).

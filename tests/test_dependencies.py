@@ -29,6 +29,7 @@ LOCAL = {*APPS, "benchmarks", "tests", "conftest"}
 EXTRA_MODULES = {
     "portal/deployments/targets/kserve.py": "kserve",
     "portal/deployments/targets/sagemaker.py": "sagemaker",
+    "governance/anchors.py": "s3",
 }
 # Imported by a benchmark in a virtualenv of its own that the benchmark makes, never here.
 OWN_VIRTUALENV = {"evidently"}
@@ -125,7 +126,7 @@ def pins(lock: str) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("lock", "groups"),
     [
-        ("runtime.txt", ("runtime", "kserve", "sagemaker")),
+        ("runtime.txt", ("runtime", "kserve", "sagemaker", "s3")),
         ("dev.txt", ("runtime", *project()["optional-dependencies"])),
     ],
 )
