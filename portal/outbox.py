@@ -36,7 +36,7 @@ def publish_or_keep(task: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> N
         task.apply_async(args, kwargs)
         return
     try:
-        task.apply_async(args, kwargs, retry_policy=PUBLISH_ONCE)
+        sent = task.apply_async(args, kwargs, retry_policy=PUBLISH_ONCE)
     except BrokerUnavailable as error:
         kept = TaskOutbox.objects.create(
             task_id=str(uuid.uuid4()),
@@ -48,6 +48,8 @@ def publish_or_keep(task: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> N
         logger.warning(
             "Broker unavailable (%s); task %s kept in the outbox as %s", error, task.name, kept
         )
+    else:
+        logger.info("Task %s sent as %s", task.name, sent.id)
 
 
 def outbox_relay(*, limit: int = RELAY_BATCH) -> int:

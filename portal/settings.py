@@ -15,6 +15,7 @@ from typing import Any
 
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from django_guid.integrations import CeleryIntegration
 
 from portal.env import Env, private_key_file
 
@@ -64,6 +65,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_guid",
     "portal",
     "tenants",
     "portal.catalog",
@@ -460,6 +462,12 @@ CONTENT_SECURITY_POLICY = (
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 
+# The request id: portal.middleware.RequestIdMiddleware keeps a caller's well-formed X-Request-ID
+# or makes one, and answers it; django-guid holds it for every log line and audit event, and its
+# Celery integration carries it into the tasks the request enqueues (in the X-Request-ID header of
+# the task message). A task that nothing enqueued (beat's) gets a fresh id of its own.
+DJANGO_GUID = {"GUID_HEADER_NAME": "X-Request-ID", "INTEGRATIONS": [CeleryIntegration()]}
+
 # --- REST API -----------------------------------------------------------------------------------
 
 REST_FRAMEWORK: dict[str, Any] = {
@@ -532,8 +540,19 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every line names the request (or task) that caused it, "-" when none did.
+    "filters": {"request_id": {"()": "portal.middleware.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"}
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    # django-guid says at INFO what it does with each id; the ids are in every line already.
+    "loggers": {"django.request": {"level": "ERROR"}, "django_guid": {"level": "WARNING"}},
 }
