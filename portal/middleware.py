@@ -1,10 +1,10 @@
 """Request-wide middleware: the client's address behind the portal's proxy, a request id for logs
-and the audit trail, security headers, and JSON errors under /api/ and /serve/; and the log filter
-that writes the request id into every log line.
+and the audit trail, and JSON errors under /api/ and /serve/; and the log filter that writes the
+request id into every log line.
 
 The request id lives in django-guid's context (``django_guid.get_guid()``): its Celery integration
 carries it into the tasks a request enqueues, and gives a task that nothing enqueued (beat's) a
-fresh one."""
+fresh one. django-csp sends the Content-Security-Policy."""
 
 from __future__ import annotations
 
@@ -69,19 +69,6 @@ class RequestIdMiddleware:
         finally:
             clear_guid()  # nothing the thread logs after the answer carries it
         response["X-Request-ID"] = request_id
-        return response
-
-
-class ContentSecurityPolicyMiddleware:
-    """Sends the portal's Content-Security-Policy: everything from this origin, nothing inline."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        policy = getattr(response, "content_security_policy", settings.CONTENT_SECURITY_POLICY)
-        response.setdefault("Content-Security-Policy", policy)
         return response
 
 

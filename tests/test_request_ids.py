@@ -137,3 +137,21 @@ def test_a_request_id_that_is_not_8_to_64_plain_characters_is_replaced_by_a_fres
         assert re.fullmatch(r"[0-9a-f]{32}", answer["X-Request-ID"]), sent
     kept = "a.B_c:d-1234"
     assert client.get("/healthz", HTTP_X_REQUEST_ID=kept)["X-Request-ID"] == kept
+
+
+def test_the_api_docs_alone_may_use_inline_styles(client):
+    docs = client.get("/api/docs/")["Content-Security-Policy"]
+    page = client.get("/login/")["Content-Security-Policy"]
+    directives = {part.split()[0]: part.split()[1:] for part in page.split("; ")}
+    assert directives == {
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "style-src": ["'self'"],
+        "script-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+    assert "style-src 'self' 'unsafe-inline'" in docs
+    assert sorted(docs.replace(" 'unsafe-inline'", "").split("; ")) == sorted(page.split("; "))
