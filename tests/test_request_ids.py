@@ -13,10 +13,14 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django_guid import clear_guid, get_guid, set_guid
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from conftest import make_token
+from portal import outbox
 from portal.catalog.models import SyncRun
 from portal.catalog.tasks import sync_tenant
+from portal.models import TaskOutbox
 from tenants.scoping import tenant_scope
 from tests.processes import AppServer, CeleryWorker, database_url, wait_for
 
@@ -155,3 +159,36 @@ def test_the_api_docs_alone_may_use_inline_styles(client):
     }
     assert "style-src 'self' 'unsafe-inline'" in docs
     assert sorted(docs.replace(" 'unsafe-inline'", "").split("; ")) == sorted(page.split("; "))
+
+
+@pytest.mark.django_db
+def test_a_task_kept_in_the_outbox_is_sent_later_under_the_id_of_the_request_that_enqueued_it(
+    monkeypatch,
+):
+    from portal.celery import app
+
+    class BrokerDown:
+        name = "catalog.sync_tenant"
+
+        def __init__(self) -> None:
+            self.app = app
+
+        def apply_async(self, *args, **kwargs):
+            raise BrokerUnavailable("the broker is not answering")
+
+    set_guid("trace-kept-0001")
+    try:
+        outbox.publish_or_keep(BrokerDown(), (), {"tenant_id": 1})
+    finally:
+        clear_guid()
+    assert TaskOutbox.objects.get().request_id == "trace-kept-0001"
+
+    sent: list[tuple[str, str | None]] = []
+    monkeypatch.setattr(app, "send_task", lambda name, **options: sent.append((name, get_guid())))
+    set_guid("relay-run-0001")  # the relay task's own id
+    try:
+        assert outbox.outbox_relay() == 1
+        assert get_guid() == "relay-run-0001"
+    finally:
+        clear_guid()
+    assert sent == [("catalog.sync_tenant", "trace-kept-0001")]
