@@ -23,9 +23,9 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
+from django_guid import get_guid
 
 from governance.models import AuditChainHead, AuditEvent, AuditVerification
-from portal.middleware import current_request_id
 
 if TYPE_CHECKING:
     from governance.anchors import Anchor
@@ -148,7 +148,7 @@ def audit_record_many(
         return []
     key = chain_key(tenant_id)
     last_sequence, last_seal = _lock_chain_head(key)
-    now, request_id = timezone.now(), current_request_id()
+    now, request_id = timezone.now(), get_guid() or ""
     events = []
     for change in changes:
         event = AuditEvent(

@@ -17,6 +17,7 @@ import os
 from celery import Celery
 from celery.contrib.django.task import DjangoTask
 from django.db import transaction
+from django_guid import get_guid, set_guid
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
@@ -24,6 +25,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 class PortalTask(DjangoTask):
     """Every task of the portal: ``delay_on_commit`` keeps what the broker cannot take."""
+
+    def apply(self, *args, **kwargs):
+        """Run in this process (eager mode): the task logs under an id of its own, and the
+        caller's request id is back once it is done."""
+        request_id = get_guid()
+        try:
+            return super().apply(*args, **kwargs)
+        finally:
+            set_guid(request_id)
 
     def delay_on_commit(self, *args, **kwargs) -> None:
         from portal.outbox import publish_or_keep  # models load after the Celery app

@@ -1,32 +1,38 @@
 """Request-wide middleware: the client's address behind the portal's proxy, a request id for logs
-and the audit trail, security headers, and JSON errors under /api/ and /serve/."""
+and the audit trail, and JSON errors under /api/ and /serve/; and the log filter that writes the
+request id into every log line.
+
+The request id lives in django-guid's context (``django_guid.get_guid()``): its Celery integration
+carries it into the tasks a request enqueues, and gives a task that nothing enqueued (beat's) a
+fresh one. django-csp sends the Content-Security-Policy."""
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 import re
 import uuid
 from collections.abc import Callable
-from contextvars import ContextVar
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django_guid import clear_guid, get_guid, set_guid
+from django_guid.log_filters import CorrelationId
 
 from portal.http_errors import json_error_for_exception, json_error_for_status, wants_json
 
-_request_id: ContextVar[str] = ContextVar("request_id", default="")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+NO_REQUEST_ID = "-"
 
 
-def current_request_id() -> str:
-    """The id of the request (or task) being served, or an empty string outside of one."""
-    return _request_id.get()
+class RequestIdFilter(CorrelationId):
+    """Sets ``correlation_id`` on every log record: the id of the request or task being served,
+    ``-`` outside of one (start-up, a command)."""
 
-
-def set_request_id(value: str):
-    """Set the id for work outside a request (a task, a command); returns a token to reset it."""
-    return _request_id.set(value)
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.correlation_id = get_guid() or NO_REQUEST_ID
+        return True
 
 
 class TrustedProxyMiddleware:
@@ -48,7 +54,8 @@ class TrustedProxyMiddleware:
 
 
 class RequestIdMiddleware:
-    """Takes a well-formed ``X-Request-ID`` from the caller or makes one, and echoes it back."""
+    """Takes a well-formed ``X-Request-ID`` from the caller (8 to 64 letters, digits or ``._:-``) or
+    makes one, serves the request under it, and echoes it back."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -56,25 +63,12 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        token = _request_id.set(request_id)
+        set_guid(request_id)
         try:
             response = self.get_response(request)
         finally:
-            _request_id.reset(token)
+            clear_guid()  # nothing the thread logs after the answer carries it
         response["X-Request-ID"] = request_id
-        return response
-
-
-class ContentSecurityPolicyMiddleware:
-    """Sends the portal's Content-Security-Policy: everything from this origin, nothing inline."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        policy = getattr(response, "content_security_policy", settings.CONTENT_SECURITY_POLICY)
-        response.setdefault("Content-Security-Policy", policy)
         return response
 
 

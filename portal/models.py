@@ -19,6 +19,7 @@ class TaskOutbox(models.Model):
     kwargs = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now)
     last_error = models.CharField(max_length=500, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)  # of the request that enqueued it
 
     class Meta:
         ordering = ["id"]

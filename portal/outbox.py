@@ -8,7 +8,9 @@ left without its task.
 
 Beat runs ``portal.relay_outbox`` every 30 seconds; the worker running it sends what the outbox
 holds, oldest first, under the kept task ids, and deletes each row once sent. A relay stopped
-between sending and deleting sends that task again later; tasks are safe to run twice.
+between sending and deleting sends that task again later; tasks are safe to run twice. A kept
+task is sent under the request id of the request that enqueued it, so its log lines name that
+request as if the broker had taken it at once.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
+from django_guid import get_guid, set_guid
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from portal.models import TaskOutbox
@@ -36,7 +39,7 @@ def publish_or_keep(task: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> N
         task.apply_async(args, kwargs)
         return
     try:
-        task.apply_async(args, kwargs, retry_policy=PUBLISH_ONCE)
+        sent = task.apply_async(args, kwargs, retry_policy=PUBLISH_ONCE)
     except BrokerUnavailable as error:
         kept = TaskOutbox.objects.create(
             task_id=str(uuid.uuid4()),
@@ -44,20 +47,25 @@ def publish_or_keep(task: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> N
             args=list(args),
             kwargs=kwargs,
             last_error=str(error)[:500],
+            request_id=get_guid() or "",
         )
         logger.warning(
             "Broker unavailable (%s); task %s kept in the outbox as %s", error, task.name, kept
         )
+    else:
+        logger.info("Task %s sent as %s", task.name, sent.id)
 
 
 def outbox_relay(*, limit: int = RELAY_BATCH) -> int:
     """Send the kept tasks, oldest first; returns how many were sent. Stops at a broker failure."""
     from portal.celery import app
 
+    relay_id = get_guid()
     with transaction.atomic():
         rows = list(TaskOutbox.objects.select_for_update(skip_locked=True).order_by("pk")[:limit])
         sent: list[int] = []
         for row in rows:
+            set_guid(row.request_id or relay_id)  # what django-guid puts in the message
             try:
                 app.send_task(
                     row.task_name,
@@ -70,6 +78,8 @@ def outbox_relay(*, limit: int = RELAY_BATCH) -> int:
                 TaskOutbox.objects.filter(pk=row.pk).update(last_error=str(error)[:500])
                 logger.warning("Outbox relay stopped: the broker is unavailable (%s)", error)
                 break
+            finally:
+                set_guid(relay_id)
             sent.append(row.pk)
         TaskOutbox.objects.filter(pk__in=sent).delete()
     return len(sent)

@@ -6,6 +6,8 @@ import sys
 import threading
 from typing import ClassVar
 
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -14,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -59,12 +62,9 @@ class ApiDocsView(SpectacularSwaggerSplitView):
     """Swagger UI from the app's own static files; it sets a few inline styles as it renders."""
 
     @extend_schema(exclude=True)
+    @method_decorator(csp_update({"style-src": [UNSAFE_INLINE]}))
     def get(self, request, *args, **kwargs):
-        response = super().get(request, *args, **kwargs)
-        response.content_security_policy = settings.CONTENT_SECURITY_POLICY.replace(
-            "style-src 'self'", "style-src 'self' 'unsafe-inline'"
-        )
-        return response
+        return super().get(request, *args, **kwargs)
 
 
 class SchemaView(SpectacularAPIView):

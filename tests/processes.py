@@ -181,7 +181,7 @@ class RedisServer:
 
 class CeleryWorker:
     """``celery worker --pool solo`` of the portal on the test database and the given broker,
-    consuming the given queues (all of them unless named)."""
+    consuming the given queues (all of them unless named), logging from ``loglevel`` up."""
 
     def __init__(
         self,
@@ -190,11 +190,13 @@ class CeleryWorker:
         broker_url: str,
         env: dict[str, str] | None = None,
         queues: tuple[str, ...] = (),
+        loglevel: str = "WARNING",
     ) -> None:
         from django.conf import settings
 
         self.log = log
         self.queues = queues
+        self.loglevel = loglevel
         self.env = {
             key: value
             for key, value in os.environ.items()
@@ -214,7 +216,7 @@ class CeleryWorker:
         self.process = _spawn(
             [
                 *("-m", "celery", "-A", "portal", "worker", "--pool", "solo"),
-                *("--loglevel", "WARNING"),
+                *("--loglevel", self.loglevel),
                 *("--without-heartbeat", "--without-gossip", "--without-mingle"),
                 *(("--queues", ",".join(self.queues)) if self.queues else ()),
             ],
