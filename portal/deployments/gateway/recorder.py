@@ -60,6 +60,7 @@ class Recorder:
         self.max_bytes = settings.GATEWAY_CAPTURE_MAX_BYTES if max_bytes is None else max_bytes
         self.interval = interval or settings.GATEWAY_FLUSH_SECONDS
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()  # held for the whole of a flush, writes and all
         self._captures: list[Any] = []
         self._captured_bytes = 0
         self._counters: dict[tuple[int, datetime], Counter] = {}
@@ -138,6 +139,10 @@ class Recorder:
                 connection.close()  # this thread's own connection; none is kept idle
 
     def flush(self) -> None:
+        with self._flushing:
+            self._flush()
+
+    def _flush(self) -> None:
         with self._lock:
             captures, self._captures = self._captures, []
             counters, self._counters = self._counters, {}
@@ -183,8 +188,8 @@ class Recorder:
         return {key: c for key, c in counters.items() if key[0] in existing}
 
     def reset(self) -> None:
-        """Forget what is buffered (tests start from nothing)."""
-        with self._lock:
+        """Forget what is buffered, once a flush under way has ended (tests start from nothing)."""
+        with self._flushing, self._lock:
             self._captures, self._counters = [], {}
             self._captured_bytes = 0
 

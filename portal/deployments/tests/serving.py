@@ -166,7 +166,9 @@ def serving_runtime(**options: Any) -> Iterator[Any]:
         yield runtime
     finally:
         runtime.stop()
-        thread.join(timeout=30)
+        # Nothing of the runtime may still write when the test's database is emptied after it.
+        thread.join(timeout=120)
+        assert not thread.is_alive(), "the serving runtime did not stop within 120 s"
 
 
 def wait_for(check: Callable[[], Any], *, timeout: float = 120, what: str = "") -> Any:
