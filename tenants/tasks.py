@@ -1,4 +1,4 @@
-"""Outgoing notification tasks: one webhook delivery, one email. Enqueued by ``notifications``.
+"""Outgoing notification tasks: one webhook delivery, one email. Enqueued by ``notifications``; a delivery is sent by ``webhooks``.
 
 Both run on the ``webhooks`` queue (``portal/celery.py``): a slow receiver or mail relay occupies a
 worker of that queue only, never one that runs rollouts, syncs or the month close.
@@ -12,18 +12,18 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 
-from tenants import notifications
+from tenants import webhooks
 from tenants.scoping import tenant_scope
 
 
-# max_retries=None: the bound is the delivery's own attempt count (notifications.MAX_ATTEMPTS),
+# max_retries=None: the bound is the delivery's own attempt count (webhooks.MAX_ATTEMPTS),
 # which also holds when the broker hands the same task out twice.
 @shared_task(name="tenants.deliver_webhook", bind=True, acks_late=True, max_retries=None)
 def deliver_webhook(
     self: Any, *, tenant_id: int, delivery_id: str, behind_lease: bool = False
 ) -> str:
     with tenant_scope(tenant_id):
-        attempt = notifications.webhook_delivery_attempt(
+        attempt = webhooks.webhook_delivery_attempt(
             delivery_id=delivery_id, behind_lease=behind_lease
         )
     if attempt.retry_in is not None:

@@ -25,7 +25,7 @@ from chargeback.tasks import check_budgets
 from chargeback.tests.factories import at, live_deployment
 from conftest import TEST_ACTOR, client_for
 from governance.models import AuditEvent
-from tenants import notifications
+from tenants import notifications, webhooks
 from tenants.scoping import tenant_scope
 
 pytestmark = pytest.mark.django_db
@@ -134,9 +134,9 @@ def webhook(company, settings, monkeypatch, eager_celery):
 
     def receive(url, *, body, headers):
         received.append((body, headers))
-        return notifications.Answer(ok=True, status_code=200)
+        return webhooks.Answer(ok=True, status_code=200)
 
-    monkeypatch.setattr(notifications, "_post", receive)
+    monkeypatch.setattr(webhooks, "_post", receive)
     with tenant_scope(company.a):
         endpoint = notifications.webhook_endpoint_create(
             actor=TEST_ACTOR,
@@ -172,7 +172,7 @@ def test_each_threshold_alerts_once_a_month_by_email_and_signed_webhook(
     assert [json.loads(body)["data"]["threshold"] for body, _ in received] == [50, 80, 100]
     for body, headers in received:
         assert headers["X-Portal-Event"] == THRESHOLD_EVENT
-        assert headers["X-Portal-Signature"] == notifications.sign(
+        assert headers["X-Portal-Signature"] == webhooks.sign(
             secret=secret,
             delivery_id=headers["X-Portal-Delivery"],
             timestamp=headers["X-Portal-Timestamp"],

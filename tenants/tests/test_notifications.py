@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 
 from conftest import client_for, make_token
 from governance.models import AuditEvent
-from tenants import notifications, tasks
+from tenants import tasks, webhooks
 from tenants.models import DeliveryStatus, WebhookDelivery
 from tenants.notifications import notify
 from tenants.scoping import tenant_scope
@@ -138,7 +138,7 @@ def test_a_receiver_answering_500_is_retried_until_the_bound_and_the_failure_is_
     with django_capture_on_commit_callbacks(execute=True):
         [delivery] = announce(company)
 
-    assert len(receiver.received) == notifications.MAX_ATTEMPTS == 5
+    assert len(receiver.received) == webhooks.MAX_ATTEMPTS == 5
     assert {r.headers["X-Portal-Delivery"] for r in receiver.received} == {
         str(delivery.delivery_id)
     }
@@ -172,7 +172,7 @@ def test_retries_back_off_exponentially_from_the_configured_base(company, receiv
     [delivery] = announce(company)  # not committed: nothing enqueued, the test drives attempts
     with tenant_scope(company.a):
         waits = [
-            notifications.webhook_delivery_attempt(delivery_id=str(delivery.delivery_id)).retry_in
+            webhooks.webhook_delivery_attempt(delivery_id=str(delivery.delivery_id)).retry_in
             for _ in range(5)
         ]
     assert waits == [30, 60, 120, 240, None]

@@ -20,7 +20,7 @@ from conftest import TEST_ACTOR, client_for
 from governance.audit import audit_record
 from governance.models import AuditVerification
 from governance.tasks import verify_audit_trail
-from tenants import notifications, services
+from tenants import notifications, services, webhooks
 from tenants import tasks as notify_tasks
 from tenants.models import DeliveryStatus, Tenant, WebhookDelivery, WebhookEndpoint
 from tenants.notifications import notify
@@ -65,7 +65,7 @@ class AttemptInThread:
 
     def __init__(self, delivery: WebhookDelivery) -> None:
         self.delivery = delivery
-        self.outcome: notifications.Attempt | None = None
+        self.outcome: webhooks.Attempt | None = None
         self.seconds: float | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -74,7 +74,7 @@ class AttemptInThread:
         started = time.monotonic()
         try:
             with tenant_scope(self.delivery.tenant_id):
-                self.outcome = notifications.webhook_delivery_attempt(
+                self.outcome = webhooks.webhook_delivery_attempt(
                     delivery_id=str(self.delivery.delivery_id)
                 )
         finally:
@@ -123,7 +123,7 @@ def test_a_trickling_receiver_is_cut_at_the_deadline_and_retried_later_while_the
 
     attempt.join(seconds=30)
     assert attempt.seconds is not None and attempt.seconds < 2 + 4, attempt.seconds
-    assert attempt.outcome == notifications.Attempt(status=DeliveryStatus.PENDING, retry_in=30)
+    assert attempt.outcome == webhooks.Attempt(status=DeliveryStatus.PENDING, retry_in=30)
     with tenant_scope(company.a):
         delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.PENDING
@@ -156,7 +156,7 @@ def test_an_owner_deletes_an_endpoint_at_once_while_its_receiver_trickles(
     assert trickling.open.is_set(), "the receiver stopped trickling before the endpoint was deleted"
 
     attempt.join(seconds=30)
-    assert attempt.outcome == notifications.Attempt(status="gone")
+    assert attempt.outcome == webhooks.Attempt(status="gone")
     with tenant_scope(company.a):
         assert not WebhookDelivery.objects.filter(pk=delivery.pk).exists()
 
@@ -170,7 +170,7 @@ def test_a_delivery_in_flight_is_not_sent_twice_and_a_lost_one_is_sent_after_its
     assert trickling.open.wait(timeout=10), "the delivery never reached the receiver"
 
     with tenant_scope(company.a):
-        second = notifications.webhook_delivery_attempt(delivery_id=str(delivery.delivery_id))
+        second = webhooks.webhook_delivery_attempt(delivery_id=str(delivery.delivery_id))
     assert second.status == DeliveryStatus.PENDING
     assert second.retry_in is not None and second.retry_in > 2  # after the first one's lease
     assert trickling.connections == 1
@@ -285,19 +285,19 @@ def test_a_delivery_whose_worker_is_lost_on_every_attempt_is_given_up_after_the_
     def worker_lost(_delivery):
         raise SystemExit("the worker was killed mid-send")
 
-    monkeypatch.setattr(notifications, "_send", worker_lost)
-    for _ in range(notifications.MAX_ATTEMPTS):
+    monkeypatch.setattr(webhooks, "_send", worker_lost)
+    for _ in range(webhooks.MAX_ATTEMPTS):
         with tenant_scope(company.a), pytest.raises(SystemExit):
-            notifications.webhook_delivery_attempt(delivery_id=str(delivery.delivery_id))
+            webhooks.webhook_delivery_attempt(delivery_id=str(delivery.delivery_id))
         with tenant_scope(company.a):
             WebhookDelivery.objects.filter(pk=delivery.pk).update(
                 lease_expires_at=timezone.now() - timedelta(seconds=1)
             )
 
     with tenant_scope(company.a):
-        outcome = notifications.webhook_delivery_attempt(delivery_id=str(delivery.delivery_id))
+        outcome = webhooks.webhook_delivery_attempt(delivery_id=str(delivery.delivery_id))
         delivery.refresh_from_db()
     assert outcome.status == DeliveryStatus.FAILED and outcome.retry_in is None
-    assert delivery.attempts == notifications.MAX_ATTEMPTS
+    assert delivery.attempts == webhooks.MAX_ATTEMPTS
     assert "lost" in delivery.last_error
     assert trickling.connections == 0

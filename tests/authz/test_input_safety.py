@@ -26,8 +26,8 @@ from portal.catalog.models import ModelVersion
 from portal.monitoring.models import Baseline
 from portal.urls_safety import PrivateAddressRefused, open_url
 from tenants.models import WebhookEndpoint
-from tenants.notifications import _post
 from tenants.scoping import tenant_scope
+from tenants.webhooks import _post
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 

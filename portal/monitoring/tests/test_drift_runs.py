@@ -14,7 +14,7 @@ from portal.monitoring.models import DriftRun, Monitor
 from portal.monitoring.store import capture_compact
 from portal.monitoring.tests.conftest import capture, make_deployment
 from portal.monitoring.tests.test_baselines import training_csv
-from tenants import notifications
+from tenants import notifications, webhooks
 from tenants.models import WebhookDelivery
 from tenants.scoping import tenant_scope
 
@@ -154,9 +154,9 @@ def test_a_drifting_run_fires_every_action_once_with_signed_webhooks(
 
     def receive(url, *, body, headers):
         sent.append((body, headers))
-        return notifications.Answer(ok=True, status_code=200)
+        return webhooks.Answer(ok=True, status_code=200)
 
-    monkeypatch.setattr(notifications, "_post", receive)
+    monkeypatch.setattr(webhooks, "_post", receive)
     with tenant_scope(company.a):
         endpoint = notifications.webhook_endpoint_create(
             actor=ACTOR,
@@ -188,7 +188,7 @@ def test_a_drifting_run_fires_every_action_once_with_signed_webhooks(
     events = sorted(headers["X-Portal-Event"] for _, headers in sent)
     assert events == [services.DRIFT_EVENT, services.RETRAIN_EVENT]
     for body, headers in sent:
-        expected = notifications.sign(
+        expected = webhooks.sign(
             secret=endpoint.secret,
             delivery_id=headers["X-Portal-Delivery"],
             timestamp=headers["X-Portal-Timestamp"],
