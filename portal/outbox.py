@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from celery import current_app
 from django.db import transaction
 from django_guid import get_guid, set_guid
 from kombu.exceptions import OperationalError as BrokerUnavailable
@@ -58,8 +59,6 @@ def publish_or_keep(task: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> N
 
 def outbox_relay(*, limit: int = RELAY_BATCH) -> int:
     """Send the kept tasks, oldest first; returns how many were sent. Stops at a broker failure."""
-    from portal.celery import app
-
     relay_id = get_guid()
     with transaction.atomic():
         rows = list(TaskOutbox.objects.select_for_update(skip_locked=True).order_by("pk")[:limit])
@@ -67,7 +66,7 @@ def outbox_relay(*, limit: int = RELAY_BATCH) -> int:
         for row in rows:
             set_guid(row.request_id or relay_id)  # what django-guid puts in the message
             try:
-                app.send_task(
+                current_app.send_task(
                     row.task_name,
                     args=row.args,
                     kwargs=row.kwargs,
