@@ -13,18 +13,47 @@ for ``webhooks``.
 
 import functools
 import os
+from collections import OrderedDict
 
 from celery import Celery
 from celery.contrib.django.task import DjangoTask
+from celery.worker.request import Request
 from django.db import transaction
 from django_guid import get_guid, set_guid
+from django_guid.config import settings as guid_settings
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 
+# The worker writes "Task ... received" before the task runs, when no request id is set yet:
+# the request id each message carries, by task id, until that line has been written.
+_RECEIVED: OrderedDict[str, str] = OrderedDict()
+_RECEIVED_KEPT = 1000  # with INFO lines off, nothing reads them; the oldest are forgotten
+
+
+class PortalRequest(Request):
+    """A task message taken by the worker; remembers the request id the message carries."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        request_id = self.request_dict.get(guid_settings.guid_header_name)
+        if request_id:
+            _RECEIVED[self.id] = request_id
+            while len(_RECEIVED) > _RECEIVED_KEPT:
+                _RECEIVED.popitem(last=False)
+
+
+def request_id_of_received(task_id: str) -> str | None:
+    """The request id of a message the worker has just taken, once (for its "received" line)."""
+    return _RECEIVED.pop(task_id, None)
+
+
 class PortalTask(DjangoTask):
-    """Every task of the portal: ``delay_on_commit`` keeps what the broker cannot take."""
+    """Every task of the portal: ``delay_on_commit`` keeps what the broker cannot take, and the
+    worker's line on taking its message names the request that sent it."""
+
+    Request = PortalRequest
 
     def apply(self, *args, **kwargs):
         """Run in this process (eager mode): the task logs under an id of its own, and the

@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django_guid import clear_guid, get_guid, set_guid
 from django_guid.log_filters import CorrelationId
 
+from portal.celery import request_id_of_received
 from portal.http_errors import json_error_for_exception, json_error_for_status, wants_json
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
@@ -28,10 +29,15 @@ NO_REQUEST_ID = "-"
 
 class RequestIdFilter(CorrelationId):
     """Sets ``correlation_id`` on every log record: the id of the request or task being served,
-    ``-`` outside of one (start-up, a command)."""
+    ``-`` outside of one (start-up, a command). The worker's line on taking a task's message
+    names the request that sent it, though the task has not started yet."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.correlation_id = get_guid() or NO_REQUEST_ID
+        request_id = get_guid()
+        data = getattr(record, "data", None)
+        if record.name == "celery.worker.strategy" and isinstance(data, dict):
+            request_id = request_id_of_received(str(data.get("id"))) or request_id
+        record.correlation_id = request_id or NO_REQUEST_ID
         return True
 
 
