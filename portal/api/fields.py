@@ -24,8 +24,25 @@ class StrictBooleanField(serializers.BooleanField):
         raise AssertionError("unreachable")  # fail() raises
 
 
-# For ModelSerializers: a model's BooleanField becomes a StrictBooleanField.
+class StrictDecimalField(serializers.DecimalField):
+    """A decimal written as a JSON string (``"12.50"``), as the schema says. DRF's own field also
+    takes a JSON number, whose exact value a client's floating point may already have changed
+    (``0.1 + 0.2``); an amount that must add up to the cent is refused in that form."""
+
+    default_error_messages = {
+        "not_a_string": 'Write the amount as a string, such as "12.50": a JSON number may '
+        "already have lost its exact value."
+    }
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+# For ModelSerializers: a model's BooleanField and DecimalField become the strict ones.
 STRICT_FIELD_MAPPING = {
     **serializers.ModelSerializer.serializer_field_mapping,
     models.BooleanField: StrictBooleanField,
+    models.DecimalField: StrictDecimalField,
 }

@@ -5,7 +5,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from portal.api.fields import StrictBooleanField
+from portal.api.fields import StrictBooleanField, StrictDecimalField
 from portal.deployments.models import Environment
 from portal.insights.kpis import MAX_MONTHS
 from portal.insights.models import RoiInputs
@@ -79,16 +79,16 @@ AMOUNT = {"max_digits": 7, "decimal_places": 2, "min_value": Decimal(0)}
 
 class RoiInputsSerializer(serializers.ModelSerializer):
     team_size = serializers.IntegerField(min_value=0, max_value=100000, required=False)
-    avg_salary = serializers.DecimalField(  # its column is narrower than MONEY's
+    avg_salary = StrictDecimalField(  # its column is narrower than MONEY's
         max_digits=12, decimal_places=2, min_value=Decimal(0), required=False
     )
-    avg_incident_cost = serializers.DecimalField(**MONEY, required=False)  # type: ignore[arg-type]
-    investment = serializers.DecimalField(**MONEY, required=False)  # type: ignore[arg-type]
-    weeks_to_production_before = serializers.DecimalField(**AMOUNT, required=False)  # type: ignore[arg-type]
-    weeks_to_production_with_platform = serializers.DecimalField(**AMOUNT, required=False)  # type: ignore[arg-type]
-    models_per_year = serializers.DecimalField(**AMOUNT, required=False)  # type: ignore[arg-type]
-    incidents_per_year = serializers.DecimalField(**AMOUNT, required=False)  # type: ignore[arg-type]
-    incident_reduction = serializers.DecimalField(
+    avg_incident_cost = StrictDecimalField(**MONEY, required=False)  # type: ignore[arg-type]
+    investment = StrictDecimalField(**MONEY, required=False)  # type: ignore[arg-type]
+    weeks_to_production_before = StrictDecimalField(**AMOUNT, required=False)  # type: ignore[arg-type]
+    weeks_to_production_with_platform = StrictDecimalField(**AMOUNT, required=False)  # type: ignore[arg-type]
+    models_per_year = StrictDecimalField(**AMOUNT, required=False)  # type: ignore[arg-type]
+    incidents_per_year = StrictDecimalField(**AMOUNT, required=False)  # type: ignore[arg-type]
+    incident_reduction = StrictDecimalField(
         max_digits=4,
         decimal_places=3,
         min_value=Decimal(0),

@@ -119,6 +119,18 @@ def test_a_salary_too_large_for_its_column_is_a_400_not_a_500(company):
 
 
 @pytest.mark.django_db
+def test_an_amount_sent_as_a_json_number_is_a_400_that_says_to_write_it_as_a_string(company):
+    url = f"/api/v1/tenants/{company.a.slug}/roi/"
+    answer = client_for(company.alice).put(
+        url, {"avg_salary": 0, "incidents_per_year": 0.1, "team_size": 3}, format="json"
+    )
+    assert answer.status_code == 400
+    errors = answer.json()["errors"]
+    assert sorted(errors) == ["avg_salary", "incidents_per_year"]
+    assert '"12.50"' in errors["avg_salary"][0]
+
+
+@pytest.mark.django_db
 def test_engineers_cannot_change_inputs_and_another_unit_gets_a_404(company):
     url = f"/api/v1/tenants/{company.a.slug}/roi/"
     assert client_for(company.amir).put(url, {"team_size": 1}, format="json").status_code == 403
