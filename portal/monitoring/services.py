@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from governance.audit import Actor, apply_updates, audit_record
 from governance.services.incidents import incident_open
+from portal import outbox
 from portal.catalog.models import ModelVersion, RiskTier
 from portal.deployments.models import Deployment, DeploymentState
 from portal.errors import Conflict, InvalidRequest
@@ -365,8 +366,6 @@ def drift_run_request(
 ) -> DriftRun:
     """Queue a run for the deployment (the one already queued or running, if any), enqueued on
     commit. A run abandoned by a lost worker is failed first, so it never blocks new runs."""
-    from portal.monitoring import tasks
-
     abandoned = DriftRun.objects.filter(
         deployment=deployment,
         status=RunStatus.RUNNING,
@@ -395,7 +394,9 @@ def drift_run_request(
         return DriftRun.objects.get(
             deployment=deployment, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]
         )
-    tasks.execute_drift_run.delay_on_commit(tenant_id=deployment.tenant_id, run_id=run.pk)
+    outbox.enqueue_on_commit(
+        "monitoring.execute_drift_run", tenant_id=deployment.tenant_id, run_id=run.pk
+    )
     return run
 
 
