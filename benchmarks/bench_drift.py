@@ -8,8 +8,8 @@ Each side runs in its own subprocess that reads the Parquet files, then times th
 computation alone and reports the process's peak RSS (``VmHWM``):
 - the engine: ``reference_profile`` + ``drift_run`` in the project's venv, reading the Parquet
   files column by column as it goes (those reads are inside its timing), on one thread and
-  again on two (the module is loaded from its file, so the process does not import the portal
-  package and Celery); the targets are judged on the one-thread run;
+  again on two (the engine package is loaded from its folder, so the process does not import the
+  portal package and Celery); the targets are judged on the one-thread run;
 - Evidently: ``Report([DataDriftPreset()], include_tests=True).run(...)`` in its own venv,
   ``var/bench-evidently`` (made on first use; Evidently is never installed in the project).
 Targets: the same method and verdict on every column, statistics within 1e-6 relative, at least
@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-ENGINE = ROOT / "portal" / "monitoring" / "engine.py"
+ENGINE = ROOT / "portal" / "monitoring" / "engine"
 EVIDENTLY_VENV = ROOT / "var" / "bench-evidently"
 EVIDENTLY_REQUIREMENTS = ["evidently>=0.7,<0.8", "pandas<3", "pyarrow"]  # 0.7 breaks on pandas 3
 REFERENCE_ROWS = 200_000
@@ -149,7 +149,9 @@ def _peak_rss_mb() -> float:
 def _load_engine() -> Any:
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("drift_engine", ENGINE)
+    spec = importlib.util.spec_from_file_location(
+        "drift_engine", ENGINE / "__init__.py", submodule_search_locations=[str(ENGINE)]
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["drift_engine"] = module

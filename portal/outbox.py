@@ -11,6 +11,9 @@ holds, oldest first, under the kept task ids, and deletes each row once sent. A 
 between sending and deleting sends that task again later; tasks are safe to run twice. A kept
 task is sent under the request id of the request that enqueued it, so its log lines name that
 request as if the broker had taken it at once.
+
+A service that its own task calls back enqueues that task by name (``enqueue_on_commit``), the
+same way, so the service never imports the task module.
 """
 
 from __future__ import annotations
@@ -82,3 +85,17 @@ def outbox_relay(*, limit: int = RELAY_BATCH) -> int:
             sent.append(row.pk)
         TaskOutbox.objects.filter(pk__in=sent).delete()
     return len(sent)
+
+
+def enqueue_on_commit(task_name: str, /, **kwargs: Any) -> None:
+    """``delay_on_commit`` of the task registered as ``task_name``, with keyword arguments."""
+    registered_task(task_name).delay_on_commit(**kwargs)
+
+
+def registered_task(name: str) -> Any:
+    """The task registered as ``name``. A process that has not imported its module yet (a web
+    process before its first request, a command) imports every app's task module first, as a
+    worker does when it starts; an unknown name raises ``NotRegistered``."""
+    if name not in current_app.tasks:
+        current_app.autodiscover_tasks(force=True)
+    return current_app.tasks[name]

@@ -46,6 +46,7 @@ from chargeback.services.metering import month_of
 from chargeback.services.rate_cards import rate_card_defaults, rate_card_in_force
 from chargeback.services.rating import PLATFORM_SERVICE, period_rate
 from governance.audit import Actor, audit_record
+from portal import outbox
 from portal.errors import Conflict, InvalidRequest
 from tenants.models import Tenant
 
@@ -339,8 +340,6 @@ def billing_period_close_queue(*, actor: Actor, label: str | None) -> date:
     """Ask a worker to close a month (``YYYY-MM``, or none for the previous one), as the API and
     finance's page do: refused here when the month has not ended, and who asked is on the
     platform audit chain (the close itself runs, and is recorded, as the system)."""
-    from chargeback import tasks  # the task calls back into this module
-
     month = month_to_close(label, now=timezone.now())
     with transaction.atomic():
         audit_record(
@@ -350,7 +349,7 @@ def billing_period_close_queue(*, actor: Actor, label: str | None) -> date:
             object_id=f"{month:%Y-%m}",
             tenant_id=None,
         )
-        tasks.close_billing_period.delay_on_commit(period=f"{month:%Y-%m}")
+        outbox.enqueue_on_commit("chargeback.close_billing_period", period=f"{month:%Y-%m}")
     return month
 
 

@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from chargeback.api.statements import is_finance, visible_statements
 from chargeback.forms import MonthCloseForm, StatementFilterForm
 from chargeback.models import (
     BillingPeriod,
@@ -41,7 +42,6 @@ from chargeback.services.close import (
     previous_month,
 )
 from chargeback.services.statements import FROZEN
-from chargeback.statement_api import is_finance, visible_statements
 from chargeback.views.actions import FINANCE_ACTIONS, Failure, finance_act
 from governance.audit import Actor
 from portal.errors import PortalError

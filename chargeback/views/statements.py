@@ -19,6 +19,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
+from chargeback.api.statements import EXPORT_FORMATS, is_finance
 from chargeback.forms import DisputeForm
 from chargeback.models import (
     CreditNote,
@@ -30,7 +31,6 @@ from chargeback.models import (
     StatementState,
 )
 from chargeback.services.statements import FROZEN, line_dispute
-from chargeback.statement_api import EXPORT_FORMATS, is_finance
 from chargeback.views.actions import FINANCE_ACTIONS, Failure, finance_act
 from chargeback.views.costs import SERVICE_LABELS, require_reader
 from governance.audit import Actor

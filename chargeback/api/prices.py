@@ -1,8 +1,7 @@
-"""API: cost estimates for a tenant, the price catalog, price sources and the rate card.
+"""API: the price catalog, price sources and the rate card.
 
-Estimates live under the tenant (any member who may read it); prices and the rate card in force
-are readable by everyone signed in; source health, refreshes and publishing a rate card are for
-platform admins.
+Prices and the rate card in force are readable by everyone signed in; source health, refreshes
+and publishing a rate card are for platform admins.
 """
 
 from __future__ import annotations
@@ -19,8 +18,6 @@ from rest_framework.serializers import BaseSerializer
 from chargeback import selectors, tasks
 from chargeback.models import PriceItem, PriceSource, RateCard
 from chargeback.serializers import (
-    EstimatePlanSerializer,
-    EstimateSerializer,
     ManualPricesResultSerializer,
     ManualPricesSerializer,
     PriceFilterSerializer,
@@ -30,55 +27,19 @@ from chargeback.serializers import (
     RateCardPublishSerializer,
     RateCardSerializer,
 )
-from chargeback.services.estimates import estimate
 from chargeback.services.manual_prices import manual_prices_change
 from chargeback.services.prices import price_catalog_ensure, price_sources_ensure
 from chargeback.services.rate_cards import rate_card_in_force, rate_card_publish
 from governance.audit import Actor
-from portal.deployments.models import Deployment
-from portal.errors import NotAllowed, NotFound
+from portal.errors import NotAllowed
 from tenants.access import platform_role_of
 from tenants.models import PlatformRole
-from tenants.routing import TenantScopedAPIView
 
 RATE_CARD_HISTORY_READERS = {PlatformRole.PLATFORM_ADMIN, PlatformRole.FINANCE}
 
 
 def _is_platform_admin(request: Request) -> bool:
     return platform_role_of(request.user) == PlatformRole.PLATFORM_ADMIN
-
-
-class EstimateView(TenantScopedAPIView, generics.GenericAPIView):
-    """The hourly and monthly (730 h) cost of a planned deployment, before it is requested.
-
-    Instance price x replicas from the price catalog, plus the rate card's markup, plus the
-    monitoring fee when drift monitoring is on. Name one of the tenant's deployments to see what
-    its current configuration costs and the difference.
-    """
-
-    serializer_class = EstimateSerializer
-    required_capabilities = {"POST": "read", "OPTIONS": None}
-
-    @extend_schema(request=EstimatePlanSerializer, responses=EstimateSerializer)
-    def post(self, request: Request, tenant: str) -> Response:
-        data = EstimatePlanSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        given = dict(data.validated_data)
-        current = None
-        if deployment_id := given.pop("deployment", None):
-            # Through the tenant's scope: another tenant's deployment is the same 404 as none.
-            deployment = Deployment.objects.filter(pk=deployment_id).first()
-            if deployment is None:
-                raise NotFound("Not found.")
-            current = {
-                "deployment": deployment.pk,
-                "target": deployment.target,
-                "instance_type": deployment.instance_type,
-                "replicas": deployment.replicas,
-                "drift_monitor": deployment.drift_monitor,
-            }
-        found = estimate(tenant=self.tenant, current=current, **given)
-        return Response(EstimateSerializer(found).data)
 
 
 class PriceListView(generics.ListAPIView):

@@ -1,0 +1,1 @@
+"""The chargeback API: estimates, prices and rate cards, statements, budgets."""
