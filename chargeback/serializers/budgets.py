@@ -10,10 +10,11 @@ from rest_framework import serializers
 from chargeback.models import BudgetAlert, default_thresholds
 from chargeback.serializers.fields import MonthField, cents
 from chargeback.services.budgets import BudgetStatus
+from portal.api.fields import StrictDecimalField
 
 
 class BudgetSetSerializer(serializers.Serializer):
-    amount = serializers.DecimalField(
+    amount = StrictDecimalField(
         max_digits=14,
         decimal_places=2,
         min_value=Decimal("0.01"),

@@ -7,6 +7,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from chargeback.models import PriceItem, PriceService, PriceSource, PricingUnit
+from portal.api.fields import StrictDecimalField
 
 
 class PriceFilterSerializer(serializers.Serializer):
@@ -99,7 +100,7 @@ class ManualPriceItemSerializer(serializers.Serializer):
     region = serializers.CharField(max_length=64, required=False, allow_blank=True)
     instance_type = serializers.CharField(max_length=64, required=False, allow_blank=True)
     pricing_unit = serializers.ChoiceField(choices=PricingUnit.choices)
-    unit_price = serializers.DecimalField(
+    unit_price = StrictDecimalField(
         max_digits=18, decimal_places=10, min_value=Decimal(0), max_value=Decimal("99999999")
     )
     currency = serializers.CharField(max_length=3, required=False, default="USD")

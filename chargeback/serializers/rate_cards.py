@@ -7,6 +7,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from chargeback.models import OverheadAllocation, RateCard
+from portal.api.fields import StrictDecimalField
 
 
 class RateCardSerializer(serializers.ModelSerializer):
@@ -38,7 +39,7 @@ class RateCardSerializer(serializers.ModelSerializer):
 class RateCardPublishSerializer(serializers.Serializer):
     """A new rate card version; fields left out keep their value from the version in force."""
 
-    markup_percent = serializers.DecimalField(
+    markup_percent = StrictDecimalField(
         max_digits=7,
         decimal_places=4,
         min_value=Decimal(0),
@@ -46,10 +47,10 @@ class RateCardPublishSerializer(serializers.Serializer):
         required=False,
         help_text="Percent added to list prices.",
     )
-    monitoring_fee_per_model_month = serializers.DecimalField(
+    monitoring_fee_per_model_month = StrictDecimalField(
         max_digits=14, decimal_places=4, min_value=Decimal(0), required=False
     )
-    storage_price_per_gb_month = serializers.DecimalField(
+    storage_price_per_gb_month = StrictDecimalField(
         max_digits=18,
         decimal_places=10,
         min_value=Decimal(0),
@@ -65,7 +66,7 @@ class RateCardPublishSerializer(serializers.Serializer):
         required=False,
         help_text="Tenant slug to weight, for the 'weights' allocation.",
     )
-    overhead_monthly = serializers.DecimalField(
+    overhead_monthly = StrictDecimalField(
         max_digits=14, decimal_places=2, min_value=Decimal(0), required=False
     )
     note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")

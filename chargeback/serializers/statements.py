@@ -16,6 +16,7 @@ from chargeback.models import (
 )
 from chargeback.serializers.fields import cents
 from chargeback.services.close import MONTH_PATTERN
+from portal.api.fields import StrictDecimalField
 
 
 class BillingPeriodSerializer(serializers.ModelSerializer):
@@ -171,7 +172,7 @@ class VoidSerializer(serializers.Serializer):
 
 
 class CreditSerializer(serializers.Serializer):
-    amount = serializers.DecimalField(
+    amount = StrictDecimalField(
         max_digits=14, decimal_places=2, min_value=Decimal("0.01"), help_text="Positive, in cents."
     )
     reason = serializers.CharField(max_length=500)

@@ -123,3 +123,11 @@ def test_before_anything_is_published_the_list_shows_the_defaults(company):
     assert [(c["version"], c["in_force"], c["created_by"]) for c in results] == [
         (0, True, "defaults")
     ]
+
+
+def test_a_markup_sent_as_a_json_number_is_refused_and_no_version_is_published(company):
+    answer = client_for(company.adam).post(URL, {"markup_percent": 12.5}, format="json")
+    assert answer.status_code == 400
+    assert answer.json()["detail"].startswith("markup_percent:")
+    assert '"12.50"' in answer.json()["detail"]
+    assert not RateCard.objects.exists()
