@@ -8,10 +8,15 @@ from django import forms
 from django.db.models import QuerySet
 
 from governance.classification import QUESTIONS
-from governance.models import ApprovalState, IncidentSeverity, IncidentStatus, Verdict
+from governance.models import (
+    ApprovalState,
+    Environment,
+    IncidentSeverity,
+    IncidentStatus,
+    Verdict,
+)
 from governance.services.cards import COMPLETENESS_ITEMS, TEXT_FIELDS
 from portal.catalog.models import RiskTier
-from portal.deployments.models import Environment
 from tenants.models import Tenant
 
 YES_NO = [("yes", "Yes"), ("no", "No")]
