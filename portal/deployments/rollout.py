@@ -264,7 +264,8 @@ def _open_incident(deployment: Deployment, title: str, message: str) -> None:
         severity="sev2" if deployment.environment == "production" else "sev3",
         description=message,
         source="rollout",
-        deployment=deployment,
+        model=deployment.model_version.model,
+        deployment_id=deployment.pk,
     )
 
 
