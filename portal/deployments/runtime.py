@@ -602,6 +602,8 @@ class ServingRuntime:
             TargetState.READY,
             TargetState.FAILED,
         ):
-            rollout.rollout_advance(deployment.pk)
+            rollout.rollout_advance(tenant_id=deployment.tenant_id, deployment_id=deployment.pk)
         elif deployment.state == DeploymentState.LIVE and server.state == TargetState.FAILED:
-            rollout.revision_unhealthy(deployment.pk, server.message)
+            rollout.revision_unhealthy(
+                tenant_id=deployment.tenant_id, deployment_id=deployment.pk, message=server.message
+            )

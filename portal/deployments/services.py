@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from celery import current_app
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -126,7 +127,11 @@ def deployment_transition(
     deployment.state, deployment.state_changed_at = to, timezone.now()
     deployment.save(update_fields=["state", "state_changed_at"])
     if to == DeploymentState.APPROVED:
-        _enqueue_rollout(deployment.pk)
+        # Through the task's registered name: the task module imports the rollout, which moves
+        # deployments through here.
+        current_app.tasks["deployments.rollout"].delay_on_commit(
+            tenant_id=deployment.tenant_id, deployment_id=deployment.pk
+        )
     audit_record(
         actor=actor,
         action=f"deployment.{to}",
@@ -137,12 +142,6 @@ def deployment_transition(
         after={"state": to, "reason": reason, **(extra or {})},
     )
     return deployment
-
-
-def _enqueue_rollout(deployment_id: int) -> None:
-    from portal.deployments.tasks import deployment_rollout
-
-    deployment_rollout.delay_on_commit(deployment_id)
 
 
 def _decide(deployment: Deployment, tenant: Tenant) -> tuple[Any, Decision]:

@@ -27,12 +27,12 @@ def reload(tenant, deployment_id: int) -> Deployment:
 
 def pretend_ready(tenant, deployment_id: int) -> Deployment:
     """Roll out, then write what the serving runtime writes once a model server answers /ping."""
-    rollout.rollout_start(deployment_id)
+    rollout.rollout_start(tenant_id=tenant.pk, deployment_id=deployment_id)
     with tenant_scope(tenant):
         deployment = Deployment.objects.get(pk=deployment_id)
         deployment.serving = {**deployment.serving, "state": "ready", "url": "http://127.0.0.1:9"}
         deployment.save(update_fields=["serving"])
-    rollout.rollout_advance(deployment_id)
+    rollout.rollout_advance(tenant_id=tenant.pk, deployment_id=deployment_id)
     return reload(tenant, deployment_id)
 
 
@@ -42,7 +42,10 @@ def test_a_high_risk_production_deployment_does_not_roll_out_before_its_approval
     deployment = request(company.a, high_risk_version, company.amir)
     assert deployment.state == "pending_approval"
 
-    assert rollout.rollout_start(deployment.pk) == "pending_approval"
+    assert (
+        rollout.rollout_start(tenant_id=company.a.pk, deployment_id=deployment.pk)
+        == "pending_approval"
+    )
     assert reload(company.a, deployment.pk).serving == {}
 
     with tenant_scope(company.a):
