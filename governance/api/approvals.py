@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from governance.audit import Actor
 from governance.models import ApprovalDecision, ApprovalRequest
 from governance.serializers import ApprovalFilterSerializer, ApprovalSerializer, DecideSerializer
-from governance.services.approvals import approval_decide, approval_withdraw
+from portal.deployments.workflow import approval_decide, approval_withdraw
 from portal.errors import NotAllowed, NotFound
 from tenants.access import platform_role_of
 from tenants.models import Membership, PlatformRole, TenantRole

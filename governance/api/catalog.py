@@ -24,9 +24,9 @@ from governance.serializers import (
     RiskClassificationSerializer,
 )
 from governance.services import cards
-from governance.services.classification import model_classify
 from governance.services.evidence import evidence_pack
 from portal.catalog.models import ModelVersion, RegisteredModel
+from portal.deployments.workflow import model_classify
 from portal.downloads import content_disposition
 from portal.errors import NotAllowed
 from tenants.routing import TenantScopedAPIView

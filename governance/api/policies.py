@@ -20,13 +20,10 @@ from governance.serializers import (
     PolicyPublishSerializer,
     PolicyVersionSerializer,
 )
-from governance.services.policies import (
-    policy_dry_run,
-    policy_dry_run_version,
-    policy_publish,
-)
+from governance.services.policies import policy_dry_run, policy_publish
 from portal.api.schema import ERRORS
 from portal.catalog.models import ModelVersion
+from portal.deployments.workflow import policy_dry_run_version
 from portal.errors import InvalidRequest, NotAllowed, NotFound
 from tenants.access import platform_role_of, tenant_capabilities
 from tenants.models import Tenant

@@ -20,15 +20,10 @@ from governance.audit import Actor
 from governance.forms import ApprovalFilterForm, DecisionForm
 from governance.models import ApprovalRequest, ApprovalState, CardStatus, Verdict
 from governance.policy import APPROVER_ROLES
-from governance.services.approvals import (
-    approval_counts,
-    approval_decide,
-    approval_withdraw,
-    requirements_text,
-    reviewer_roles,
-)
+from governance.services.approvals import approval_counts, requirements_text, reviewer_roles
 from governance.services.cards import card_summary
 from portal.deployments.services import cost_estimate
+from portal.deployments.workflow import approval_decide, approval_withdraw
 from portal.errors import NotAllowed, PortalError
 from portal.paging import paginate
 from tenants.models import Membership, TenantRole

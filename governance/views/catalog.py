@@ -15,8 +15,8 @@ from governance.classification import CLASSIFIER_VERSION, QUESTIONS
 from governance.forms import CardReviewForm, ClassificationForm, ModelCardForm
 from governance.models import CardStatus, ModelCard, RiskClassification
 from governance.services import cards
-from governance.services.classification import model_classify
 from portal.catalog.models import ModelVersion, RegisteredModel, RiskTier
+from portal.deployments.workflow import model_classify
 from portal.errors import InvalidRequest, PortalError
 from tenants.routing import TenantRequest, tenant_page
 

@@ -18,13 +18,9 @@ from governance.audit import Actor
 from governance.forms import PolicyDryRunForm, PolicyPublishForm
 from governance.models import PolicyVersion
 from governance.selectors import policy_versions_visible_to
-from governance.services.policies import (
-    policy_dry_run_version,
-    policy_in_force,
-    policy_load_from_repo,
-    policy_publish,
-)
+from governance.services.policies import policy_in_force, policy_load_from_repo, policy_publish
 from portal.catalog.models import ModelVersion
+from portal.deployments.workflow import policy_dry_run_version
 from portal.errors import PortalError
 from tenants.access import platform_role_of
 from tenants.models import PlatformRole

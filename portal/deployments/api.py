@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from governance.audit import Actor
 from governance.models import ApprovalRequest
 from portal.catalog.models import ModelVersion
-from portal.deployments import rollout, services
+from portal.deployments import rollout, workflow
 from portal.deployments.models import Deployment
 from portal.deployments.selectors import deployments_listed
 from portal.deployments.serializers import (
@@ -60,7 +60,7 @@ class DeploymentListView(TenantScopedAPIView, generics.ListAPIView):
         )
         if version is None:
             raise InvalidRequest("There is no such model version in this tenant's catalog.")
-        deployment = services.deployment_request(
+        deployment = workflow.deployment_request(
             actor=Actor.from_request(request),
             tenant=self.tenant,
             version=version,
@@ -111,5 +111,5 @@ class DeploymentResubmitView(TenantScopedAPIView, generics.GenericAPIView):
     @extend_schema(request=None, responses=DeploymentSerializer)
     def post(self, request: Request, tenant: str, deployment_id: int) -> Response:
         deployment = get_object_or_404(Deployment.objects.all(), pk=deployment_id)
-        services.deployment_resubmit(actor=Actor.from_request(request), deployment=deployment)
+        workflow.deployment_resubmit(actor=Actor.from_request(request), deployment=deployment)
         return Response(DeploymentSerializer(_deployments().get(pk=deployment_id)).data)

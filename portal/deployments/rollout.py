@@ -31,9 +31,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from governance.audit import Actor, audit_record
-from governance.services.approvals import approval_in_force
 from governance.services.incidents import incident_open
 from portal.deployments.models import Deployment, DeploymentState
+from portal.deployments.selectors import approval_in_force
 from portal.deployments.services import deployment_transition
 from portal.deployments.targets import (
     TargetError,

@@ -27,6 +27,7 @@ from governance.audit import Actor, apply_updates, audit_record
 from governance.services.incidents import incident_open
 from portal.catalog.models import ModelVersion, RiskTier
 from portal.deployments.models import Deployment, DeploymentState
+from portal.deployments.workflow import deployment_review_request
 from portal.errors import Conflict, InvalidRequest
 from portal.monitoring import engine, profiles
 from portal.monitoring.models import (
@@ -628,8 +629,6 @@ def _incident_text(run: DriftRun) -> str:
 def _request_review(run: DriftRun, deployment: Deployment, payload: dict[str, Any]) -> dict:
     """A high-risk model drifted: put its live deployment back under review (governance leads
     decide while it keeps serving) and open an incident."""
-    from portal.deployments.services import deployment_review_request
-
     review = None
     if deployment.state == "live":
         review = deployment_review_request(

@@ -8,6 +8,7 @@ from conftest import client_for
 from governance.tests.conftest import classify, high_risk_version, make_version, request
 from portal.deployments import rollout
 from portal.deployments.models import Deployment
+from portal.deployments.workflow import deployment_review_request
 from tenants.scoping import tenant_scope
 
 pytestmark = pytest.mark.usefixtures("eager_celery")
@@ -155,8 +156,6 @@ def live_high_risk(company, version, callbacks) -> Deployment:
 def test_a_live_deployment_put_back_under_review_keeps_serving_until_reviewers_reject_it(
     company, high_risk_version, django_capture_on_commit_callbacks
 ):
-    from portal.deployments.services import deployment_review_request
-
     live = live_high_risk(company, high_risk_version, django_capture_on_commit_callbacks)
     assert live.state == "live" and live.traffic_weight == 100
 
@@ -184,8 +183,6 @@ def test_a_live_deployment_put_back_under_review_keeps_serving_until_reviewers_r
 def test_an_approved_review_leaves_the_deployment_live(
     company, high_risk_version, django_capture_on_commit_callbacks
 ):
-    from portal.deployments.services import deployment_review_request
-
     live = live_high_risk(company, high_risk_version, django_capture_on_commit_callbacks)
     with tenant_scope(company.a):
         review = deployment_review_request(
