@@ -26,6 +26,7 @@ from governance.services.policies import (
 )
 from portal.errors import NotAllowed
 from tenants.access import platform_role_of
+from tenants.models import User
 
 PUBLISHERS = POLICY_PUBLISHERS
 
@@ -62,7 +63,7 @@ class PolicyListView(generics.ListAPIView):
             actor=Actor.from_request(request),
             document=data.validated_data["document"],
             note=data.validated_data.get("note", ""),
-            user=request.user,
+            user=request.user if isinstance(request.user, User) else None,
         )
         return Response(
             PolicyVersionSerializer(version, context={"in_force_ids": in_force_ids()}).data,

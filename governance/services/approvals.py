@@ -35,7 +35,12 @@ from tenants.models import Membership, PlatformRole, TenantRole, User
 # Why approvals of a version whose files changed in MLflow no longer hold.
 TAMPERED = "the version's artifact files changed in MLflow after the portal recorded them"
 
-RISK_RANK = {RiskTier.PROHIBITED: 0, RiskTier.HIGH: 1, RiskTier.LIMITED: 2, RiskTier.MINIMAL: 3}
+RISK_RANK: dict[str, int] = {
+    RiskTier.PROHIBITED: 0,
+    RiskTier.HIGH: 1,
+    RiskTier.LIMITED: 2,
+    RiskTier.MINIMAL: 3,
+}
 
 
 def requirements_text(requirements: dict[str, int]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -22,14 +24,15 @@ from portal.deployments.serializers import (
     RollbackSerializer,
 )
 from portal.errors import InvalidRequest
+from tenants.models import User
 from tenants.routing import TenantScopedAPIView
 
 
-def _user(request: Request) -> object | None:
+def _user(request: Request) -> User | None:
     """The person behind a request; for a service token, the person who created it, so nobody
     approves what their own pipeline asked for."""
     token = getattr(request.user, "token", None)
-    return token.created_by if token is not None else request.user
+    return token.created_by if token is not None else cast(User, request.user)
 
 
 def _deployments() -> QuerySet[Deployment]:

@@ -47,11 +47,17 @@ from tenants.routing import TenantScopedAPIView
 from tenants.scoping import tenant_scope
 
 
+def _person(request: Request) -> User | None:
+    """The person signed in, or None for a service token."""
+    return None if getattr(request.user, "token", None) else cast(User, request.user)
+
+
 def _human(request: Request) -> User:
     """The person behind the request; a service token never decides."""
-    if getattr(request.user, "token", None) is not None:
+    person = _person(request)
+    if person is None:
         raise NotAllowed("Service tokens cannot decide approvals; a person must.")
-    return cast(User, request.user)
+    return person
 
 
 class ApprovalDecisionView(generics.GenericAPIView):
@@ -92,10 +98,6 @@ class ApprovalWithdrawView(generics.GenericAPIView):
             return Response(ApprovalSerializer(approval).data)
 
 
-def _user(request: Request) -> object | None:
-    return None if getattr(request.user, "token", None) else request.user
-
-
 class ClassificationView(TenantScopedAPIView, generics.GenericAPIView):
     """The model's EU AI Act questionnaire, its classification in force and the history.
 
@@ -133,7 +135,7 @@ class ClassificationView(TenantScopedAPIView, generics.GenericAPIView):
             actor=Actor.from_request(request),
             model=model,
             answers=data.validated_data["answers"],
-            user=_user(request),
+            user=_person(request),
         )
         return Response(
             RiskClassificationSerializer(classification).data, status=status.HTTP_201_CREATED

@@ -11,7 +11,7 @@ pages' (``/governance/approvals/<id>/``, ``/governance/policies/<name>/``,
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -48,7 +48,7 @@ from portal.deployments.workflow import (
 )
 from portal.errors import NotAllowed, PortalError
 from tenants.access import platform_role_of
-from tenants.models import Membership, PlatformRole, Tenant, TenantRole
+from tenants.models import Membership, PlatformRole, Tenant, TenantRole, User
 from tenants.routing import TenantRequest, tenant_page
 from tenants.scoping import tenant_scope
 from tenants.selectors import member_tenant_ids, tenants_visible_to
@@ -60,6 +60,11 @@ DONE = {
 }
 CLASSIFIERS = {"write", "govern"}
 HISTORY_SHOWN = 50
+
+
+def _person(request: HttpRequest) -> User:
+    """The person signed in to a page behind ``login_required``."""
+    return cast(User, request.user)
 
 
 def _visible_approval(request: HttpRequest, approval_id: int) -> ApprovalRequest:
@@ -79,7 +84,7 @@ def _decide(request: HttpRequest, approval: ApprovalRequest, form: DecisionForm)
     verdict = form.cleaned_data["verdict"]
     approval = approval_decide(
         actor=Actor.user(request.user),
-        reviewer=request.user,
+        reviewer=_person(request),
         approval=approval,
         verdict=verdict,
         comment=form.cleaned_data["comment"].strip(),
@@ -105,7 +110,7 @@ def _progress(approval: ApprovalRequest) -> list[dict[str, Any]]:
 
 
 def _page_context(request: HttpRequest, approval: ApprovalRequest) -> dict[str, Any]:
-    user = request.user
+    user = _person(request)
     deployment, version = approval.deployment, approval.model_version
     decisions = list(approval.decisions.all())
     mine = next((d for d in decisions if d.reviewer_id == user.pk), None)
@@ -333,7 +338,7 @@ def policy_detail(request: HttpRequest, name: str) -> HttpResponse:
                     document=publish.cleaned_data["document"],
                     note=publish.cleaned_data["note"],
                     source="page",
-                    user=request.user,
+                    user=_person(request),
                 )
             except PortalError as problem:
                 publish.add_error("document", problem.detail)
