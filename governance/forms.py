@@ -16,7 +16,7 @@ from governance.models import (
     Verdict,
 )
 from governance.services.cards import COMPLETENESS_ITEMS, TEXT_FIELDS
-from portal.catalog.models import RiskTier
+from portal.catalog.models import RegisteredModel, RiskTier
 from tenants.models import Tenant
 
 YES_NO = [("yes", "Yes"), ("no", "No")]
@@ -166,8 +166,6 @@ class IncidentOpenForm(forms.Form):
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from portal.catalog.models import RegisteredModel
-
         super().__init__(*args, **kwargs)
         # Set here, not on the class: the catalog's manager needs the request's tenant scope.
         self.fields["model"].queryset = RegisteredModel.objects.order_by("name")  # type: ignore[attr-defined]
