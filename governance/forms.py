@@ -8,10 +8,15 @@ from django import forms
 from django.db.models import QuerySet
 
 from governance.classification import QUESTIONS
-from governance.models import ApprovalState, IncidentSeverity, IncidentStatus, Verdict
+from governance.models import (
+    ApprovalState,
+    Environment,
+    IncidentSeverity,
+    IncidentStatus,
+    Verdict,
+)
 from governance.services.cards import COMPLETENESS_ITEMS, TEXT_FIELDS
-from portal.catalog.models import RiskTier
-from portal.deployments.models import Environment
+from portal.catalog.models import RegisteredModel, RiskTier
 from tenants.models import Tenant
 
 YES_NO = [("yes", "Yes"), ("no", "No")]
@@ -161,8 +166,6 @@ class IncidentOpenForm(forms.Form):
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from portal.catalog.models import RegisteredModel
-
         super().__init__(*args, **kwargs)
         # Set here, not on the class: the catalog's manager needs the request's tenant scope.
         self.fields["model"].queryset = RegisteredModel.objects.order_by("name")  # type: ignore[attr-defined]

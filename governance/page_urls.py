@@ -6,20 +6,9 @@ MODEL = "t/<slug:tenant>/models/<str:name>"
 
 urlpatterns = [
     path("governance/approvals/", approvals.approval_queue, name="approval-queue"),
-    path(
-        "governance/approvals/<int:approval_id>/",
-        approvals.approval_page,
-        name="approval-page",
-    ),
     path("governance/policies/", policies.policy_list, name="policy-list"),
-    path("governance/policies/<slug:name>/", policies.policy_detail, name="policy-detail"),
     path("governance/audit/", audit.audit_trail, name="audit-trail"),
     path("governance/audit/verify/", audit.audit_verify_now, name="audit-verify"),
-    path(
-        f"{MODEL}/classification/",
-        catalog.model_classification,
-        name="model-classification",
-    ),
     path(f"{MODEL}/versions/<int:version>/card/", catalog.model_card, name="model-card"),
     path("t/<slug:tenant>/incidents/", incidents.incident_list, name="incident-list"),
     path(

@@ -7,6 +7,7 @@ from governance.models import (
     ApprovalRequest,
     ApprovalState,
     AuditEvent,
+    Environment,
     Incident,
     IncidentEntry,
     IncidentSeverity,
@@ -19,7 +20,6 @@ from governance.models import (
 from governance.services.cards import card_completeness
 from portal.api.fields import StrictBooleanField
 from portal.catalog.models import RiskTier
-from portal.deployments.models import Environment
 
 
 class AuditEventSerializer(serializers.ModelSerializer):

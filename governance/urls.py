@@ -10,23 +10,7 @@ urlpatterns = [
     path(
         "approvals/<int:approval_id>/", approvals.ApprovalDetailView.as_view(), name="api-approval"
     ),
-    path(
-        "approvals/<int:approval_id>/decisions/",
-        approvals.ApprovalDecisionView.as_view(),
-        name="api-approval-decisions",
-    ),
-    path(
-        "approvals/<int:approval_id>/withdraw/",
-        approvals.ApprovalWithdrawView.as_view(),
-        name="api-approval-withdraw",
-    ),
     path("policies/", policies.PolicyListView.as_view(), name="api-policies"),
-    path("policies/dry-run/", policies.PolicyDryRunView.as_view(), name="api-policy-dry-run"),
-    path(
-        "tenants/<slug:tenant>/models/<str:name>/classification/",
-        catalog.ClassificationView.as_view(),
-        name="api-classification",
-    ),
     path(f"{VERSION}/card/", catalog.ModelCardView.as_view(), name="api-card"),
     path(f"{VERSION}/card/submit/", catalog.ModelCardSubmitView.as_view(), name="api-card-submit"),
     path(f"{VERSION}/card/review/", catalog.ModelCardReviewView.as_view(), name="api-card-review"),

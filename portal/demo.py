@@ -161,11 +161,10 @@ def seed_governance() -> list[str]:
     """Policies from the repository, risk tiers for the demo models, and a few deployment
     requests so every role has something to look at. Only on a unit with no deployments yet."""
     from governance.services.cards import card_get_or_create, card_update
-    from governance.services.classification import model_classify
     from governance.services.policies import policy_load_from_repo
     from portal.catalog.models import ModelVersion, RegisteredModel
     from portal.deployments.models import Deployment
-    from portal.deployments.services import deployment_request
+    from portal.deployments.workflow import deployment_request, model_classify
 
     lines = [f"Policy {v.name} v{v.version} loaded" for v in policy_load_from_repo(actor=ACTOR)]
     requests = {

@@ -46,12 +46,11 @@ def _seed_unit(index: int, people: dict, actor, now, months: list) -> dict:
     from chargeback.services.metering import month_start
     from governance.audit import Actor
     from governance.models import ApprovalRequest
-    from governance.services.approvals import approval_decide
     from governance.services.cards import TEXT_FIELDS, card_get_or_create, card_update
-    from governance.services.classification import model_classify
     from portal.catalog.models import ModelVersion, RegisteredModel, SyncRun
     from portal.deployments.models import Deployment, DeploymentState, GatewayMinute
-    from portal.deployments.services import deployment_request, endpoint_default_name
+    from portal.deployments.services import endpoint_default_name
+    from portal.deployments.workflow import approval_decide, deployment_request, model_classify
     from tenants import services
     from tenants.scoping import tenant_scope
 

@@ -1,8 +1,9 @@
-"""API: the approval queue and reviewers' decisions.
+"""API: the approval queue and one approval request.
 
 Governance leads and platform admins see every tenant's requests, riskiest and oldest first;
 everyone else sees the requests of the tenants they belong to (a token: its own tenant). A
-request outside what the caller may see is a 404, the same as a missing one.
+request outside what the caller may see is a 404, the same as a missing one. Deciding and
+withdrawing a request move its deployment, and are ``portal.deployments.workflow_api``'s.
 """
 
 from __future__ import annotations
@@ -15,14 +16,11 @@ from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from governance.audit import Actor
 from governance.models import ApprovalDecision, ApprovalRequest
-from governance.serializers import ApprovalFilterSerializer, ApprovalSerializer, DecideSerializer
-from governance.services.approvals import approval_decide, approval_withdraw
-from portal.errors import NotAllowed, NotFound
+from governance.serializers import ApprovalFilterSerializer, ApprovalSerializer
+from portal.errors import NotFound
 from tenants.access import platform_role_of
-from tenants.models import Membership, PlatformRole, TenantRole
-from tenants.scoping import tenant_scope
+from tenants.models import Membership, PlatformRole
 
 QUEUE_READERS = {PlatformRole.GOVERNANCE_LEAD, PlatformRole.PLATFORM_ADMIN}
 
@@ -75,17 +73,12 @@ def approvals_listed(principal: Any) -> QuerySet[ApprovalRequest]:
     return visible_approvals(principal).defer(*NOT_LISTED)
 
 
-def _approval(request: Request, approval_id: int) -> ApprovalRequest:
+def visible_approval(request: Request, approval_id: int) -> ApprovalRequest:
+    """The approval request ``approval_id`` if the caller may see it; a 404 otherwise."""
     approval = visible_approvals(request.user).filter(pk=approval_id).first()
     if approval is None:
         raise NotFound("Not found.")
     return approval
-
-
-def _human(request: Request) -> Any:
-    if getattr(request.user, "token", None) is not None:
-        raise NotAllowed("Service tokens cannot decide approvals; a person must.")
-    return request.user
 
 
 class ApprovalListView(generics.ListAPIView):
@@ -112,42 +105,4 @@ class ApprovalDetailView(generics.GenericAPIView):
     serializer_class = ApprovalSerializer
 
     def get(self, request: Request, approval_id: int) -> Response:
-        return Response(ApprovalSerializer(_approval(request, approval_id)).data)
-
-
-class ApprovalDecisionView(generics.GenericAPIView):
-    """Record your verdict: approve, reject or request changes (a comment says why)."""
-
-    serializer_class = DecideSerializer
-
-    @extend_schema(request=DecideSerializer, responses=ApprovalSerializer)
-    def post(self, request: Request, approval_id: int) -> Response:
-        approval = _approval(request, approval_id)
-        reviewer = _human(request)
-        data = DecideSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        with tenant_scope(approval.tenant):
-            approval = approval_decide(
-                actor=Actor.from_request(request),
-                reviewer=reviewer,
-                approval=approval,
-                **data.validated_data,
-            )
-            return Response(ApprovalSerializer(approval).data)
-
-
-class ApprovalWithdrawView(generics.GenericAPIView):
-    """The requester, or an owner of the unit, withdraws an open request."""
-
-    serializer_class = ApprovalSerializer
-
-    @extend_schema(request=None, responses=ApprovalSerializer)
-    def post(self, request: Request, approval_id: int) -> Response:
-        approval = _approval(request, approval_id)
-        person = _human(request)
-        with tenant_scope(approval.tenant):
-            is_owner = Membership.objects.filter(user_id=person.pk, role=TenantRole.OWNER).exists()
-            if approval.requested_by_id != person.pk and not is_owner:
-                raise NotAllowed("Only the requester or an owner of the unit can withdraw it.")
-            approval = approval_withdraw(actor=Actor.from_request(request), approval=approval)
-            return Response(ApprovalSerializer(approval).data)
+        return Response(ApprovalSerializer(visible_approval(request, approval_id)).data)

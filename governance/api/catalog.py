@@ -1,4 +1,8 @@
-"""API: a model's risk classification, a version's model card and its evidence pack."""
+"""API: a version's model card and its evidence pack.
+
+A model's risk classification, which voids the cover of its approvals when the tier changes, is
+``portal.deployments.workflow_api``'s.
+"""
 
 from __future__ import annotations
 
@@ -7,77 +11,23 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, status
+from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from governance.audit import Actor
 from governance.cards_render import card_markdown, card_pdf
-from governance.classification import questionnaire
-from governance.models import ModelCard, RiskClassification
+from governance.models import ModelCard
 from governance.serializers import (
     CardReviewSerializer,
-    ClassificationOverviewSerializer,
-    ClassifySerializer,
     ModelCardSerializer,
     ModelCardUpdateSerializer,
-    RiskClassificationSerializer,
 )
 from governance.services import cards
-from governance.services.classification import model_classify
 from governance.services.evidence import evidence_pack
-from portal.catalog.models import ModelVersion, RegisteredModel
+from portal.catalog.models import ModelVersion
 from portal.downloads import content_disposition
-from portal.errors import NotAllowed
 from tenants.routing import TenantScopedAPIView
-
-
-def _user(request: Request) -> object | None:
-    return None if getattr(request.user, "token", None) else request.user
-
-
-class ClassificationView(TenantScopedAPIView, generics.GenericAPIView):
-    """The model's EU AI Act questionnaire, its classification in force and the history.
-
-    POST answers the questionnaire (engineers, owners, governance leads) and sets the tier.
-    """
-
-    serializer_class = RiskClassificationSerializer
-    required_capabilities = {
-        **TenantScopedAPIView.required_capabilities,
-        "POST": ("write", "govern"),
-    }
-
-    @extend_schema(responses=ClassificationOverviewSerializer)
-    def get(self, request: Request, tenant: str, name: str) -> Response:
-        model = get_object_or_404(RegisteredModel.objects.all(), name=name)
-        history = RiskClassification.objects.filter(model=model)[:50]
-        return Response(
-            {
-                "model": model.name,
-                "tier": model.risk_tier,
-                "questionnaire": questionnaire(),
-                "current": RiskClassificationSerializer(history[0]).data if history else None,
-                "history": RiskClassificationSerializer(history, many=True).data,
-            }
-        )
-
-    @extend_schema(request=ClassifySerializer, responses={201: RiskClassificationSerializer})
-    def post(self, request: Request, tenant: str, name: str) -> Response:
-        if getattr(request.user, "token", None) is not None:
-            raise NotAllowed("A risk classification is a person's judgement; sign in to answer it.")
-        model = get_object_or_404(RegisteredModel.objects.all(), name=name)
-        data = ClassifySerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        classification = model_classify(
-            actor=Actor.from_request(request),
-            model=model,
-            answers=data.validated_data["answers"],
-            user=_user(request),
-        )
-        return Response(
-            RiskClassificationSerializer(classification).data, status=status.HTTP_201_CREATED
-        )
 
 
 def _version(name: str, version: int) -> ModelVersion:

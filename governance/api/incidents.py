@@ -20,8 +20,7 @@ from governance.serializers import (
     IncidentSerializer,
 )
 from governance.services.incidents import incident_change, incident_note, incident_open
-from portal.catalog.models import RegisteredModel
-from portal.deployments.models import Deployment
+from portal.catalog.models import ModelVersion, RegisteredModel
 from portal.errors import InvalidRequest
 from tenants.routing import TenantScopedAPIView
 
@@ -46,20 +45,20 @@ class IncidentListView(TenantScopedAPIView, generics.ListCreateAPIView):
         data = IncidentOpenSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         given = dict(data.validated_data)
-        model = deployment = None
+        model = None
         if name := given.pop("model", None):
             model = RegisteredModel.objects.filter(name=name).first()
             if model is None:
                 raise InvalidRequest(f"There is no model '{name}' in this tenant.")
-        if deployment_id := given.pop("deployment", None):
-            deployment = Deployment.objects.filter(pk=deployment_id).first()
-            if deployment is None:
-                raise InvalidRequest(f"There is no deployment {deployment_id} in this tenant.")
+        deployment_id = given.pop("deployment", None)
+        # A deployment of this tenant serves one of the tenant's versions.
+        if deployment_id and not ModelVersion.objects.filter(deployments=deployment_id).exists():
+            raise InvalidRequest(f"There is no deployment {deployment_id} in this tenant.")
         incident = incident_open(
             actor=Actor.from_request(request),
             tenant_id=self.tenant.pk,
             model=model,
-            deployment=deployment,
+            deployment_id=deployment_id or None,
             **given,
         )
         return Response(IncidentDetailSerializer(incident).data, status=status.HTTP_201_CREATED)

@@ -1,8 +1,11 @@
-"""API: approval policies. Everyone signed in reads them; governance leads publish new versions."""
+"""API: approval policies. Everyone signed in reads them; governance leads publish new versions.
+
+The dry run of a request, built with the request's cost estimate, is
+``portal.deployments.workflow_api``'s.
+"""
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from typing import Any
 
 from django.db.models import Max, QuerySet
@@ -15,22 +18,15 @@ from governance.audit import Actor
 from governance.models import PolicyVersion
 from governance.selectors import POLICY_PUBLISHERS, policy_versions_visible_to
 from governance.serializers import (
-    DecisionSerializer,
-    DryRunSerializer,
     PolicyPublishSerializer,
     PolicyVersionSerializer,
 )
 from governance.services.policies import (
-    policy_dry_run,
-    policy_dry_run_version,
     policy_publish,
 )
-from portal.api.schema import ERRORS
-from portal.catalog.models import ModelVersion
-from portal.errors import InvalidRequest, NotAllowed, NotFound
-from tenants.access import platform_role_of, tenant_capabilities
-from tenants.models import Tenant
-from tenants.scoping import tenant_scope
+from portal.errors import NotAllowed
+from tenants.access import platform_role_of
+from tenants.models import User
 
 PUBLISHERS = POLICY_PUBLISHERS
 
@@ -67,68 +63,9 @@ class PolicyListView(generics.ListAPIView):
             actor=Actor.from_request(request),
             document=data.validated_data["document"],
             note=data.validated_data.get("note", ""),
-            user=request.user,
+            user=request.user if isinstance(request.user, User) else None,
         )
         return Response(
             PolicyVersionSerializer(version, context={"in_force_ids": in_force_ids()}).data,
             status=status.HTTP_201_CREATED,
         )
-
-
-class PolicyDryRunView(generics.GenericAPIView):
-    """Which rules fire for a hypothetical request, and the decision the policy would make.
-
-    Name a tenant's model version (the context is built exactly as for a real request), or pass
-    a whole ``context``; pass ``document`` to try a draft policy instead of the one in force.
-    """
-
-    serializer_class = DryRunSerializer
-
-    @extend_schema(request=DryRunSerializer, responses={200: DecisionSerializer, 404: ERRORS[404]})
-    def post(self, request: Request) -> Response:
-        data = DryRunSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        given = data.validated_data
-        tenant = None
-        if given.get("tenant"):
-            tenant = Tenant.objects.filter(slug=given["tenant"]).first()
-            if tenant is None:
-                raise NotFound("Not found.")
-        with tenant_scope(tenant) if tenant else nullcontext():
-            if tenant is not None and "read" not in tenant_capabilities(request.user, tenant):
-                raise NotFound("Not found.")
-            if given.get("document") and platform_role_of(request.user) not in PUBLISHERS:
-                raise NotAllowed("Only governance leads try draft policies.")
-            context = given.get("context")
-            if context is None:
-                if tenant is None or not given.get("model") or not given.get("version"):
-                    raise InvalidRequest(
-                        "Give tenant, model, version and environment, or a whole context."
-                    )
-                version = (
-                    ModelVersion.objects.select_related("model")
-                    .filter(model__name=given["model"], version=given["version"])
-                    .first()
-                )
-                if version is None:
-                    raise NotFound("Not found.")
-                policy, decision, context = policy_dry_run_version(
-                    tenant=tenant,
-                    version=version,
-                    environment=given.get("environment") or "staging",
-                    target=given["target"],
-                    instance_type=given["instance_type"],
-                    replicas=given["replicas"],
-                    drift_monitor=given["drift_monitor"],
-                    document=given.get("document"),
-                )
-            else:
-                policy, decision = policy_dry_run(
-                    context=context, document=given.get("document"), tenant=tenant
-                )
-        body = {
-            **decision.as_dict(),
-            "policy": {"name": policy.name, "version": policy.version} if policy else None,
-            "context": context,
-        }
-        return Response(body)

@@ -16,7 +16,7 @@ from governance.models.audit import (
 )
 from governance.models.cards import CardStatus, ModelCard
 from governance.models.incidents import Incident, IncidentEntry, IncidentSeverity, IncidentStatus
-from governance.models.policies import PolicyVersion
+from governance.models.policies import Environment, PolicyVersion
 from governance.models.risk import RiskClassification
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "AuditEventImmutable",
     "AuditVerification",
     "CardStatus",
+    "Environment",
     "Incident",
     "IncidentEntry",
     "IncidentSeverity",

@@ -7,6 +7,13 @@ from django.db import models
 from django.utils import timezone
 
 
+class Environment(models.TextChoices):
+    """The environments a deployment is requested for, which policies tell apart."""
+
+    STAGING = "staging", "Staging"
+    PRODUCTION = "production", "Production"
+
+
 class PolicyVersion(models.Model):
     """One published version of a policy document.
 

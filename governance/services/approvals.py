@@ -1,40 +1,46 @@
-"""Approval requests: opening them for a deployment, reviewers' decisions, expiry, certification.
+"""Approval requests as records: who may decide them, the verdicts, closing them, certification.
 
 An approval is bound to the deployment's model version, that version's artifact digest and the
 policy version that asked for it; a new version or a changed artifact needs a new approval.
-Requesters never approve their own requests, and each person counts once.
+Requesters never approve their own requests, and each person counts once. What an approval does
+to its deployment is ``portal.deployments.workflow``'s.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from governance.audit import Actor, audit_record
 from governance.models import (
     ApprovalDecision,
-    ApprovalPurpose,
     ApprovalRequest,
     ApprovalState,
     ModelCertification,
-    PolicyVersion,
     Verdict,
 )
 from governance.models.approvals import OPEN_APPROVAL_STATES, CertificationState
-from governance.policy import APPROVER_ROLES, Decision
-from governance.services.notify import notify_approval_decided, notify_approval_requested
+from governance.policy import APPROVER_ROLES
+from governance.services.notify import notify_certification
+from governance.services.policies import policy_in_force
 from portal.catalog.models import RiskTier
-from portal.errors import Conflict, InvalidRequest, NotAllowed
-from tenants.models import Membership, PlatformRole, TenantRole
+from portal.errors import Conflict, NotAllowed
+from tenants.models import Membership, PlatformRole, TenantRole, User
 
 # Why approvals of a version whose files changed in MLflow no longer hold.
 TAMPERED = "the version's artifact files changed in MLflow after the portal recorded them"
 
-RISK_RANK = {RiskTier.PROHIBITED: 0, RiskTier.HIGH: 1, RiskTier.LIMITED: 2, RiskTier.MINIMAL: 3}
+RISK_RANK: dict[str, int] = {
+    RiskTier.PROHIBITED: 0,
+    RiskTier.HIGH: 1,
+    RiskTier.LIMITED: 2,
+    RiskTier.MINIMAL: 3,
+}
 
 
 def requirements_text(requirements: dict[str, int]) -> str:
@@ -48,9 +54,15 @@ def requirements_text(requirements: dict[str, int]) -> str:
     return " and ".join(parts)
 
 
-def _audit_approval(
-    actor: Actor, approval: ApprovalRequest, action: str, before: dict | None, after: dict
+def approval_audit(
+    *,
+    actor: Actor,
+    approval: ApprovalRequest,
+    action: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
 ) -> None:
+    """Audit a change of ``approval`` (inside the caller's transaction)."""
     audit_record(
         actor=actor,
         action=action,
@@ -62,100 +74,46 @@ def _audit_approval(
     )
 
 
-def approval_open(
-    *,
-    actor: Actor,
-    deployment: Any,
-    policy_version: PolicyVersion,
-    decision: Decision,
-    requested_by: Any = None,
-    purpose: str = "rollout",
-) -> ApprovalRequest:
-    """Open the approval a deployment needs (``purpose`` rollout), or a review of a live one.
-    Runs inside the caller's transaction."""
-    version = deployment.model_version
-    tier = version.model.risk_tier
-    approval = ApprovalRequest.objects.create(
-        tenant_id=deployment.tenant_id,
-        deployment=deployment,
-        model_version=version,
-        artifact_digest=version.artifact_digest,
-        policy_version=policy_version,
-        risk_tier=tier,
-        risk_rank=RISK_RANK.get(tier, 4),
-        purpose=purpose,
-        requirements=decision.requirements,
-        reasons=decision.reasons,
-        requested_by=requested_by,
-        requested_by_label=actor.label,
-        expires_at=timezone.now() + timedelta(days=settings.APPROVAL_EXPIRY_DAYS),
-    )
-    _audit_approval(
-        actor,
-        approval,
-        "approval.requested",
-        None,
-        {
-            "state": approval.state,
-            "deployment": deployment.pk,
-            "model_version": version.pk,
-            "artifact_digest": approval.artifact_digest,
-            "policy_version": policy_version.pk,
-            "requirements": approval.requirements,
-            "purpose": purpose,
-        },
-    )
-    notify_approval_requested(approval)
-    return approval
-
-
-def _close(actor: Actor, approval: ApprovalRequest, state: str, action: str, **extra: Any) -> None:
+def approval_close(
+    *, actor: Actor, approval: ApprovalRequest, state: str, action: str, **extra: Any
+) -> None:
+    """Close ``approval`` in ``state`` and audit it as ``action``, inside the caller's
+    transaction."""
     before = {"state": approval.state}
     approval.state, approval.closed_at = state, timezone.now()
     approval.save(update_fields=["state", "closed_at"])
-    _audit_approval(actor, approval, action, before, {"state": state, **extra})
+    approval_audit(
+        actor=actor,
+        approval=approval,
+        action=action,
+        before=before,
+        after={"state": state, **extra},
+    )
 
 
-def approvals_supersede(*, actor: Actor, approvals: Any, reason: str) -> list[ApprovalRequest]:
+def approval_supersede(*, actor: Actor, approval: ApprovalRequest, reason: str) -> None:
+    """Mark one approval superseded (inside the caller's transaction)."""
+    approval_close(
+        actor=actor,
+        approval=approval,
+        state=ApprovalState.SUPERSEDED,
+        action="approval.superseded",
+        reason=reason,
+    )
+
+
+def approvals_supersede(
+    *, actor: Actor, approvals: QuerySet[ApprovalRequest], reason: str
+) -> list[ApprovalRequest]:
     """Mark open approvals superseded (a newer request or a changed artifact replaces them)."""
     closed = []
     for approval in approvals.filter(state__in=OPEN_APPROVAL_STATES).select_for_update():
-        _close(actor, approval, ApprovalState.SUPERSEDED, "approval.superseded", reason=reason)
+        approval_supersede(actor=actor, approval=approval, reason=reason)
         closed.append(approval)
     return closed
 
 
-def approvals_void_for_version(*, actor: Actor, version: Any, reason: str) -> list[ApprovalRequest]:
-    """Void every approval of ``version`` that is open or in force, inside the caller's
-    transaction: open requests are superseded and their deployments cancelled, approved ones are
-    superseded, and deployments approved but not rolled out yet are cancelled."""
-    from portal.deployments.models import Deployment, DeploymentState
-    from portal.deployments.services import deployment_transition
-
-    voided = []
-    approvals = ApprovalRequest.objects.filter(
-        model_version=version, state__in=[*OPEN_APPROVAL_STATES, ApprovalState.APPROVED]
-    ).select_for_update()
-    for approval in approvals.select_related("deployment"):
-        if approval.is_open:
-            approval_supersede_with_deployment(actor=actor, approval=approval, reason=reason)
-        else:
-            _close(actor, approval, ApprovalState.SUPERSEDED, "approval.superseded", reason=reason)
-        voided.append(approval)
-    waiting = Deployment.objects.filter(
-        model_version=version, state=DeploymentState.APPROVED
-    ).select_for_update()
-    for deployment in waiting:
-        deployment_transition(
-            actor=actor,
-            deployment=deployment,
-            to="cancelled",
-            reason=f"Its approval no longer applies: {reason}.",
-        )
-    return voided
-
-
-def reviewer_roles(reviewer: Any, approval: ApprovalRequest) -> list[str]:
+def reviewer_roles(reviewer: User, approval: ApprovalRequest) -> list[str]:
     """The approver roles of ``approval`` that ``reviewer`` holds, governance first."""
     roles = []
     if (
@@ -183,7 +141,7 @@ def approval_satisfied(approval: ApprovalRequest) -> bool:
     return all(counts.get(role, 0) >= n for role, n in approval.requirements.items())
 
 
-def _check_reviewer(reviewer: Any, approval: ApprovalRequest) -> list[str]:
+def approval_reviewer_check(reviewer: User, approval: ApprovalRequest) -> list[str]:
     """The roles ``reviewer`` may decide ``approval`` in; refuses requesters and other roles."""
     requesters = {approval.requested_by_id, approval.deployment.requested_by_id} - {None}
     if reviewer.pk in requesters:
@@ -203,8 +161,6 @@ def approval_stale_reason(approval: ApprovalRequest) -> str:
     An approval is bound to the version's artifact digest, the model's risk tier and the policy
     version that asked for it; a change to any of them needs a new request.
     """
-    from governance.services.policies import policy_in_force
-
     version = approval.model_version
     if version.tampered:
         return TAMPERED
@@ -217,66 +173,16 @@ def approval_stale_reason(approval: ApprovalRequest) -> str:
     return ""
 
 
-def approval_decide(
-    *, actor: Actor, reviewer: Any, approval: ApprovalRequest, verdict: str, comment: str = ""
+def approval_verdict_record(
+    *, actor: Actor, reviewer: User, approval: ApprovalRequest, verdict: str, comment: str
 ) -> ApprovalRequest:
-    """Record one reviewer's verdict; the deployment moves on when the policy is satisfied.
+    """Record one reviewer's verdict on a pending request, inside the caller's transaction.
 
-    Only someone who may decide is heard. When the approval no longer covers its request (see
-    ``approval_stale_reason``), it is superseded (that change is kept) and the verdict is refused
-    with a 409.
+    A rejection closes the request, a request for changes waits for the requester, and an
+    approval closes it approved once every approval the policy asks for is in.
     """
-    _check_reviewer(reviewer, approval)
-    if approval.model_version.tampered:
-        raise InvalidRequest(
-            "The artifact files of this version changed in MLflow after the portal recorded "
-            "them, so it cannot be approved; register the model again as a new version."
-        )
-    reason = _supersede_if_stale(actor=actor, approval=approval)
-    if reason:
-        raise Conflict(
-            f"This approval no longer applies ({reason}); the unit must request the deployment "
-            "again."
-        )
-    return _record_verdict(
-        actor=actor, reviewer=reviewer, approval=approval, verdict=verdict, comment=comment
-    )
-
-
-def approval_supersede_with_deployment(
-    *, actor: Actor, approval: ApprovalRequest, reason: str
-) -> None:
-    """Supersede an open approval and cancel the deployment waiting for it (inside a transaction)."""
-    from portal.deployments.services import deployment_transition
-
-    _close(actor, approval, ApprovalState.SUPERSEDED, "approval.superseded", reason=reason)
-    if approval.purpose == ApprovalPurpose.REVIEW:
-        return  # the live deployment keeps serving; a new review can be asked for
-    deployment_transition(
-        actor=actor,
-        deployment=approval.deployment,
-        to="cancelled",
-        reason=f"The approval no longer applies: {reason}. Request the deployment again.",
-    )
-
-
-@transaction.atomic
-def _supersede_if_stale(*, actor: Actor, approval: ApprovalRequest) -> str:
     approval = ApprovalRequest.objects.select_for_update().get(pk=approval.pk)
-    reason = approval_stale_reason(approval) if approval.is_open else ""
-    if reason:
-        approval_supersede_with_deployment(actor=actor, approval=approval, reason=reason)
-    return reason
-
-
-@transaction.atomic
-def _record_verdict(
-    *, actor: Actor, reviewer: Any, approval: ApprovalRequest, verdict: str, comment: str
-) -> ApprovalRequest:
-    from portal.deployments.services import deployment_transition
-
-    approval = ApprovalRequest.objects.select_for_update().get(pk=approval.pk)
-    roles = _check_reviewer(reviewer, approval)
+    roles = approval_reviewer_check(reviewer, approval)
     if approval.state != ApprovalState.PENDING:
         raise Conflict(
             f"This request is {approval.get_state_display().lower()}; it takes no more decisions."
@@ -298,28 +204,19 @@ def _record_verdict(
         comment=comment,
     )
     before = {"state": approval.state}
-    deployment_to = ""
     if verdict == Verdict.REJECT:
-        approval.state, approval.closed_at, deployment_to = (
-            ApprovalState.REJECTED,
-            timezone.now(),
-            "rejected",
-        )
+        approval.state, approval.closed_at = ApprovalState.REJECTED, timezone.now()
     elif verdict == Verdict.REQUEST_CHANGES:
         approval.state = ApprovalState.CHANGES_REQUESTED
     elif approval_satisfied(approval):
-        approval.state, approval.closed_at, deployment_to = (
-            ApprovalState.APPROVED,
-            timezone.now(),
-            "approved",
-        )
+        approval.state, approval.closed_at = ApprovalState.APPROVED, timezone.now()
     approval.save(update_fields=["state", "closed_at"])
-    _audit_approval(
-        actor,
-        approval,
-        "approval.decided",
-        before,
-        {
+    approval_audit(
+        actor=actor,
+        approval=approval,
+        action="approval.decided",
+        before=before,
+        after={
             "state": approval.state,
             "verdict": verdict,
             "reviewer": reviewer.get_username(),
@@ -328,91 +225,7 @@ def _record_verdict(
             "approvals": approval_counts(approval),
         },
     )
-    if deployment_to and approval.purpose == ApprovalPurpose.REVIEW:
-        if deployment_to == "rejected":
-            from portal.deployments.rollout import revision_withdraw
-
-            revision_withdraw(
-                actor=actor,
-                deployment=approval.deployment,
-                reason=f"Reviewers rejected it: {comment}" if comment else "Reviewers rejected it.",
-            )
-    elif deployment_to:
-        deployment_transition(
-            actor=actor,
-            deployment=approval.deployment,
-            to=deployment_to,
-            reason=f"{'Approved' if deployment_to == 'approved' else 'Rejected'} by reviewers.",
-        )
-    if approval.state == ApprovalState.APPROVED:
-        certification_record(actor=actor, approval=approval)
-    notify_approval_decided(approval, verdict=verdict, reviewer=reviewer, comment=comment)
     return approval
-
-
-@transaction.atomic
-def approval_withdraw(*, actor: Actor, approval: ApprovalRequest) -> ApprovalRequest:
-    from portal.deployments.services import deployment_transition
-
-    approval = ApprovalRequest.objects.select_for_update().get(pk=approval.pk)
-    if not approval.is_open:
-        raise Conflict(
-            f"This request is {approval.get_state_display().lower()}; it cannot be withdrawn."
-        )
-    _close(actor, approval, ApprovalState.WITHDRAWN, "approval.withdrawn")
-    if approval.purpose == ApprovalPurpose.REVIEW:
-        return approval
-    deployment_transition(
-        actor=actor,
-        deployment=approval.deployment,
-        to="cancelled",
-        reason="The request was withdrawn.",
-    )
-    return approval
-
-
-def approvals_expire(*, now: Any = None) -> int:
-    """Expire open approvals past their deadline (runs inside one tenant's scope)."""
-    from portal.deployments.services import deployment_transition
-
-    now = now or timezone.now()
-    actor = Actor.system("approval expiry")
-    expired = 0
-    for approval_id in ApprovalRequest.objects.filter(
-        state__in=OPEN_APPROVAL_STATES, expires_at__lte=now
-    ).values_list("pk", flat=True):
-        with transaction.atomic():
-            approval = ApprovalRequest.objects.select_for_update().get(pk=approval_id)
-            if not approval.is_open:
-                continue
-            _close(actor, approval, ApprovalState.EXPIRED, "approval.expired")
-            expired += 1
-            if approval.purpose == ApprovalPurpose.REVIEW:
-                continue  # the live deployment keeps serving; its incident stays open
-            deployment_transition(
-                actor=actor,
-                deployment=approval.deployment,
-                to="cancelled",
-                reason="Nobody decided on the request before it expired.",
-            )
-    return expired
-
-
-def approval_in_force(deployment: Any) -> ApprovalRequest | None:
-    """The approved approval that still covers the deployment's exact version and artifact."""
-    version = deployment.model_version
-    if version.tampered:
-        return None
-    return (
-        ApprovalRequest.objects.filter(
-            deployment=deployment,
-            state=ApprovalState.APPROVED,
-            model_version=version,
-            artifact_digest=version.artifact_digest,
-        )
-        .order_by("-closed_at")
-        .first()
-    )
 
 
 def certification_record(*, actor: Actor, approval: ApprovalRequest) -> ModelCertification | None:
@@ -445,10 +258,8 @@ def certification_record(*, actor: Actor, approval: ApprovalRequest) -> ModelCer
     return certification
 
 
-def certifications_check(*, now: Any = None) -> list[ModelCertification]:
+def certifications_check(*, now: datetime | None = None) -> list[ModelCertification]:
     """Mark certifications due or overdue (inside one tenant's scope); notify on each change."""
-    from governance.services.notify import notify_certification
-
     now = now or timezone.now()
     window = timedelta(days=settings.RECERTIFICATION_DUE_WINDOW_DAYS)
     actor = Actor.system("re-certification")

@@ -38,7 +38,6 @@ from governance.models import (
 )
 from governance.services.cards import card_document, card_or_draft
 from portal.catalog.models import ModelVersion
-from portal.deployments.models import Deployment
 
 HEADINGS = {
     "1-risk-management": "Risk management (Article 9)",
@@ -110,7 +109,7 @@ def _audit_events(
 ) -> list[dict]:
     model = version.model
     deployment_ids = list(
-        Deployment.objects.filter(model_version__model=model).values_list("pk", flat=True)
+        model.versions.filter(deployments__isnull=False).values_list("deployments", flat=True)
     )
     incident_ids = list(Incident.objects.filter(model=model).values_list("pk", flat=True))
     version_ids = list(model.versions.values_list("pk", flat=True))
@@ -143,7 +142,7 @@ def _audit_events(
 
 
 def _drift_history(version: ModelVersion) -> dict[str, Any]:
-    deployments = Deployment.objects.filter(model_version=version).order_by("created_at")
+    deployments = version.deployments.order_by("created_at")
     return {
         "deployments": [
             {

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from governance.audit import Actor, audit_record
 from governance.models import Incident, IncidentEntry, IncidentSeverity, IncidentStatus
+from portal.catalog.models import RegisteredModel
 from portal.errors import Conflict, InvalidRequest
 
 NEXT_STATUS = {
@@ -39,16 +40,19 @@ def incident_open(
     severity: str,
     description: str = "",
     source: str = "person",
-    model: Any = None,
-    deployment: Any = None,
+    model: RegisteredModel | None = None,
+    deployment_id: int | None = None,
 ) -> Incident:
-    """Open an incident; ``source`` names the system part that opened it (drift, rollout)."""
+    """Open an incident; ``source`` names the system part that opened it (drift, rollout).
+
+    An incident of a deployment is also its model's, unless ``model`` says which.
+    """
     if severity not in IncidentSeverity.values:
         raise InvalidRequest(f"severity must be one of: {', '.join(IncidentSeverity.values)}.")
     if not title.strip():
         raise InvalidRequest("An incident needs a title that says what is wrong.")
-    if deployment is not None and model is None:
-        model = deployment.model_version.model
+    if deployment_id is not None and model is None:
+        model = RegisteredModel.objects.filter(versions__deployments=deployment_id).first()
     incident = Incident.objects.create(
         tenant_id=tenant_id,
         title=title.strip()[:200],
@@ -57,7 +61,7 @@ def incident_open(
         source=source,
         opened_by_label=actor.label,
         model=model,
-        deployment=deployment,
+        deployment_id=deployment_id,
     )
     IncidentEntry.objects.create(
         tenant_id=tenant_id,
@@ -76,7 +80,7 @@ def incident_open(
             "severity": severity,
             "source": source,
             "model": model.pk if model else None,
-            "deployment": deployment.pk if deployment else None,
+            "deployment": deployment_id,
         },
     )
     return incident

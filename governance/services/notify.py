@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
+from governance.models import ApprovalRequest, ModelCertification
 from tenants.models import Membership, PlatformRole, TenantRole, User
 from tenants.notifications import notify
 
@@ -31,7 +32,7 @@ def _link(name: str, **kwargs: Any) -> str:
     return settings.PORTAL_BASE_URL + reverse(name, kwargs=kwargs)
 
 
-def _approval_payload(approval: Any) -> dict[str, Any]:
+def _approval_payload(approval: ApprovalRequest) -> dict[str, Any]:
     version = approval.model_version
     return {
         "approval": approval.pk,
@@ -47,7 +48,7 @@ def _approval_payload(approval: Any) -> dict[str, Any]:
     }
 
 
-def notify_approval_requested(approval: Any) -> None:
+def notify_approval_requested(approval: ApprovalRequest) -> None:
     payload = _approval_payload(approval)
     recipients: list[str] = []
     if "governance_lead" in approval.requirements:
@@ -70,7 +71,9 @@ def notify_approval_requested(approval: Any) -> None:
     )
 
 
-def notify_approval_decided(approval: Any, *, verdict: str, reviewer: Any, comment: str) -> None:
+def notify_approval_decided(
+    approval: ApprovalRequest, *, verdict: str, reviewer: User, comment: str
+) -> None:
     payload = {
         **_approval_payload(approval),
         "verdict": verdict,
@@ -95,7 +98,7 @@ def notify_approval_decided(approval: Any, *, verdict: str, reviewer: Any, comme
     )
 
 
-def notify_certification(certification: Any) -> None:
+def notify_certification(certification: ModelCertification) -> None:
     model = certification.model
     payload = {
         "model": model.name,

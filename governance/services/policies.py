@@ -13,8 +13,10 @@ from governance import policy_limits
 from governance.audit import Actor, audit_record
 from governance.models import PolicyVersion
 from governance.policy import Decision, ParsedPolicy, PolicyInvalid, policy_evaluate, policy_parse
+from governance.services.cards import card_summary
+from portal.catalog.models import ModelVersion
 from portal.errors import Conflict, InvalidRequest, NotFound
-from tenants.models import Tenant
+from tenants.models import Tenant, User
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
 
@@ -54,7 +56,7 @@ def _check_tenant_overlap(parsed: ParsedPolicy) -> None:
 
 @transaction.atomic
 def policy_publish(
-    *, actor: Actor, document: str, source: str = "api", note: str = "", user: Any = None
+    *, actor: Actor, document: str, source: str = "api", note: str = "", user: User | None = None
 ) -> PolicyVersion:
     """Store a new version of a policy after it parses and compiles; refuse it otherwise.
 
@@ -157,12 +159,13 @@ def policy_dry_run(
         policy_limits.context_check(context)
     except policy_limits.TooLarge as error:
         raise InvalidRequest(policy_limits.context_problem(error)) from None
-    return _dry_run(context=context, document=document, tenant=tenant)
+    return policy_dry_run_trusted(context=context, document=document, tenant=tenant)
 
 
-def _dry_run(
+def policy_dry_run_trusted(
     *, context: dict[str, Any], document: str | None, tenant: Tenant | None
 ) -> tuple[PolicyVersion | None, Decision]:
+    """``policy_dry_run`` of a context the portal built itself, which stays within the caps."""
     if document:
         return None, policy_evaluate(policy_parse(document), context)
     if tenant is None:
@@ -173,7 +176,7 @@ def _dry_run(
 def policy_context(
     *,
     tenant: Tenant,
-    version: Any,
+    version: ModelVersion,
     environment: str,
     target: str,
     instance_type: str,
@@ -181,9 +184,8 @@ def policy_context(
     drift_monitor: bool,
     cost: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The request context a policy sees (documented in ``governance.policy.CONTEXT_FIELDS``)."""
-    from governance.services.cards import card_summary
-
+    """The request context a policy sees (documented in ``governance.policy.CONTEXT_FIELDS``);
+    ``cost`` is the planned deployment's estimate, None when no source prices it."""
     metrics = {
         str(k): float(v)
         for k, v in (version.metrics or {}).items()
@@ -204,44 +206,3 @@ def policy_context(
         "drift_monitor": drift_monitor,
         "cost": cost or {"known": False, "hourly": 0.0, "monthly": 0.0, "currency": ""},
     }
-
-
-def policy_dry_run_version(
-    *,
-    tenant: Tenant,
-    version: Any,
-    environment: str,
-    target: str = "local",
-    instance_type: str = "cpu.small",
-    replicas: int = 1,
-    drift_monitor: bool = True,
-    document: str | None = None,
-) -> tuple[PolicyVersion | None, Decision, dict[str, Any]]:
-    """Dry-run a request for one of the tenant's model versions, its context built as for a real
-    request; against ``document`` when given, else the tenant's policy in force.
-
-    Returns the policy version used (None for a draft document), the decision and the context.
-    Runs inside the tenant's scope.
-    """
-    # Imported here: portal.deployments.services imports this module.
-    from portal.deployments.services import cost_estimate
-
-    context = policy_context(
-        tenant=tenant,
-        version=version,
-        environment=environment,
-        target=target,
-        instance_type=instance_type,
-        replicas=replicas,
-        drift_monitor=drift_monitor,
-        cost=cost_estimate(
-            environment=environment,
-            target=target,
-            instance_type=instance_type,
-            replicas=replicas,
-            drift_monitor=drift_monitor,
-            tenant=tenant,
-        ),
-    )
-    policy, decision = _dry_run(context=context, document=document, tenant=tenant)
-    return policy, decision, context

@@ -7,9 +7,8 @@ import pytest
 from conftest import TEST_ACTOR
 from governance.audit import Actor
 from governance.services.cards import TEXT_FIELDS, card_get_or_create, card_update
-from governance.services.classification import model_classify
 from portal.catalog.models import ModelVersion, RegisteredModel
-from portal.deployments.services import deployment_request
+from portal.deployments.workflow import deployment_request, model_classify
 from tenants.scoping import tenant_scope
 
 ANSWERS = {

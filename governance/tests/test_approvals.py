@@ -6,11 +6,11 @@ import pytest
 
 from conftest import add_member, client_for, make_token, make_user
 from governance.models import ApprovalRequest, AuditEvent
-from governance.services.approvals import approval_in_force
 from governance.tests.conftest import classify, make_version, request
 from portal.api.errors import NOT_FOUND_BODY
 from portal.catalog.models import ModelVersion
 from portal.deployments.models import Deployment
+from portal.deployments.selectors import approval_in_force
 from tenants.models import PlatformRole, TenantRole
 from tenants.scoping import tenant_scope
 

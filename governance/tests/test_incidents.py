@@ -68,7 +68,7 @@ def test_the_system_opens_incidents_linked_to_a_deployment(company):
             title="Rollout failed",
             severity="sev2",
             source="rollout",
-            deployment=deployment,
+            deployment_id=deployment.pk,
         )
     body = client_for(company.ava).get(f"{URL}{incident.pk}/").json()
     assert body["source"] == "rollout" and body["deployment"] == deployment.pk

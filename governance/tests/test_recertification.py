@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from conftest import client_for
 from governance.models import AuditEvent, ModelCertification
-from governance.tasks import daily_checks
 from governance.tests.conftest import request
+from portal.deployments.tasks import daily_checks
 from tenants.scoping import tenant_scope
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,7 @@
-"""A model's risk classification and a version's model card, as pages of the unit's catalog."""
+"""A version's model card, as a page of the unit's catalog.
+
+A model's risk classification page is ``portal.deployments.workflow_views``'s.
+"""
 
 from __future__ import annotations
 
@@ -11,62 +14,12 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from governance.audit import Actor
-from governance.classification import CLASSIFIER_VERSION, QUESTIONS
-from governance.forms import CardReviewForm, ClassificationForm, ModelCardForm
-from governance.models import CardStatus, ModelCard, RiskClassification
+from governance.forms import CardReviewForm, ModelCardForm
+from governance.models import CardStatus, ModelCard
 from governance.services import cards
-from governance.services.classification import model_classify
-from portal.catalog.models import ModelVersion, RegisteredModel, RiskTier
+from portal.catalog.models import ModelVersion
 from portal.errors import InvalidRequest, PortalError
 from tenants.routing import TenantRequest, tenant_page
-
-CLASSIFIERS = {"write", "govern"}
-HISTORY_SHOWN = 50
-
-
-@tenant_page("read")
-def model_classification(request: TenantRequest, name: str) -> HttpResponse:
-    """The EU AI Act questionnaire, prefilled with the answers in force; answering sets the tier."""
-    model = get_object_or_404(RegisteredModel.objects.all(), name=name)
-    history = list(RiskClassification.objects.filter(model=model)[:HISTORY_SHOWN])
-    current = history[0] if history else None
-    can_classify = bool(CLASSIFIERS & request.capabilities)
-    form = ClassificationForm(
-        request.POST if request.method == "POST" else None,
-        answers=current.answers if current else None,
-    )
-    if request.method == "POST":
-        if not can_classify:
-            raise PermissionDenied("Your role in this unit cannot classify models.")
-        if form.is_valid():
-            try:
-                classification = model_classify(
-                    actor=Actor.user(request.user),
-                    model=model,
-                    answers=form.answers(),
-                    user=request.user,
-                )
-            except PortalError as problem:
-                form.add_error(None, problem.detail)
-            else:
-                tier = RiskTier(classification.tier).label.lower()
-                messages.success(request, f"{model.name} is classified {tier}.")
-                return redirect("model-classification", tenant=request.tenant.slug, name=name)
-    return render(
-        request,
-        "governance/classification.html",
-        {
-            "tenant": request.tenant,
-            "model": model,
-            "current": current,
-            "history": history,
-            "form": form,
-            "can_classify": can_classify,
-            "questions": QUESTIONS,
-            "classifier_version": CLASSIFIER_VERSION,
-        },
-        status=400 if request.method == "POST" else 200,
-    )
 
 
 @transaction.atomic  # a refused action leaves no new card behind

@@ -32,7 +32,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from governance.audit import Actor, Change, audit_record_many
-from governance.services.artifacts import version_manifest_recorded, version_tampered
+from governance.services.artifacts import version_manifest_recorded
 from portal.catalog.digests import listing_digest, manifest_changes, manifest_digest
 from portal.catalog.mlflow_adapter import (
     ArtifactFiles,
@@ -58,6 +58,7 @@ from portal.catalog.ownership import (
     ownership_records,
     ownership_settle,
 )
+from portal.deployments.workflow import version_tampered
 from tenants.models import Tenant
 from tenants.scoping import tenant_scope
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -12,7 +14,7 @@ from rest_framework.response import Response
 from governance.audit import Actor
 from governance.models import ApprovalRequest
 from portal.catalog.models import ModelVersion
-from portal.deployments import rollout, services
+from portal.deployments import rollout, workflow
 from portal.deployments.models import Deployment
 from portal.deployments.selectors import deployments_listed
 from portal.deployments.serializers import (
@@ -22,14 +24,15 @@ from portal.deployments.serializers import (
     RollbackSerializer,
 )
 from portal.errors import InvalidRequest
+from tenants.models import User
 from tenants.routing import TenantScopedAPIView
 
 
-def _user(request: Request) -> object | None:
+def _user(request: Request) -> User | None:
     """The person behind a request; for a service token, the person who created it, so nobody
     approves what their own pipeline asked for."""
     token = getattr(request.user, "token", None)
-    return token.created_by if token is not None else request.user
+    return token.created_by if token is not None else cast(User, request.user)
 
 
 def _deployments() -> QuerySet[Deployment]:
@@ -60,7 +63,7 @@ class DeploymentListView(TenantScopedAPIView, generics.ListAPIView):
         )
         if version is None:
             raise InvalidRequest("There is no such model version in this tenant's catalog.")
-        deployment = services.deployment_request(
+        deployment = workflow.deployment_request(
             actor=Actor.from_request(request),
             tenant=self.tenant,
             version=version,
@@ -111,5 +114,5 @@ class DeploymentResubmitView(TenantScopedAPIView, generics.GenericAPIView):
     @extend_schema(request=None, responses=DeploymentSerializer)
     def post(self, request: Request, tenant: str, deployment_id: int) -> Response:
         deployment = get_object_or_404(Deployment.objects.all(), pk=deployment_id)
-        services.deployment_resubmit(actor=Actor.from_request(request), deployment=deployment)
+        workflow.deployment_resubmit(actor=Actor.from_request(request), deployment=deployment)
         return Response(DeploymentSerializer(_deployments().get(pk=deployment_id)).data)

@@ -18,12 +18,10 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from governance.models import Environment
 from tenants.scoping import TenantOwnedModel
 
-
-class Environment(models.TextChoices):
-    STAGING = "staging", "Staging"
-    PRODUCTION = "production", "Production"
+__all__ = ["Deployment", "DeploymentState", "Environment", "GatewayMinute", "Target"]
 
 
 class Target(models.TextChoices):

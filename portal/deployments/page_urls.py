@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.deployments import views
+from portal.deployments import views, workflow_views
 
 DEPLOYMENTS = "t/<slug:tenant>/deployments"
 
@@ -14,4 +14,19 @@ urlpatterns = [
         name="deployment-rollback",
     ),
     path("serving/", views.serving_page, name="serving-servers"),
+    path(
+        "governance/approvals/<int:approval_id>/",
+        workflow_views.approval_page,
+        name="approval-page",
+    ),
+    path(
+        "governance/policies/<slug:name>/",
+        workflow_views.policy_detail,
+        name="policy-detail",
+    ),
+    path(
+        "t/<slug:tenant>/models/<str:name>/classification/",
+        workflow_views.model_classification,
+        name="model-classification",
+    ),
 ]

@@ -1,7 +1,7 @@
 """Rolling revisions out, moving traffic between them, and rolling back.
 
 An approved deployment is rolled out by ``rollout_start`` (a Celery task calls it after the
-commit that approved it): the target is asked to serve the revision, and ``rollout_advance``
+commit that approved it, with the ids of the tenant and the deployment): the target is asked to serve the revision, and ``rollout_advance``
 (called by the target's watcher, or polled by a task) makes it live once the target reports it
 ready, or failed. Going live moves the endpoint's traffic: a plain revision takes all of it and
 the revisions it replaces stay warm (serving, without traffic) for ``ROLLBACK_GRACE_SECONDS``;
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -31,9 +31,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from governance.audit import Actor, audit_record
-from governance.services.approvals import approval_in_force
 from governance.services.incidents import incident_open
 from portal.deployments.models import Deployment, DeploymentState
+from portal.deployments.selectors import approval_in_force
 from portal.deployments.services import deployment_transition
 from portal.deployments.targets import (
     TargetError,
@@ -73,14 +73,6 @@ def _endpoint(deployment: Deployment) -> list[Deployment]:
     )
 
 
-def _scope(deployment_id: int) -> int:
-    return (
-        Deployment.objects.dangerously_across_tenants()
-        .values_list("tenant_id", flat=True)
-        .get(pk=deployment_id)
-    )
-
-
 def _record_traffic(revisions: list[Deployment], why: str) -> None:
     for revision in revisions:
         revision.save(update_fields=["traffic_weight", "warm_until", "live_until"])
@@ -117,9 +109,9 @@ def rollout_refusal(deployment: Deployment) -> str:
     return ""
 
 
-def rollout_start(deployment_id: int) -> str:
+def rollout_start(*, tenant_id: int, deployment_id: int) -> str:
     """Ask the target to serve an approved revision; returns the deployment's state."""
-    with tenant_scope(_scope(deployment_id)):
+    with tenant_scope(tenant_id):
         with transaction.atomic():
             deployment = _locked(deployment_id)
             if deployment.state != DeploymentState.APPROVED:
@@ -168,9 +160,9 @@ def rollout_start(deployment_id: int) -> str:
             return str(deployment.state)
 
 
-def rollout_advance(deployment_id: int) -> str:
+def rollout_advance(*, tenant_id: int, deployment_id: int) -> str:
     """Look at a deploying revision's target: live when ready, failed when it failed or timed out."""
-    with tenant_scope(_scope(deployment_id)):
+    with tenant_scope(tenant_id):
         deployment = Deployment.objects.select_related("tenant").get(pk=deployment_id)
         if deployment.state != DeploymentState.DEPLOYING:
             return str(deployment.state)
@@ -264,7 +256,8 @@ def _open_incident(deployment: Deployment, title: str, message: str) -> None:
         severity="sev2" if deployment.environment == "production" else "sev3",
         description=message,
         source="rollout",
-        deployment=deployment,
+        model=deployment.model_version.model,
+        deployment_id=deployment.pk,
     )
 
 
@@ -282,9 +275,9 @@ def _stop_now(kind: str, name: str) -> None:
         log.warning("Could not stop %s on %s: %s", name, kind, error.detail)
 
 
-def revision_unhealthy(deployment_id: int, message: str) -> None:
+def revision_unhealthy(*, tenant_id: int, deployment_id: int, message: str) -> None:
     """A live revision's server failed for good: roll the endpoint back if it had traffic."""
-    with tenant_scope(_scope(deployment_id)), transaction.atomic():
+    with tenant_scope(tenant_id), transaction.atomic():
         deployment = _locked(deployment_id)
         if deployment.state == DeploymentState.DEPLOYING:
             _fail(deployment, message)
@@ -364,7 +357,7 @@ def _rollback(deployment: Deployment, *, actor: Actor, reason: str, automatic: b
     return back_to
 
 
-def retire_warm_revisions(now: Any = None) -> int:
+def retire_warm_revisions(now: datetime | None = None) -> int:
     """Retire replaced revisions whose grace period is over; returns how many."""
     now = now or timezone.now()
     due = list(

@@ -56,7 +56,7 @@ from django.utils import timezone
 
 from portal.catalog.digests import Manifest, manifest_digest, manifest_mismatches
 from portal.catalog.mlflow_adapter import MlflowRegistry
-from portal.deployments import sandbox
+from portal.deployments import rollout, sandbox
 from portal.deployments.models import Deployment, DeploymentState, Target
 from portal.deployments.modelserver import scoring_guard
 from portal.deployments.targets.base import TargetState
@@ -596,12 +596,12 @@ class ServingRuntime:
             self._advance(deployment, server)
 
     def _advance(self, deployment: Deployment, server: ModelServer) -> None:
-        from portal.deployments import rollout
-
         if deployment.state == DeploymentState.DEPLOYING and server.state in (
             TargetState.READY,
             TargetState.FAILED,
         ):
-            rollout.rollout_advance(deployment.pk)
+            rollout.rollout_advance(tenant_id=deployment.tenant_id, deployment_id=deployment.pk)
         elif deployment.state == DeploymentState.LIVE and server.state == TargetState.FAILED:
-            rollout.revision_unhealthy(deployment.pk, server.message)
+            rollout.revision_unhealthy(
+                tenant_id=deployment.tenant_id, deployment_id=deployment.pk, message=server.message
+            )

@@ -1,9 +1,10 @@
-"""Reads of deployments that the pages and the API share."""
+"""Reads of deployments: what the pages and the API list, and the approval a rollout needs."""
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from governance.models import ApprovalRequest, ApprovalState
 from portal.deployments.models import Deployment, DeploymentState, Target
 
 # What a list of deployments shows of each one's model version and model. The rest of those
@@ -40,4 +41,21 @@ def local_model_servers() -> QuerySet[Deployment]:
         .select_related("tenant", "model_version__model")
         .defer("model_version__artifact_manifest")
         .order_by("tenant__slug", "name", "-revision")
+    )
+
+
+def approval_in_force(deployment: Deployment) -> ApprovalRequest | None:
+    """The approved approval that still covers the deployment's exact version and artifact."""
+    version = deployment.model_version
+    if version.tampered:
+        return None
+    return (
+        ApprovalRequest.objects.filter(
+            deployment=deployment,
+            state=ApprovalState.APPROVED,
+            model_version=version,
+            artifact_digest=version.artifact_digest,
+        )
+        .order_by("-closed_at")
+        .first()
     )

@@ -1,8 +1,9 @@
-"""Requesting deployments and moving them through their states.
+"""Recording deployment requests and moving deployments through their states.
 
-``deployment_request`` asks the governance policy in force what the request needs: it is
-approved at once, waits for an approval request, or is rejected with the policy's reasons. A
-prohibited model is refused whatever a policy says.
+``deployment_record`` checks a request and records it as the next revision of its endpoint;
+``deployment_transition`` moves a deployment from one state to another, and an approved one is
+rolled out once the transaction commits. What the policy in force and the approvals make of a
+request is ``portal.deployments.workflow``'s.
 """
 
 from __future__ import annotations
@@ -10,21 +11,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
 from chargeback.services.estimates import estimate
 from governance.audit import Actor, audit_record
-from governance.models import ApprovalRequest
-from governance.policy import Decision
-from governance.services.approvals import approval_open, approvals_supersede
-from governance.services.policies import policy_context, policy_decide
 from portal.catalog.models import ModelVersion, VersionStatus
 from portal.deployments.models import Deployment, DeploymentState, Environment, Target
 from portal.errors import Conflict, InvalidRequest
-from tenants.models import Tenant
+from portal.outbox import enqueue_on_commit
+from tenants.models import Tenant, User
 
 INSTANCE_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ENDPOINT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -97,10 +94,11 @@ def _validate(
         raise InvalidRequest("This version no longer exists in MLflow; pick another version.")
     if version.status != VersionStatus.READY:
         raise InvalidRequest("This version is not ready in MLflow yet; try again once it is.")
-    _refuse_tampered(version)
+    version_refuse_tampered(version)
 
 
-def _refuse_tampered(version: ModelVersion) -> None:
+def version_refuse_tampered(version: ModelVersion) -> None:
+    """Refuse a version whose artifact files changed in MLflow after the portal recorded them."""
     if version.tampered:
         raise InvalidRequest(
             "The artifact files of this version changed in MLflow after the portal recorded "
@@ -126,7 +124,11 @@ def deployment_transition(
     deployment.state, deployment.state_changed_at = to, timezone.now()
     deployment.save(update_fields=["state", "state_changed_at"])
     if to == DeploymentState.APPROVED:
-        _enqueue_rollout(deployment.pk)
+        # By the task's name: the task module imports the rollout, which moves deployments
+        # through here.
+        enqueue_on_commit(
+            "deployments.rollout", tenant_id=deployment.tenant_id, deployment_id=deployment.pk
+        )
     audit_record(
         actor=actor,
         action=f"deployment.{to}",
@@ -136,63 +138,6 @@ def deployment_transition(
         before=before,
         after={"state": to, "reason": reason, **(extra or {})},
     )
-    return deployment
-
-
-def _enqueue_rollout(deployment_id: int) -> None:
-    from portal.deployments.tasks import deployment_rollout
-
-    deployment_rollout.delay_on_commit(deployment_id)
-
-
-def _decide(deployment: Deployment, tenant: Tenant) -> tuple[Any, Decision]:
-    version = deployment.model_version
-    context = policy_context(
-        tenant=tenant,
-        version=version,
-        environment=deployment.environment,
-        target=deployment.target,
-        instance_type=deployment.instance_type,
-        replicas=deployment.replicas,
-        drift_monitor=deployment.drift_monitor,
-        cost=cost_estimate(
-            environment=deployment.environment,
-            target=deployment.target,
-            instance_type=deployment.instance_type,
-            replicas=deployment.replicas,
-            drift_monitor=deployment.drift_monitor,
-            tenant=tenant,
-        ),
-    )
-    return policy_decide(tenant=tenant, context=context)
-
-
-def _apply_decision(*, actor: Actor, deployment: Deployment, tenant: Tenant) -> Deployment:
-    policy_version, decision = _decide(deployment, tenant)
-    deployment.policy_version, deployment.decision = (
-        policy_version,
-        {
-            **decision.as_dict(),
-            "policy": {"name": policy_version.name, "version": policy_version.version},
-        },
-    )
-    deployment.save(update_fields=["policy_version", "decision"])
-    to = {"allow": "approved", "deny": "rejected"}.get(decision.outcome, "pending_approval")
-    deployment_transition(
-        actor=actor,
-        deployment=deployment,
-        to=to,
-        reason=" ".join(decision.reasons),
-        extra={"policy_version": policy_version.pk, "outcome": decision.outcome},
-    )
-    if to == "pending_approval":
-        approval_open(
-            actor=actor,
-            deployment=deployment,
-            policy_version=policy_version,
-            decision=decision,
-            requested_by=deployment.requested_by,
-        )
     return deployment
 
 
@@ -231,8 +176,7 @@ def _next_revision(
     return (latest["n"] or 0) + 1
 
 
-@transaction.atomic
-def deployment_request(
+def deployment_record(
     *,
     actor: Actor,
     tenant: Tenant,
@@ -245,13 +189,10 @@ def deployment_request(
     drift_monitor: bool = True,
     shadow: bool = False,
     name: str = "",
-    user: Any = None,
+    user: User | None = None,
 ) -> Deployment:
-    """Record a deployment request, the next revision of endpoint ``name`` (by default
-    ``<model>-<environment>``), and let the policy in force decide what it needs.
-
-    Open requests for the same endpoint are superseded by this one.
-    """
+    """Check a deployment request and record it, the next revision of endpoint ``name`` (by
+    default ``<model>-<environment>``), inside the caller's transaction."""
     _validate(
         version=version,
         environment=environment,
@@ -298,75 +239,4 @@ def deployment_request(
             "replicas": replicas,
         },
     )
-    older = Deployment.objects.filter(
-        tenant=tenant, name=name, state=DeploymentState.PENDING_APPROVAL
-    ).exclude(pk=deployment.pk)
-    for previous in older.select_for_update():
-        approvals_supersede(
-            actor=actor,
-            approvals=ApprovalRequest.objects.filter(deployment=previous),
-            reason=f"deployment {deployment.pk} replaces this request",
-        )
-        deployment_transition(
-            actor=actor,
-            deployment=previous,
-            to="cancelled",
-            reason=f"Replaced by deployment request {deployment.pk}.",
-        )
-    return _apply_decision(actor=actor, deployment=deployment, tenant=tenant)
-
-
-@transaction.atomic
-def deployment_resubmit(*, actor: Actor, deployment: Deployment) -> Deployment:
-    """After reviewers asked for changes, ask the policy again; the old approval is superseded.
-
-    The new approval request stays the original requester's, who therefore still cannot approve it.
-    """
-    deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
-    if deployment.state != DeploymentState.PENDING_APPROVAL:
-        raise Conflict("Only a deployment waiting for approval can be submitted again.")
-    _refuse_tampered(deployment.model_version)
-    approvals_supersede(
-        actor=actor,
-        approvals=ApprovalRequest.objects.filter(deployment=deployment),
-        reason="the request was submitted again",
-    )
-    return _apply_decision(actor=actor, deployment=deployment, tenant=deployment.tenant)
-
-
-@transaction.atomic
-def deployment_review_request(*, actor: Actor, deployment: Deployment, reason: str) -> Any:
-    """Put a live deployment back under review (its high-risk model drifted, for example).
-
-    It keeps serving while reviewers decide, under the approvals the policy in force asks of a
-    request like it (at least one governance lead): approval re-certifies it, rejection takes it
-    out of the traffic. An open review is returned as it is.
-    """
-    deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
-    if deployment.state != DeploymentState.LIVE:
-        raise Conflict("Only a live deployment can be put back under review.")
-    open_review = deployment.approvals.filter(
-        purpose="review", state__in=["pending", "changes_requested"]
-    ).first()
-    if open_review is not None:
-        return open_review
-    policy_version, decision = _decide(deployment, deployment.tenant)
-    if not decision.requirements:
-        decision.requirements = {"governance_lead": 1}
-    decision.reasons = [reason, *decision.reasons]
-    approval = approval_open(
-        actor=actor,
-        deployment=deployment,
-        policy_version=policy_version,
-        decision=decision,
-        purpose="review",
-    )
-    audit_record(
-        actor=actor,
-        action="deployment.review_requested",
-        object_type="deployment",
-        object_id=deployment.pk,
-        tenant_id=deployment.tenant_id,
-        after={"approval": approval.pk, "reason": reason},
-    )
-    return approval
+    return deployment

@@ -39,7 +39,7 @@ from portal.deployments.forms import DeploymentFilterForm, DeploymentRequestForm
 from portal.deployments.models import Deployment, DeploymentState, GatewayMinute
 from portal.deployments.rollout import deployment_rollback
 from portal.deployments.selectors import deployments_listed, local_model_servers
-from portal.deployments.services import deployment_request
+from portal.deployments.workflow import deployment_request
 from portal.errors import PortalError
 from portal.monitoring.selectors import drift_status_by_deployment
 from portal.paging import paginate

@@ -311,12 +311,12 @@ def assert_nothing_to_do(page) -> None:
 def live_revision(tenant, version, user) -> Deployment:
     """A staging revision rolled out and marked ready the way the serving runtime would."""
     deployment = request(tenant, version, user, environment="staging")
-    rollout.rollout_start(deployment.pk)
+    rollout.rollout_start(tenant_id=tenant.pk, deployment_id=deployment.pk)
     with tenant_scope(tenant):
         deployment = Deployment.objects.get(pk=deployment.pk)
         deployment.serving = {**deployment.serving, "state": "ready", "url": "http://127.0.0.1:9"}
         deployment.save(update_fields=["serving"])
-    rollout.rollout_advance(deployment.pk)
+    rollout.rollout_advance(tenant_id=tenant.pk, deployment_id=deployment.pk)
     return deployment
 
 

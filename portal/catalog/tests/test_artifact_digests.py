@@ -192,7 +192,7 @@ def test_a_version_recorded_before_manifests_gets_one_and_keeps_its_approval(
 
     import mlflow
 
-    from governance.services.approvals import approval_in_force
+    from portal.deployments.selectors import approval_in_force
 
     model_id, deployment, approval = approved_version
     mlflow.set_tracking_uri(mlflow_server.url)

@@ -39,12 +39,12 @@ def reload(tenant, deployment_id: int) -> Deployment:
 
 def make_live(tenant, deployment_id: int) -> Deployment:
     """Roll out, then record what the serving runtime writes once the model server answers."""
-    rollout.rollout_start(deployment_id)
+    rollout.rollout_start(tenant_id=tenant.pk, deployment_id=deployment_id)
     with tenant_scope(tenant):
         deployment = Deployment.objects.get(pk=deployment_id)
         deployment.serving = {**deployment.serving, "state": "ready", "url": "http://127.0.0.1:9"}
         deployment.save(update_fields=["serving"])
-    rollout.rollout_advance(deployment_id)
+    rollout.rollout_advance(tenant_id=tenant.pk, deployment_id=deployment_id)
     return reload(tenant, deployment_id)
 
 

@@ -8,6 +8,7 @@ from conftest import client_for
 from governance.tests.conftest import classify, high_risk_version, make_version, request
 from portal.deployments import rollout
 from portal.deployments.models import Deployment
+from portal.deployments.workflow import deployment_review_request
 from tenants.scoping import tenant_scope
 
 pytestmark = pytest.mark.usefixtures("eager_celery")
@@ -27,12 +28,12 @@ def reload(tenant, deployment_id: int) -> Deployment:
 
 def pretend_ready(tenant, deployment_id: int) -> Deployment:
     """Roll out, then write what the serving runtime writes once a model server answers /ping."""
-    rollout.rollout_start(deployment_id)
+    rollout.rollout_start(tenant_id=tenant.pk, deployment_id=deployment_id)
     with tenant_scope(tenant):
         deployment = Deployment.objects.get(pk=deployment_id)
         deployment.serving = {**deployment.serving, "state": "ready", "url": "http://127.0.0.1:9"}
         deployment.save(update_fields=["serving"])
-    rollout.rollout_advance(deployment_id)
+    rollout.rollout_advance(tenant_id=tenant.pk, deployment_id=deployment_id)
     return reload(tenant, deployment_id)
 
 
@@ -42,7 +43,10 @@ def test_a_high_risk_production_deployment_does_not_roll_out_before_its_approval
     deployment = request(company.a, high_risk_version, company.amir)
     assert deployment.state == "pending_approval"
 
-    assert rollout.rollout_start(deployment.pk) == "pending_approval"
+    assert (
+        rollout.rollout_start(tenant_id=company.a.pk, deployment_id=deployment.pk)
+        == "pending_approval"
+    )
     assert reload(company.a, deployment.pk).serving == {}
 
     with tenant_scope(company.a):
@@ -152,8 +156,6 @@ def live_high_risk(company, version, callbacks) -> Deployment:
 def test_a_live_deployment_put_back_under_review_keeps_serving_until_reviewers_reject_it(
     company, high_risk_version, django_capture_on_commit_callbacks
 ):
-    from portal.deployments.services import deployment_review_request
-
     live = live_high_risk(company, high_risk_version, django_capture_on_commit_callbacks)
     assert live.state == "live" and live.traffic_weight == 100
 
@@ -181,8 +183,6 @@ def test_a_live_deployment_put_back_under_review_keeps_serving_until_reviewers_r
 def test_an_approved_review_leaves_the_deployment_live(
     company, high_risk_version, django_capture_on_commit_callbacks
 ):
-    from portal.deployments.services import deployment_review_request
-
     live = live_high_risk(company, high_risk_version, django_capture_on_commit_callbacks)
     with tenant_scope(company.a):
         review = deployment_review_request(

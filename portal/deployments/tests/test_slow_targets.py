@@ -44,10 +44,10 @@ def slow_target(monkeypatch) -> SlowTarget:
     return target
 
 
-def in_thread(function, *args) -> threading.Thread:
+def in_thread(function, **kwargs) -> threading.Thread:
     def run() -> None:
         try:
-            function(*args)
+            function(**kwargs)
         finally:
             connections.close_all()
 
@@ -74,11 +74,11 @@ def test_a_slow_target_holds_no_transaction_and_no_lock_on_the_revision(
     deployment = request(company.a, version, company.amir, environment="staging")
     if step == "rollout_advance":
         slow_target.release.set()
-        rollout.rollout_start(deployment.pk)
+        rollout.rollout_start(tenant_id=company.a.pk, deployment_id=deployment.pk)
         slow_target.asked.clear()
         slow_target.release.clear()
 
-    thread = in_thread(getattr(rollout, step), deployment.pk)
+    thread = in_thread(getattr(rollout, step), tenant_id=company.a.pk, deployment_id=deployment.pk)
     try:
         assert slow_target.asked.wait(timeout=30), "the target was never asked"
         assert sessions_in_a_transaction() == []

@@ -13,7 +13,7 @@ from governance.audit import Actor
 from governance.services.incidents import incident_open
 from portal.catalog.models import RiskTier
 from portal.deployments.models import Deployment
-from portal.deployments.services import deployment_review_request
+from portal.deployments.workflow import deployment_review_request
 from portal.monitoring.models import ActOn, DriftLevel, DriftRun, Monitor, RunStatus
 from tenants.notifications import notify
 
@@ -83,7 +83,7 @@ def drift_actions_fire(*, run_id: int) -> dict[str, Any]:
                 severity="sev3",
                 description=_incident_text(run),
                 source="drift",
-                deployment=deployment,
+                deployment_id=deployment.pk,
             )
             actions["incident"] = incident.pk
         if monitor.retrain_webhook:
@@ -132,7 +132,7 @@ def _request_review(run: DriftRun, deployment: Deployment, payload: dict[str, An
         description=_incident_text(run)
         + "\n\nThe model is high risk: governance should review this deployment again.",
         source="drift",
-        deployment=deployment,
+        deployment_id=deployment.pk,
     )
     notify(tenant_id=deployment.tenant_id, event=REVIEW_EVENT, payload=payload)
     return {"incident": incident.pk, "review": review.pk if review else None, "audited": True}

@@ -1,0 +1,201 @@
+"""API: what reviewers and units do that moves deployments, beside the governance API.
+
+A reviewer's verdict and a withdrawn request move the deployment waiting for them; a model's new
+risk tier voids the cover of its approvals; a dry run builds its context, cost included, as a real
+request does. The routes are the governance API's (``/api/v1/approvals/...``,
+``/api/v1/policies/dry-run/``, ``/api/v1/tenants/{tenant}/models/{name}/classification/``).
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import cast
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from governance.api.approvals import visible_approval
+from governance.api.policies import PUBLISHERS
+from governance.audit import Actor
+from governance.classification import questionnaire
+from governance.models import RiskClassification
+from governance.serializers import (
+    ApprovalSerializer,
+    ClassificationOverviewSerializer,
+    ClassifySerializer,
+    DecideSerializer,
+    DecisionSerializer,
+    DryRunSerializer,
+    RiskClassificationSerializer,
+)
+from governance.services.policies import policy_dry_run
+from portal.api.schema import ERRORS
+from portal.catalog.models import ModelVersion, RegisteredModel
+from portal.deployments.workflow import (
+    approval_decide,
+    approval_withdraw,
+    model_classify,
+    policy_dry_run_version,
+)
+from portal.errors import InvalidRequest, NotAllowed, NotFound
+from tenants.access import platform_role_of, tenant_capabilities
+from tenants.models import Membership, Tenant, TenantRole, User
+from tenants.routing import TenantScopedAPIView
+from tenants.scoping import tenant_scope
+
+
+def _person(request: Request) -> User | None:
+    """The person signed in, or None for a service token."""
+    return None if getattr(request.user, "token", None) else cast(User, request.user)
+
+
+def _human(request: Request) -> User:
+    """The person behind the request; a service token never decides."""
+    person = _person(request)
+    if person is None:
+        raise NotAllowed("Service tokens cannot decide approvals; a person must.")
+    return person
+
+
+class ApprovalDecisionView(generics.GenericAPIView):
+    """Record your verdict: approve, reject or request changes (a comment says why)."""
+
+    serializer_class = DecideSerializer
+
+    @extend_schema(request=DecideSerializer, responses=ApprovalSerializer)
+    def post(self, request: Request, approval_id: int) -> Response:
+        approval = visible_approval(request, approval_id)
+        reviewer = _human(request)
+        data = DecideSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        with tenant_scope(approval.tenant):
+            approval = approval_decide(
+                actor=Actor.from_request(request),
+                reviewer=reviewer,
+                approval=approval,
+                **data.validated_data,
+            )
+            return Response(ApprovalSerializer(approval).data)
+
+
+class ApprovalWithdrawView(generics.GenericAPIView):
+    """The requester, or an owner of the unit, withdraws an open request."""
+
+    serializer_class = ApprovalSerializer
+
+    @extend_schema(request=None, responses=ApprovalSerializer)
+    def post(self, request: Request, approval_id: int) -> Response:
+        approval = visible_approval(request, approval_id)
+        person = _human(request)
+        with tenant_scope(approval.tenant):
+            is_owner = Membership.objects.filter(user_id=person.pk, role=TenantRole.OWNER).exists()
+            if approval.requested_by_id != person.pk and not is_owner:
+                raise NotAllowed("Only the requester or an owner of the unit can withdraw it.")
+            approval = approval_withdraw(actor=Actor.from_request(request), approval=approval)
+            return Response(ApprovalSerializer(approval).data)
+
+
+class ClassificationView(TenantScopedAPIView, generics.GenericAPIView):
+    """The model's EU AI Act questionnaire, its classification in force and the history.
+
+    POST answers the questionnaire (engineers, owners, governance leads) and sets the tier.
+    """
+
+    serializer_class = RiskClassificationSerializer
+    required_capabilities = {
+        **TenantScopedAPIView.required_capabilities,
+        "POST": ("write", "govern"),
+    }
+
+    @extend_schema(responses=ClassificationOverviewSerializer)
+    def get(self, request: Request, tenant: str, name: str) -> Response:
+        model = get_object_or_404(RegisteredModel.objects.all(), name=name)
+        history = RiskClassification.objects.filter(model=model)[:50]
+        return Response(
+            {
+                "model": model.name,
+                "tier": model.risk_tier,
+                "questionnaire": questionnaire(),
+                "current": RiskClassificationSerializer(history[0]).data if history else None,
+                "history": RiskClassificationSerializer(history, many=True).data,
+            }
+        )
+
+    @extend_schema(request=ClassifySerializer, responses={201: RiskClassificationSerializer})
+    def post(self, request: Request, tenant: str, name: str) -> Response:
+        if getattr(request.user, "token", None) is not None:
+            raise NotAllowed("A risk classification is a person's judgement; sign in to answer it.")
+        model = get_object_or_404(RegisteredModel.objects.all(), name=name)
+        data = ClassifySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        classification = model_classify(
+            actor=Actor.from_request(request),
+            model=model,
+            answers=data.validated_data["answers"],
+            user=_person(request),
+        )
+        return Response(
+            RiskClassificationSerializer(classification).data, status=status.HTTP_201_CREATED
+        )
+
+
+class PolicyDryRunView(generics.GenericAPIView):
+    """Which rules fire for a hypothetical request, and the decision the policy would make.
+
+    Name a tenant's model version (the context is built exactly as for a real request), or pass
+    a whole ``context``; pass ``document`` to try a draft policy instead of the one in force.
+    """
+
+    serializer_class = DryRunSerializer
+
+    @extend_schema(request=DryRunSerializer, responses={200: DecisionSerializer, 404: ERRORS[404]})
+    def post(self, request: Request) -> Response:
+        data = DryRunSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        given = data.validated_data
+        tenant = None
+        if given.get("tenant"):
+            tenant = Tenant.objects.filter(slug=given["tenant"]).first()
+            if tenant is None:
+                raise NotFound("Not found.")
+        with tenant_scope(tenant) if tenant else nullcontext():
+            if tenant is not None and "read" not in tenant_capabilities(request.user, tenant):
+                raise NotFound("Not found.")
+            if given.get("document") and platform_role_of(request.user) not in PUBLISHERS:
+                raise NotAllowed("Only governance leads try draft policies.")
+            context = given.get("context")
+            if context is None:
+                if tenant is None or not given.get("model") or not given.get("version"):
+                    raise InvalidRequest(
+                        "Give tenant, model, version and environment, or a whole context."
+                    )
+                version = (
+                    ModelVersion.objects.select_related("model")
+                    .filter(model__name=given["model"], version=given["version"])
+                    .first()
+                )
+                if version is None:
+                    raise NotFound("Not found.")
+                policy, decision, context = policy_dry_run_version(
+                    tenant=tenant,
+                    version=version,
+                    environment=given.get("environment") or "staging",
+                    target=given["target"],
+                    instance_type=given["instance_type"],
+                    replicas=given["replicas"],
+                    drift_monitor=given["drift_monitor"],
+                    document=given.get("document"),
+                )
+            else:
+                policy, decision = policy_dry_run(
+                    context=context, document=given.get("document"), tenant=tenant
+                )
+        body = {
+            **decision.as_dict(),
+            "policy": {"name": policy.name, "version": policy.version} if policy else None,
+            "context": context,
+        }
+        return Response(body)
