@@ -235,7 +235,8 @@ def apply_tenant_settings(
     if wanted != state.effective and status != _INERROR:
         # Inside a transaction (begun, or about to be by this statement) the values are local.
         local = status != _IDLE or not raw.autocommit
-        with raw.cursor() as cursor:
+        # As Django's own statements: a lost connection is Django's OperationalError (a 503).
+        with database.wrap_database_errors, raw.cursor() as cursor:
             cursor.execute(_SET_SQL, [wanted[0], local, wanted[1], local])
         state.effective = wanted
         if local:

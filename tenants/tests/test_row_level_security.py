@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.conf import settings
+from django.db import DatabaseError, OperationalError, connection, transaction
 
 from tenants.models import Membership
 from tenants.row_security import POLICY_NAME, tenant_column, tenant_owned_models
@@ -160,3 +162,22 @@ def test_in_autocommit_a_scope_never_outlives_its_block_on_the_connection(compan
                 assert tenants_seen() == {company.a.pk, company.b.pk}
             assert tenants_seen() == {company.b.pk}
     assert tenants_seen() == set()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_lost_while_setting_the_tenant_is_a_database_error_answered_with_a_503(
+    company,
+):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    owner = settings.DATABASE_MIGRATE or settings.DATABASES["default"]
+    admin = f"postgresql://{owner['USER']}@{owner['HOST']}:{owner['PORT']}/postgres"
+    with psycopg.connect(admin, autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+    try:
+        # The first statement in the unit's scope sets the tenant first, on the lost connection.
+        with tenant_scope(company.a), pytest.raises(OperationalError):
+            Membership.objects.count()
+    finally:
+        connection.close()
