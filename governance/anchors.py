@@ -28,8 +28,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.utils import timezone
 
-from governance.audit import keyed_digest, seals_match
 from governance.models import AuditChainHead, AuditEvent
+from governance.seals import keyed_digest, seals_match
 
 logger = logging.getLogger(__name__)
 

@@ -11,24 +11,20 @@ stored trail no longer matches.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 from django_guid import get_guid
 
+from governance.anchors import Anchor, anchors_read
 from governance.models import AuditChainHead, AuditEvent, AuditVerification
-
-if TYPE_CHECKING:
-    from governance.anchors import Anchor
+from governance.seals import keyed_digest, seals_match
 
 
 @dataclass(frozen=True)
@@ -69,18 +65,6 @@ def _normalize(value: Any) -> Any:
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
-def canonical(payload: dict) -> bytes:
-    """The one byte form of a payload that seals and signatures are computed over."""
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def keyed_digest(purpose: str, payload: dict) -> str:
-    """HMAC-SHA256 under ``AUDIT_CHAIN_KEY`` of ``payload``, bound to ``purpose`` (an event seal
-    is never a valid anchor signature, nor the reverse)."""
-    message = purpose.encode() + b"\n" + canonical(payload)
-    return hmac.new(settings.AUDIT_CHAIN_KEY.encode(), message, hashlib.sha256).hexdigest()
-
-
 def event_payload(event: AuditEvent) -> dict:
     """What an event's seal covers: its content, its place in its chain and the previous seal."""
     return {
@@ -100,10 +84,6 @@ def event_payload(event: AuditEvent) -> dict:
 
 def event_seal(event: AuditEvent) -> str:
     return keyed_digest("portal.audit.event.v1", event_payload(event))
-
-
-def seals_match(stored: str, expected: str) -> bool:
-    return hmac.compare_digest(stored.encode(), expected.encode())
 
 
 @dataclass(frozen=True)
@@ -311,8 +291,6 @@ def audit_verify(*, tenant_ids: Iterable[int | None] | None = None) -> list[Chai
 
     Every event's seal is checked, and each chain against its head and its anchors.
     """
-    from governance.anchors import anchors_read
-
     heads = {head.chain: head for head in AuditChainHead.objects.all()}
     # A cross-tenant read by design: verification must see every chain, including a tampered one.
     events = AuditEvent.objects.dangerously_across_tenants()
