@@ -25,6 +25,7 @@ from governance.cards_render import UNICODE_FONT
 from portal.downloads import csv_bytes
 
 CENT = Decimal("0.01")
+EXPORT_FORMATS = ("csv", "pdf", "focus")
 
 FOCUS_COLUMNS = (
     "BilledCost",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.http import HttpRequest
@@ -18,8 +19,11 @@ from chargeback.models import (
     PricingUnit,
     RateCard,
     SourceKind,
+    Statement,
 )
 from portal.queued import Queued, following, queued_work
+from tenants.access import platform_role_of
+from tenants.models import Membership, PlatformRole
 
 # Which sources price a target's instances, best first; the built-in catalog is the fallback.
 TARGET_SOURCES: dict[str, tuple[str, ...]] = {
@@ -154,3 +158,24 @@ def month_closes(*, months: int = 3, request: HttpRequest | None = None) -> Mont
     if request is not None:
         queued = queued_work(request, started=(_close_moment(p, now) for p in periods), now=now)
     return MonthCloses(periods=periods, queued=queued)
+
+
+FINANCE_ROLES = {PlatformRole.FINANCE, PlatformRole.PLATFORM_ADMIN}
+
+
+def is_finance(principal: Any) -> bool:
+    return platform_role_of(principal) in FINANCE_ROLES
+
+
+def visible_statements(principal: Any) -> QuerySet[Statement]:
+    """The statements ``principal`` may read (a cross-tenant read, filtered by access)."""
+    statements = Statement.objects.dangerously_across_tenants().select_related("tenant", "period")
+    if is_finance(principal):
+        return statements
+    token = getattr(principal, "token", None)
+    if token is not None:
+        if "read" not in token.scopes:
+            return statements.none()
+        return statements.filter(tenant_id=token.tenant_id, tenant__active=True)
+    member_of = Membership.objects.dangerously_across_tenants().filter(user_id=principal.pk)
+    return statements.filter(tenant_id__in=member_of.values("tenant_id"), tenant__active=True)

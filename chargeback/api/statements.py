@@ -20,7 +20,7 @@ from rest_framework import exceptions, generics, renderers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from chargeback.exports import statement_csv, statement_focus, statement_pdf
+from chargeback.exports import EXPORT_FORMATS, statement_csv, statement_focus, statement_pdf
 from chargeback.models import (
     BillingPeriod,
     CreditNote,
@@ -28,6 +28,7 @@ from chargeback.models import (
     Statement,
     StatementLine,
 )
+from chargeback.selectors import is_finance, visible_statements
 from chargeback.serializers import (
     BillingPeriodSerializer,
     ClosePeriodSerializer,
@@ -53,31 +54,8 @@ from chargeback.services.statements import (
 from governance.audit import Actor
 from portal.downloads import content_disposition
 from portal.errors import InvalidRequest, NotAllowed, NotFound
-from tenants.access import platform_role_of
-from tenants.models import Membership, PlatformRole
 from tenants.routing import TenantScopedAPIView
 from tenants.scoping import tenant_scope
-
-FINANCE_ROLES = {PlatformRole.FINANCE, PlatformRole.PLATFORM_ADMIN}
-EXPORT_FORMATS = ("csv", "pdf", "focus")
-
-
-def is_finance(principal: Any) -> bool:
-    return platform_role_of(principal) in FINANCE_ROLES
-
-
-def visible_statements(principal: Any) -> QuerySet[Statement]:
-    """The statements ``principal`` may read (a cross-tenant read, filtered by access)."""
-    statements = Statement.objects.dangerously_across_tenants().select_related("tenant", "period")
-    if is_finance(principal):
-        return statements
-    token = getattr(principal, "token", None)
-    if token is not None:
-        if "read" not in token.scopes:
-            return statements.none()
-        return statements.filter(tenant_id=token.tenant_id, tenant__active=True)
-    member_of = Membership.objects.dangerously_across_tenants().filter(user_id=principal.pk)
-    return statements.filter(tenant_id__in=member_of.values("tenant_id"), tenant__active=True)
 
 
 def _visible(request: Request, statement_id: int) -> Statement:

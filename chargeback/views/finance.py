@@ -24,7 +24,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from chargeback.api.statements import is_finance, visible_statements
 from chargeback.forms import MonthCloseForm, StatementFilterForm
 from chargeback.models import (
     BillingPeriod,
@@ -34,7 +33,7 @@ from chargeback.models import (
     Statement,
     StatementState,
 )
-from chargeback.selectors import month_closes
+from chargeback.selectors import is_finance, month_closes, visible_statements
 from chargeback.services.close import (
     billing_period_close_queue,
     month_to_close,

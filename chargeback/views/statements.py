@@ -19,7 +19,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from chargeback.api.statements import EXPORT_FORMATS, is_finance
+from chargeback.exports import EXPORT_FORMATS
 from chargeback.forms import DisputeForm
 from chargeback.models import (
     CreditNote,
@@ -30,6 +30,7 @@ from chargeback.models import (
     StatementLine,
     StatementState,
 )
+from chargeback.selectors import is_finance
 from chargeback.services.statements import FROZEN, line_dispute
 from chargeback.views.actions import FINANCE_ACTIONS, Failure, finance_act
 from chargeback.views.costs import SERVICE_LABELS, require_reader
