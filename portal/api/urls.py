@@ -1,11 +1,11 @@
 from django.urls import include, path
 
 urlpatterns = [
-    path("", include("tenants.urls")),
-    path("", include("governance.urls")),
-    path("", include("portal.catalog.urls")),
-    path("", include("portal.deployments.urls")),
-    path("", include("portal.monitoring.urls")),
-    path("", include("chargeback.urls")),
-    path("", include("portal.insights.urls")),
+    path("", include("tenants.api_urls")),
+    path("", include("governance.api_urls")),
+    path("", include("portal.catalog.api_urls")),
+    path("", include("portal.deployments.api_urls")),
+    path("", include("portal.monitoring.api_urls")),
+    path("", include("chargeback.api_urls")),
+    path("", include("portal.insights.api_urls")),
 ]

@@ -1,42 +1,32 @@
 from django.urls import path
 
-from portal.deployments import api, workflow_api
+from portal.deployments import views, workflow_views
+
+DEPLOYMENTS = "t/<slug:tenant>/deployments"
 
 urlpatterns = [
+    path(f"{DEPLOYMENTS}/", views.deployment_list, name="deployment-list"),
+    path(f"{DEPLOYMENTS}/new/", views.deployment_request_page, name="deployment-request"),
+    path(f"{DEPLOYMENTS}/<int:deployment_id>/", views.deployment_page, name="deployment-page"),
     path(
-        "tenants/<slug:tenant>/deployments/",
-        api.DeploymentListView.as_view(),
-        name="api-deployments",
+        f"{DEPLOYMENTS}/<int:deployment_id>/rollback/",
+        views.deployment_rollback_page,
+        name="deployment-rollback",
+    ),
+    path("serving/", views.serving_page, name="serving-servers"),
+    path(
+        "governance/approvals/<int:approval_id>/",
+        workflow_views.approval_page,
+        name="approval-page",
     ),
     path(
-        "tenants/<slug:tenant>/deployments/<int:deployment_id>/",
-        api.DeploymentDetailView.as_view(),
-        name="api-deployment",
+        "governance/policies/<slug:name>/",
+        workflow_views.policy_detail,
+        name="policy-detail",
     ),
     path(
-        "tenants/<slug:tenant>/deployments/<int:deployment_id>/resubmit/",
-        api.DeploymentResubmitView.as_view(),
-        name="api-deployment-resubmit",
-    ),
-    path(
-        "tenants/<slug:tenant>/deployments/<int:deployment_id>/rollback/",
-        api.DeploymentRollbackView.as_view(),
-        name="api-deployment-rollback",
-    ),
-    path(
-        "approvals/<int:approval_id>/decisions/",
-        workflow_api.ApprovalDecisionView.as_view(),
-        name="api-approval-decisions",
-    ),
-    path(
-        "approvals/<int:approval_id>/withdraw/",
-        workflow_api.ApprovalWithdrawView.as_view(),
-        name="api-approval-withdraw",
-    ),
-    path("policies/dry-run/", workflow_api.PolicyDryRunView.as_view(), name="api-policy-dry-run"),
-    path(
-        "tenants/<slug:tenant>/models/<str:name>/classification/",
-        workflow_api.ClassificationView.as_view(),
-        name="api-classification",
+        "t/<slug:tenant>/models/<str:name>/classification/",
+        workflow_views.model_classification,
+        name="model-classification",
     ),
 ]
