@@ -3,7 +3,7 @@
 Governance leads and platform admins see every tenant's requests, riskiest and oldest first;
 everyone else sees the requests of the tenants they belong to (a token: its own tenant). A
 request outside what the caller may see is a 404, the same as a missing one. Deciding and
-withdrawing a request move its deployment, and are ``portal.deployments.workflow_api``'s.
+withdrawing a request move its deployment, and are ``portal.deployments.api.workflow``'s.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """API: approval policies. Everyone signed in reads them; governance leads publish new versions.
 
 The dry run of a request, built with the request's cost estimate, is
-``portal.deployments.workflow_api``'s.
+``portal.deployments.api.workflow``'s.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The governance queue: a cross-tenant read filtered by what the person may see
 (``governance.selectors.visible_approvals``).
 
-One request's page, where reviewers decide, is ``portal.deployments.workflow_views``'s.
+One request's page, where reviewers decide, is ``portal.deployments.views.workflow``'s.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Approval policies: every policy and its recent versions.
 
 One policy's page (a version's document and what changed, publishing a new version, trying a
-version on a request) is ``portal.deployments.workflow_views``'s.
+version on a request) is ``portal.deployments.views.workflow``'s.
 """
 
 from __future__ import annotations

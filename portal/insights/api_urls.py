@@ -1,10 +1,10 @@
 from django.urls import path
 
-from portal.insights import api
+from portal.insights.api import insights
 
 urlpatterns = [
-    path("kpis/", api.PlatformKpiView.as_view(), name="api-kpis"),
-    path("tenants/<slug:tenant>/kpis/", api.TenantKpiView.as_view(), name="api-tenant-kpis"),
-    path("tenants/<slug:tenant>/maturity/", api.MaturityView.as_view(), name="api-maturity"),
-    path("tenants/<slug:tenant>/roi/", api.RoiView.as_view(), name="api-roi"),
+    path("kpis/", insights.PlatformKpiView.as_view(), name="api-kpis"),
+    path("tenants/<slug:tenant>/kpis/", insights.TenantKpiView.as_view(), name="api-tenant-kpis"),
+    path("tenants/<slug:tenant>/maturity/", insights.MaturityView.as_view(), name="api-maturity"),
+    path("tenants/<slug:tenant>/roi/", insights.RoiView.as_view(), name="api-roi"),
 ]

@@ -1,22 +1,24 @@
 from django.urls import path
 
-from portal.monitoring import api
+from portal.monitoring.api import monitoring
 
 urlpatterns = [
     path(
         "tenants/<slug:tenant>/deployments/<int:deployment_id>/drift/",
-        api.DriftRunListView.as_view(),
+        monitoring.DriftRunListView.as_view(),
         name="api-deployment-drift",
     ),
-    path("tenants/<slug:tenant>/monitors/", api.MonitorListView.as_view(), name="api-monitors"),
+    path(
+        "tenants/<slug:tenant>/monitors/", monitoring.MonitorListView.as_view(), name="api-monitors"
+    ),
     path(
         "tenants/<slug:tenant>/monitors/<int:monitor_id>/",
-        api.MonitorDetailView.as_view(),
+        monitoring.MonitorDetailView.as_view(),
         name="api-monitor",
     ),
     path(
         "tenants/<slug:tenant>/models/<str:name>/versions/<int:version>/baseline/",
-        api.BaselineView.as_view(),
+        monitoring.BaselineView.as_view(),
         name="api-baseline",
     ),
 ]
