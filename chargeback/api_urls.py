@@ -3,9 +3,6 @@ from django.urls import path
 from chargeback.api import budgets, estimates, prices, statements
 
 urlpatterns = [
-    path(
-        "tenants/<slug:tenant>/estimates/", estimates.EstimateView.as_view(), name="api-estimates"
-    ),
     path("prices/", prices.PriceListView.as_view(), name="api-prices"),
     path("price-sources/", prices.PriceSourceListView.as_view(), name="api-price-sources"),
     path(
@@ -18,7 +15,6 @@ urlpatterns = [
         prices.PriceSourceItemsView.as_view(),
         name="api-price-source-items",
     ),
-    path("tenants/<slug:tenant>/budget/", budgets.BudgetView.as_view(), name="api-budget"),
     path("rate-cards/", prices.RateCardListView.as_view(), name="api-rate-cards"),
     path("rate-cards/current/", prices.RateCardCurrentView.as_view(), name="api-rate-card-current"),
     # Statements
@@ -59,21 +55,6 @@ urlpatterns = [
         name="api-statement-export",
     ),
     path(
-        "tenants/<slug:tenant>/statements/",
-        statements.TenantStatementListView.as_view(),
-        name="api-tenant-statements",
-    ),
-    path(
-        "tenants/<slug:tenant>/statements/<int:statement_id>/",
-        statements.TenantStatementDetailView.as_view(),
-        name="api-tenant-statement",
-    ),
-    path(
-        "tenants/<slug:tenant>/statements/<int:statement_id>/lines/<int:line_id>/disputes/",
-        statements.LineDisputeView.as_view(),
-        name="api-tenant-statement-line-disputes",
-    ),
-    path(
         "billing-periods/",
         statements.BillingPeriodListView.as_view(),
         name="api-billing-periods",
@@ -82,5 +63,25 @@ urlpatterns = [
         "billing-periods/close/",
         statements.BillingPeriodCloseView.as_view(),
         name="api-billing-periods-close",
+    ),
+]
+
+tenant_urlpatterns = [
+    path("estimates/", estimates.EstimateView.as_view(), name="api-estimates"),
+    path("budget/", budgets.BudgetView.as_view(), name="api-budget"),
+    path(
+        "statements/",
+        statements.TenantStatementListView.as_view(),
+        name="api-tenant-statements",
+    ),
+    path(
+        "statements/<int:statement_id>/",
+        statements.TenantStatementDetailView.as_view(),
+        name="api-tenant-statement",
+    ),
+    path(
+        "statements/<int:statement_id>/lines/<int:line_id>/disputes/",
+        statements.LineDisputeView.as_view(),
+        name="api-tenant-statement-line-disputes",
     ),
 ]

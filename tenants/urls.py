@@ -1,13 +1,11 @@
-from django.urls import path
+from django.urls import URLPattern, path
 
 from tenants import views
 
-urlpatterns = [
-    path("t/<slug:tenant>/", views.tenant_overview, name="tenant-overview"),
-    path("t/<slug:tenant>/tokens/new/", views.token_create_page, name="tenant-token-create"),
-    path(
-        "t/<slug:tenant>/tokens/<int:pk>/revoke/",
-        views.token_revoke_page,
-        name="tenant-token-revoke",
-    ),
+urlpatterns: list[URLPattern] = []
+
+tenant_urlpatterns = [
+    path("", views.tenant_overview, name="tenant-overview"),
+    path("tokens/new/", views.token_create_page, name="tenant-token-create"),
+    path("tokens/<int:pk>/revoke/", views.token_revoke_page, name="tenant-token-revoke"),
 ]

@@ -4,26 +4,6 @@ from portal.deployments.api import deployments, workflow
 
 urlpatterns = [
     path(
-        "tenants/<slug:tenant>/deployments/",
-        deployments.DeploymentListView.as_view(),
-        name="api-deployments",
-    ),
-    path(
-        "tenants/<slug:tenant>/deployments/<int:deployment_id>/",
-        deployments.DeploymentDetailView.as_view(),
-        name="api-deployment",
-    ),
-    path(
-        "tenants/<slug:tenant>/deployments/<int:deployment_id>/resubmit/",
-        deployments.DeploymentResubmitView.as_view(),
-        name="api-deployment-resubmit",
-    ),
-    path(
-        "tenants/<slug:tenant>/deployments/<int:deployment_id>/rollback/",
-        deployments.DeploymentRollbackView.as_view(),
-        name="api-deployment-rollback",
-    ),
-    path(
         "approvals/<int:approval_id>/decisions/",
         workflow.ApprovalDecisionView.as_view(),
         name="api-approval-decisions",
@@ -34,8 +14,27 @@ urlpatterns = [
         name="api-approval-withdraw",
     ),
     path("policies/dry-run/", workflow.PolicyDryRunView.as_view(), name="api-policy-dry-run"),
+]
+
+tenant_urlpatterns = [
+    path("deployments/", deployments.DeploymentListView.as_view(), name="api-deployments"),
     path(
-        "tenants/<slug:tenant>/models/<str:name>/classification/",
+        "deployments/<int:deployment_id>/",
+        deployments.DeploymentDetailView.as_view(),
+        name="api-deployment",
+    ),
+    path(
+        "deployments/<int:deployment_id>/resubmit/",
+        deployments.DeploymentResubmitView.as_view(),
+        name="api-deployment-resubmit",
+    ),
+    path(
+        "deployments/<int:deployment_id>/rollback/",
+        deployments.DeploymentRollbackView.as_view(),
+        name="api-deployment-rollback",
+    ),
+    path(
+        "models/<str:name>/classification/",
         workflow.ClassificationView.as_view(),
         name="api-classification",
     ),

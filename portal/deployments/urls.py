@@ -2,19 +2,7 @@ from django.urls import path
 
 from portal.deployments.views import deployments, workflow
 
-DEPLOYMENTS = "t/<slug:tenant>/deployments"
-
 urlpatterns = [
-    path(f"{DEPLOYMENTS}/", deployments.deployment_list, name="deployment-list"),
-    path(f"{DEPLOYMENTS}/new/", deployments.deployment_request_page, name="deployment-request"),
-    path(
-        f"{DEPLOYMENTS}/<int:deployment_id>/", deployments.deployment_page, name="deployment-page"
-    ),
-    path(
-        f"{DEPLOYMENTS}/<int:deployment_id>/rollback/",
-        deployments.deployment_rollback_page,
-        name="deployment-rollback",
-    ),
     path("serving/", deployments.serving_page, name="serving-servers"),
     path(
         "governance/approvals/<int:approval_id>/",
@@ -26,8 +14,19 @@ urlpatterns = [
         workflow.policy_detail,
         name="policy-detail",
     ),
+]
+
+tenant_urlpatterns = [
+    path("deployments/", deployments.deployment_list, name="deployment-list"),
+    path("deployments/new/", deployments.deployment_request_page, name="deployment-request"),
+    path("deployments/<int:deployment_id>/", deployments.deployment_page, name="deployment-page"),
     path(
-        "t/<slug:tenant>/models/<str:name>/classification/",
+        "deployments/<int:deployment_id>/rollback/",
+        deployments.deployment_rollback_page,
+        name="deployment-rollback",
+    ),
+    path(
+        "models/<str:name>/classification/",
         workflow.model_classification,
         name="model-classification",
     ),

@@ -1,10 +1,12 @@
-from django.urls import path
+from django.urls import URLPattern, path
 
 from portal.monitoring import views
 
-urlpatterns = [
+urlpatterns: list[URLPattern] = []
+
+tenant_urlpatterns = [
     path(
-        "t/<slug:tenant>/deployments/<int:deployment_id>/drift/",
+        "deployments/<int:deployment_id>/drift/",
         views.deployment_drift,
         name="deployment-drift",
     ),
