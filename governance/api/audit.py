@@ -13,9 +13,6 @@ from governance.models import AuditEvent
 from governance.serializers import AuditEventFilterSerializer, AuditEventSerializer
 from portal.errors import NotAllowed
 from tenants.access import platform_role_of
-from tenants.models import PlatformRole
-
-AUDIT_READERS = {PlatformRole.GOVERNANCE_LEAD, PlatformRole.PLATFORM_ADMIN}
 
 
 class AuditEventListView(generics.ListAPIView):
@@ -24,7 +21,7 @@ class AuditEventListView(generics.ListAPIView):
     serializer_class = AuditEventSerializer
 
     def get_queryset(self) -> QuerySet[AuditEvent]:
-        if platform_role_of(self.request.user) not in AUDIT_READERS:
+        if platform_role_of(self.request.user) not in selectors.AUDIT_READERS:
             raise NotAllowed("The audit trail is open to governance leads and platform admins.")
         filters = AuditEventFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)

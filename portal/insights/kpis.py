@@ -37,8 +37,10 @@ from django.utils import timezone
 from governance.models import AuditEvent, Incident
 from portal.catalog.models import RegisteredModel
 from portal.deployments.models import Deployment, Environment
-from tenants.models import Tenant
+from tenants.models import PlatformRole, Tenant
 
+# Who reads the platform's KPIs; a unit's own are for anyone who may read the unit.
+KPI_READERS = {PlatformRole.GOVERNANCE_LEAD, PlatformRole.PLATFORM_ADMIN}
 ROLLOUT, ROLLBACK, FAILURE = "deployment.deploying", "deployment.rolled_back", "deployment.failed"
 MAX_MONTHS = 36
 

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from governance.audit import Actor
 from portal.errors import NotAllowed
 from portal.insights import maturity, roi
-from portal.insights.kpis import KpiReport, kpi_report
+from portal.insights.kpis import KPI_READERS, KpiReport, kpi_report
 from portal.insights.serializers import (
     AssessmentSerializer,
     KpiFilterSerializer,
@@ -30,10 +30,9 @@ from portal.insights.serializers import (
     RoiSerializer,
 )
 from tenants.access import platform_role_of
-from tenants.models import PlatformRole, Tenant
+from tenants.models import Tenant
 from tenants.routing import TenantScopedAPIView
 
-KPI_READERS = {PlatformRole.GOVERNANCE_LEAD, PlatformRole.PLATFORM_ADMIN}
 OWNERS = "manage"
 
 
