@@ -183,7 +183,7 @@ def apply_updates(
     editable = tuple(editable)
     unknown = set(updates) - set(editable)
     if unknown:
-        from portal.errors import InvalidRequest
+        from portal.core.errors import InvalidRequest
 
         raise InvalidRequest(f"{refusal}: {', '.join(sorted(unknown))}.")
     before, after = {}, {}

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from governance.audit import Actor
 from governance.models import AuditEvent
-from portal.errors import PortalError
+from portal.core.errors import PortalError
 from tenants import services
 from tenants.forms import TokenCreateForm
 from tenants.models import Membership, ServiceToken

@@ -208,7 +208,7 @@ def prices_refresh_all(*, names: Iterable[str] | None = None) -> list[RefreshRes
         sources = sources.filter(name__in=wanted)
         missing = wanted - {source.name for source in sources}
         if missing:
-            from portal.errors import InvalidRequest
+            from portal.core.errors import InvalidRequest
 
             raise InvalidRequest(f"There is no price source named {', '.join(sorted(missing))}.")
     return [price_source_refresh(source=source) for source in sources]

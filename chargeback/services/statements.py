@@ -31,7 +31,7 @@ from chargeback.models import (
     StatementState,
 )
 from governance.audit import Actor, audit_record
-from portal.errors import Conflict, InvalidRequest
+from portal.core.errors import Conflict, InvalidRequest
 
 FROZEN = (StatementState.FINALIZED, StatementState.VOID)
 CENT = Decimal("0.01")

@@ -29,7 +29,7 @@ from chargeback.services.budgets import (
 )
 from chargeback.services.rating import PLATFORM_SERVICE
 from governance.audit import Actor
-from portal.errors import PortalError
+from portal.core.errors import PortalError
 from tenants.routing import TenantRequest, tenant_page
 
 READERS = {"read", "billing"}

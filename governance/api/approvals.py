@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from governance.models import ApprovalDecision, ApprovalRequest
 from governance.serializers import ApprovalFilterSerializer, ApprovalSerializer
-from portal.errors import NotFound
+from portal.core.errors import NotFound
 from tenants.access import platform_role_of
 from tenants.models import Membership, PlatformRole
 

@@ -26,7 +26,7 @@ from governance.serializers import (
 from governance.services import cards
 from governance.services.evidence import evidence_pack
 from portal.catalog.models import ModelVersion
-from portal.downloads import content_disposition
+from portal.core.downloads import content_disposition
 from tenants.routing import TenantScopedAPIView
 
 

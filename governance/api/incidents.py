@@ -21,7 +21,7 @@ from governance.serializers import (
 )
 from governance.services.incidents import incident_change, incident_note, incident_open
 from portal.catalog.models import ModelVersion, RegisteredModel
-from portal.errors import InvalidRequest
+from portal.core.errors import InvalidRequest
 from tenants.routing import TenantScopedAPIView
 
 # Governance leads take part in incidents as much as the unit's engineers.

@@ -24,7 +24,7 @@ from governance.serializers import (
 from governance.services.policies import (
     policy_publish,
 )
-from portal.errors import NotAllowed
+from portal.core.errors import NotAllowed
 from tenants.access import platform_role_of
 from tenants.models import User
 

@@ -29,7 +29,7 @@ from governance.policy import APPROVER_ROLES
 from governance.services.notify import notify_certification
 from governance.services.policies import policy_in_force
 from portal.catalog.models import RiskTier
-from portal.errors import Conflict, NotAllowed
+from portal.core.errors import Conflict, NotAllowed
 from tenants.models import Membership, PlatformRole, TenantRole, User
 
 # Why approvals of a version whose files changed in MLflow no longer hold.

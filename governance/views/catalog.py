@@ -18,7 +18,7 @@ from governance.forms import CardReviewForm, ModelCardForm
 from governance.models import CardStatus, ModelCard
 from governance.services import cards
 from portal.catalog.models import ModelVersion
-from portal.errors import InvalidRequest, PortalError
+from portal.core.errors import InvalidRequest, PortalError
 from tenants.routing import TenantRequest, tenant_page
 
 

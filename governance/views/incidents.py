@@ -17,8 +17,8 @@ from governance.forms import (
 )
 from governance.models import Incident
 from governance.services.incidents import incident_change, incident_note, incident_open
-from portal.errors import PortalError
-from portal.paging import paginate
+from portal.core.errors import PortalError
+from portal.core.paging import paginate
 from tenants.routing import TenantRequest, tenant_page
 
 # Governance leads take part in incidents as much as the unit's engineers.

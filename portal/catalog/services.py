@@ -32,7 +32,7 @@ from portal.catalog.models import (
 )
 from portal.catalog.ownership import claimed_unit, ownership_claim, ownership_of
 from portal.catalog.sync import registry_sync
-from portal.errors import Conflict, InvalidRequest, NotFound, PortalError
+from portal.core.errors import Conflict, InvalidRequest, NotFound, PortalError
 from tenants.models import Tenant
 from tenants.scoping import tenant_scope
 

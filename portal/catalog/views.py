@@ -31,9 +31,9 @@ from portal.catalog.models import (
     UnassignedModel,
 )
 from portal.catalog.ownership import ownership_conflicts
-from portal.errors import PortalError
-from portal.paging import paginate
-from portal.queued import following, queued_address, queued_work
+from portal.core.errors import PortalError
+from portal.core.paging import paginate
+from portal.core.queued import following, queued_address, queued_work
 from tenants.access import platform_role_of
 from tenants.models import PlatformRole
 from tenants.routing import TenantRequest, tenant_page

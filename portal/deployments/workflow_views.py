@@ -39,6 +39,7 @@ from governance.services.approvals import approval_counts, requirements_text, re
 from governance.services.cards import card_summary
 from governance.services.policies import policy_in_force, policy_publish
 from portal.catalog.models import ModelVersion, RegisteredModel, RiskTier
+from portal.core.errors import NotAllowed, PortalError
 from portal.deployments.services import cost_estimate
 from portal.deployments.workflow import (
     approval_decide,
@@ -46,7 +47,6 @@ from portal.deployments.workflow import (
     model_classify,
     policy_dry_run_version,
 )
-from portal.errors import NotAllowed, PortalError
 from tenants.access import platform_role_of
 from tenants.models import Membership, PlatformRole, Tenant, TenantRole, User
 from tenants.routing import TenantRequest, tenant_page

@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from governance.audit import Actor
-from portal.errors import PortalError
+from portal.core.errors import PortalError
 from portal.insights import maturity, roi
 from portal.insights.api import KPI_READERS
 from portal.insights.charts import level_chart, month_bars

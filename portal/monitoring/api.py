@@ -15,8 +15,8 @@ from rest_framework.response import Response
 
 from governance.audit import Actor
 from portal.catalog.models import ModelVersion
+from portal.core.errors import InvalidRequest
 from portal.deployments.models import Deployment
-from portal.errors import InvalidRequest
 from portal.monitoring import services, tasks
 from portal.monitoring.models import Baseline, BaselineSource, DriftRun, Monitor
 from portal.monitoring.serializers import (

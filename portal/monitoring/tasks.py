@@ -18,8 +18,8 @@ from django.utils import timezone
 from governance.audit import Actor
 from portal.catalog.mlflow_adapter import MlflowUnavailable
 from portal.catalog.models import ModelVersion
+from portal.core.errors import PortalError
 from portal.deployments.models import Deployment
-from portal.errors import PortalError
 from portal.monitoring import services, store
 from portal.monitoring.models import BaselineSource, DriftRun, Monitor
 from tenants.models import Tenant

@@ -12,7 +12,7 @@ from chargeback.services.close import (
 )
 from chargeback.services.metering import metering_run, month_start, next_month
 from governance.audit import Actor
-from portal.errors import PortalError
+from portal.core.errors import PortalError
 
 
 class Command(BaseCommand):

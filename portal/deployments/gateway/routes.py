@@ -215,7 +215,7 @@ class RateLimiter:
     """A token bucket per service token in this gateway process."""
 
     def __init__(self, rate: str) -> None:
-        from portal.ratelimit import Rate
+        from portal.core.ratelimit import Rate
 
         parsed = Rate.parse(rate)
         self.capacity = float(parsed.count)

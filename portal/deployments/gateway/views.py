@@ -15,12 +15,12 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from portal.core.errors import Unauthenticated, request_error
 from portal.deployments.gateway import protocol
 from portal.deployments.gateway.protocol import Payload, PayloadError
 from portal.deployments.gateway.recorder import recorder
 from portal.deployments.gateway.routes import Backend, Caller, RateLimiter, caller_for, route_for
 from portal.deployments.unix_http import UnixPools
-from portal.errors import Unauthenticated, request_error
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from governance.services.approvals import (
     certification_record,
 )
 from governance.services.notify import notify_approval_decided
+from portal.core.errors import Conflict, InvalidRequest
 from portal.deployments.rollout import revision_withdraw
 from portal.deployments.services import deployment_transition
-from portal.errors import Conflict, InvalidRequest
 from tenants.models import User
 
 

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from governance.audit import Actor
-from portal.errors import PortalError
+from portal.core.errors import PortalError
 from tenants import services
 
 
