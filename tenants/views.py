@@ -10,8 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from governance.audit import Actor
 from governance.models import AuditEvent
+from portal.core.audit import Actor
 from portal.core.errors import PortalError
 from tenants import services
 from tenants.forms import TokenCreateForm

@@ -51,7 +51,7 @@ from chargeback.services.statements import (
     statement_review,
     statement_void,
 )
-from governance.audit import Actor
+from portal.core.audit import Actor
 from portal.core.downloads import content_disposition
 from portal.core.errors import InvalidRequest, NotAllowed, NotFound
 from tenants.routing import TenantScopedAPIView

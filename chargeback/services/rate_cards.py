@@ -14,7 +14,7 @@ from typing import Any
 from django.db import transaction
 
 from chargeback.models import OverheadAllocation, RateCard
-from governance.audit import Actor, audit_record
+from portal.core.audit import Actor, audit_record
 from portal.core.errors import Conflict, InvalidRequest
 from tenants.models import Tenant
 

@@ -30,7 +30,7 @@ from chargeback.models import (
     StatementSequence,
     StatementState,
 )
-from governance.audit import Actor, audit_record
+from portal.core.audit import Actor, audit_record
 from portal.core.errors import Conflict, InvalidRequest
 
 FROZEN = (StatementState.FINALIZED, StatementState.VOID)

@@ -22,7 +22,7 @@ from chargeback.services.statements import (
     statement_review,
     statement_void,
 )
-from governance.audit import Actor
+from portal.core.audit import Actor
 from portal.core.errors import PortalError
 from tenants.scoping import tenant_scope
 

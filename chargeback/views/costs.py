@@ -28,7 +28,7 @@ from chargeback.services.budgets import (
     top_slices,
 )
 from chargeback.services.rating import PLATFORM_SERVICE
-from governance.audit import Actor
+from portal.core.audit import Actor
 from portal.core.errors import PortalError
 from tenants.routing import TenantRequest, tenant_page
 

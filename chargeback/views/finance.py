@@ -42,7 +42,7 @@ from chargeback.services.close import (
 )
 from chargeback.services.statements import FROZEN
 from chargeback.views.actions import FINANCE_ACTIONS, Failure, finance_act
-from governance.audit import Actor
+from portal.core.audit import Actor
 from portal.core.errors import PortalError
 from portal.core.paging import paginate
 from portal.core.queued import queued_address

@@ -15,9 +15,9 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from governance.audit import Actor, audit_record
 from governance.models import ApprovalRequest
 from portal.catalog.models import ModelVersion
+from portal.core.audit import Actor, audit_record
 
 
 @transaction.atomic

@@ -7,9 +7,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from governance.audit import Actor, audit_record
 from governance.models import Incident, IncidentEntry, IncidentSeverity, IncidentStatus
 from portal.catalog.models import RegisteredModel
+from portal.core.audit import Actor, audit_record
 from portal.core.errors import Conflict, InvalidRequest
 
 NEXT_STATUS = {

@@ -8,7 +8,6 @@ from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from governance.audit import Actor
 from governance.forms import (
     IncidentChangeForm,
     IncidentFilterForm,
@@ -17,6 +16,7 @@ from governance.forms import (
 )
 from governance.models import Incident
 from governance.services.incidents import incident_change, incident_note, incident_open
+from portal.core.audit import Actor
 from portal.core.errors import PortalError
 from portal.core.paging import paginate
 from tenants.routing import TenantRequest, tenant_page

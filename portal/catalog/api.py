@@ -10,7 +10,6 @@ from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from governance.audit import Actor
 from portal.catalog import selectors, services, tasks
 from portal.catalog.models import (
     CatalogJob,
@@ -37,6 +36,7 @@ from portal.catalog.serializers import (
     VersionSummarySerializer,
 )
 from portal.core.api.schema import ERRORS
+from portal.core.audit import Actor
 from portal.core.errors import InvalidRequest, NotAllowed
 from tenants.access import platform_role_of
 from tenants.models import PlatformRole, Tenant

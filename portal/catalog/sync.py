@@ -31,7 +31,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from governance.audit import Actor, Change, audit_record_many
 from governance.services.artifacts import version_manifest_recorded
 from portal.catalog.digests import listing_digest, manifest_changes, manifest_digest
 from portal.catalog.mlflow_adapter import (
@@ -58,6 +57,7 @@ from portal.catalog.ownership import (
     ownership_records,
     ownership_settle,
 )
+from portal.core.audit import Actor, Change, audit_record_many
 from portal.deployments.workflow import version_tampered
 from tenants.models import Tenant
 from tenants.scoping import tenant_scope

@@ -30,8 +30,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from governance.audit import Actor, audit_record
 from governance.services.incidents import incident_open
+from portal.core.audit import Actor, audit_record
 from portal.core.errors import Conflict
 from portal.deployments.models import Deployment, DeploymentState
 from portal.deployments.selectors import approval_in_force

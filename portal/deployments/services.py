@@ -16,8 +16,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from chargeback.services.estimates import estimate
-from governance.audit import Actor, audit_record
 from portal.catalog.models import ModelVersion, VersionStatus
+from portal.core.audit import Actor, audit_record
 from portal.core.errors import Conflict, InvalidRequest
 from portal.core.outbox import enqueue_on_commit
 from portal.deployments.models import Deployment, DeploymentState, Environment, Target

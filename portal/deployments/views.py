@@ -30,10 +30,10 @@ from chargeback.models import PriceService
 from chargeback.selectors import known_instance_types
 from chargeback.services.estimates import Estimate, estimate
 from chargeback.services.prices import price_catalog_ensure
-from governance.audit import Actor
 from governance.models import ApprovalRequest
 from governance.services.approvals import requirements_text
 from portal.catalog.models import RegisteredModel
+from portal.core.audit import Actor
 from portal.core.errors import PortalError
 from portal.core.paging import paginate
 from portal.deployments import sandbox

@@ -19,7 +19,6 @@ from rest_framework.response import Response
 
 from governance.api.approvals import visible_approval
 from governance.api.policies import PUBLISHERS
-from governance.audit import Actor
 from governance.classification import questionnaire
 from governance.models import RiskClassification
 from governance.serializers import (
@@ -34,6 +33,7 @@ from governance.serializers import (
 from governance.services.policies import policy_dry_run
 from portal.catalog.models import ModelVersion, RegisteredModel
 from portal.core.api.schema import ERRORS
+from portal.core.audit import Actor
 from portal.core.errors import InvalidRequest, NotAllowed, NotFound
 from portal.deployments.workflow import (
     approval_decide,

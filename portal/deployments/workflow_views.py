@@ -22,7 +22,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from governance.api.approvals import visible_approvals
 from governance.api.policies import PUBLISHERS, in_force_ids
-from governance.audit import Actor
 from governance.classification import CLASSIFIER_VERSION, QUESTIONS
 from governance.forms import ClassificationForm, DecisionForm, PolicyDryRunForm, PolicyPublishForm
 from governance.models import (
@@ -39,6 +38,7 @@ from governance.services.approvals import approval_counts, requirements_text, re
 from governance.services.cards import card_summary
 from governance.services.policies import policy_in_force, policy_publish
 from portal.catalog.models import ModelVersion, RegisteredModel, RiskTier
+from portal.core.audit import Actor
 from portal.core.errors import NotAllowed, PortalError
 from portal.deployments.services import cost_estimate
 from portal.deployments.workflow import (

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import transaction
 
-from governance.audit import Actor, audit_record
+from portal.core.audit import Actor, audit_record
 from portal.core.errors import InvalidRequest
 from portal.insights.models import MaturityAssessment
 from portal.insights.probes import AutoAnswer, auto_answers

@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from governance.audit import Actor
+from portal.core.audit import Actor
 from portal.core.errors import PortalError
 from portal.insights import maturity, roi
 from portal.insights.api import KPI_READERS

@@ -17,9 +17,9 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from conftest import TEST_ACTOR, client_for
-from governance.audit import audit_record
 from governance.models import AuditVerification
 from governance.tasks import verify_audit_trail
+from portal.core.audit import audit_record
 from tenants import notifications, services, webhooks
 from tenants import tasks as notify_tasks
 from tenants.models import DeliveryStatus, Tenant, WebhookDelivery, WebhookEndpoint

@@ -9,8 +9,8 @@ import pandas as pd
 from django.conf import settings
 from django.db import transaction
 
-from governance.audit import Actor, audit_record
 from portal.catalog.models import ModelVersion
+from portal.core.audit import Actor, audit_record
 from portal.core.errors import InvalidRequest
 from portal.core.urls_safety import check_artifact_uri
 from portal.deployments.models import Deployment

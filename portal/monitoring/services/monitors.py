@@ -10,7 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from governance.audit import Actor, apply_updates, audit_record
+from portal.core.audit import Actor, apply_updates, audit_record
 from portal.core.errors import Conflict, InvalidRequest
 from portal.deployments.models import Deployment, DeploymentState
 from portal.monitoring import engine

@@ -5,7 +5,7 @@ import io
 import pandas as pd
 import pytest
 
-from governance.audit import Actor
+from portal.core.audit import Actor
 from portal.core.errors import InvalidRequest
 from portal.monitoring import engine, services
 from portal.monitoring.models import Baseline, BaselineSource

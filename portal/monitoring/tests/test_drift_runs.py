@@ -7,8 +7,8 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from governance.audit import Actor
 from governance.models import AuditEvent, Incident
+from portal.core.audit import Actor
 from portal.monitoring import services
 from portal.monitoring.models import DriftRun, Monitor
 from portal.monitoring.store import capture_compact

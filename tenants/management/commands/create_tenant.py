@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from governance.audit import Actor
+from portal.core.audit import Actor
 from portal.core.errors import PortalError
 from tenants import services
 
