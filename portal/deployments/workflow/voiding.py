@@ -148,3 +148,10 @@ def version_tampered(
         source="artifact",
         model=version.model,
     )
+
+
+def on_version_files_changed(
+    *, actor: Actor, version: ModelVersion, found_digest: str, changes: list[str], **signal: object
+) -> None:
+    """Receives ``portal.catalog.signals.version_files_changed``."""
+    version_tampered(actor=actor, version=version, found_digest=found_digest, changes=changes)
