@@ -1,10 +1,11 @@
 from django.urls import path
 
-from governance.views import approvals, audit, catalog, incidents, policies
+from governance.views import approvals, audit, catalog, incidents, overview, policies
 
 MODEL = "t/<slug:tenant>/models/<str:name>"
 
 urlpatterns = [
+    path("t/<slug:tenant>/", overview.tenant_overview, name="tenant-overview"),
     path("governance/approvals/", approvals.approval_queue, name="approval-queue"),
     path("governance/policies/", policies.policy_list, name="policy-list"),
     path("governance/audit/", audit.audit_trail, name="audit-trail"),

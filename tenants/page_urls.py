@@ -3,7 +3,6 @@ from django.urls import path
 from tenants import views
 
 urlpatterns = [
-    path("t/<slug:tenant>/", views.tenant_overview, name="tenant-overview"),
     path("t/<slug:tenant>/tokens/new/", views.token_create_page, name="tenant-token-create"),
     path(
         "t/<slug:tenant>/tokens/<int:pk>/revoke/",
