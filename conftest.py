@@ -20,7 +20,7 @@ from django.db import connections
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from governance.audit import Actor
+from portal.core.audit import Actor
 from tenants import services
 from tenants.models import PlatformRole, ServiceToken, Tenant, TenantRole, User
 from tenants.row_security import grant_app_role

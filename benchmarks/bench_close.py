@@ -171,7 +171,7 @@ def _reopen() -> None:
 def _time_close() -> float:
     from chargeback.services.close import billing_period_close
     from chargeback.services.metering import month_start, next_month
-    from governance.audit import Actor
+    from portal.core.audit import Actor
 
     _reopen()
     began = time.perf_counter()

@@ -342,8 +342,8 @@ def _setup(mlflow_url: str) -> Setup:
     from mlflow import MlflowClient
     from rest_framework.test import APIClient
 
-    from governance.audit import Actor
     from portal.catalog.sync import registry_sync
+    from portal.core.audit import Actor
     from portal.deployments.tests.serving import credit_features, log_constant_regressor
     from tenants import services
     from tenants.models import User

@@ -176,10 +176,10 @@ def main() -> None:
         from django.test.utils import CaptureQueriesContext
         from rest_framework.test import APIClient
 
-        from governance.audit import Actor
         from portal.catalog.mlflow_adapter import MlflowRegistry
         from portal.catalog.models import SyncRun
         from portal.catalog.sync import registry_sync, version_details_sync
+        from portal.core.audit import Actor
         from tenants import services
         from tenants.models import User
         from tenants.scoping import tenant_scope

@@ -3,8 +3,8 @@ from django.conf import settings
 from django.contrib import admin
 
 from chargeback.models import BillingPeriod, PriceSnapshot, PriceSource, RateCard, Statement
-from portal.errors import InvalidRequest
-from portal.urls_safety import check_outgoing_url
+from portal.core.errors import InvalidRequest
+from portal.core.urls_safety import check_outgoing_url
 from tenants.admin import AcrossTenantsAdmin, ReadOnlyAdmin
 
 

@@ -22,7 +22,7 @@ from fpdf import FPDF, FontFace, XPos, YPos
 from chargeback.models import LineKind, Meter, Statement, StatementLine
 from chargeback.services.metering import month_start, next_month
 from governance.cards_render import UNICODE_FONT
-from portal.downloads import csv_bytes
+from portal.core.downloads import csv_bytes
 
 CENT = Decimal("0.01")
 EXPORT_FORMATS = ("csv", "pdf", "focus")
@@ -89,7 +89,7 @@ FOCUS_UNITS = {
 }
 CHARGE_FREQUENCY = {"Usage": "Usage-Based", "Purchase": "Recurring", "Credit": "One-Time"}
 # Amount columns hold plain numbers (negative for credits); every other cell is text, and text
-# that a spreadsheet would run as a formula is quoted (``portal.downloads``).
+# that a spreadsheet would run as a formula is quoted (``portal.core.downloads``).
 FOCUS_AMOUNTS = frozenset(
     {
         "BilledCost",

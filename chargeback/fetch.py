@@ -3,7 +3,7 @@
 Every price source reads the network through ``http_get``, so tests replace this one function
 with recorded responses, and nothing else in the chargeback app opens a connection. Neither the
 AWS Price List bulk files nor the Azure Retail Prices API need credentials; nothing is sent but
-the URL. The URL is checked (``portal.urls_safety``): no private addresses unless
+the URL. The URL is checked (``portal.core.urls_safety``): no private addresses unless
 ``PRICE_ALLOW_PRIVATE_HOSTS`` is on, never link-local or metadata addresses, no proxy from the
 environment, and redirects are not followed. Each read waits at most
 ``PRICE_FETCH_TIMEOUT_SECONDS`` and the whole call, retries included, ends by
@@ -19,8 +19,13 @@ import urllib.request
 
 from django.conf import settings
 
-from portal.errors import InvalidRequest
-from portal.urls_safety import DeadlinePassed, PrivateAddressRefused, check_outgoing_url, open_url
+from portal.core.errors import InvalidRequest
+from portal.core.urls_safety import (
+    DeadlinePassed,
+    PrivateAddressRefused,
+    check_outgoing_url,
+    open_url,
+)
 
 USER_AGENT = "mlops-portal-price-refresh/1.0"
 TRANSIENT_STATUS = {429, 500, 502, 503, 504}

@@ -10,7 +10,7 @@ from django import forms
 
 from chargeback.models import PriceService, StatementState
 from chargeback.services.close import parse_month
-from portal.errors import InvalidRequest
+from portal.core.errors import InvalidRequest
 
 
 class BudgetForm(forms.Form):

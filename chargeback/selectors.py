@@ -21,7 +21,7 @@ from chargeback.models import (
     SourceKind,
     Statement,
 )
-from portal.queued import Queued, following, queued_work
+from portal.core.queued import Queued, following, queued_work
 from tenants.access import platform_role_of
 from tenants.models import Membership, PlatformRole
 

@@ -16,7 +16,7 @@ from chargeback.services.budgets import budget_check, budget_tenant_ids
 from chargeback.services.close import billing_period_close, month_to_close
 from chargeback.services.metering import metering_run, month_start, next_month
 from chargeback.services.prices import prices_refresh_all
-from governance.audit import Actor
+from portal.core.audit import Actor
 from tenants.models import Tenant
 from tenants.scoping import tenant_scope
 

@@ -1,6 +1,7 @@
-"""Writing and verifying the audit trail.
+"""Writing and verifying the audit trail: the implementation behind ``portal.core.audit``.
 
-``audit_record`` appends one event to its tenant's chain inside the caller's transaction, so a
+``audit_chain_append``, the writer behind ``portal.core.audit.audit_record`` (registered when the
+app is ready), appends events to their tenant's chain inside the caller's transaction, so a
 rolled-back change leaves no event. Each event is sealed: an HMAC-SHA256 under ``AUDIT_CHAIN_KEY``
 of its content and the previous event's seal. The database holds the seals but never the key, so
 someone who can write the database (its owner included) cannot seal a forged or edited event.
@@ -25,33 +26,7 @@ from django_guid import get_guid
 from governance.anchors import Anchor, anchors_read
 from governance.models import AuditChainHead, AuditEvent, AuditVerification
 from governance.seals import keyed_digest, seals_match
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who did something: a person, a service token (by its visible prefix) or the system."""
-
-    type: str
-    label: str
-    id: int | None = None
-
-    @classmethod
-    def user(cls, user: Any) -> Actor:
-        return cls(type="user", label=user.get_username(), id=user.pk)
-
-    @classmethod
-    def token(cls, prefix: str) -> Actor:
-        return cls(type="token", label=prefix)
-
-    @classmethod
-    def system(cls, label: str) -> Actor:
-        return cls(type="system", label=label)
-
-    @classmethod
-    def from_request(cls, request: Any) -> Actor:
-        principal = request.user
-        prefix = getattr(principal, "token_prefix", None)
-        return cls.token(prefix) if prefix else cls.user(principal)
+from portal.core.audit import Actor, Change
 
 
 def chain_key(tenant_id: int | None) -> str:
@@ -86,38 +61,11 @@ def event_seal(event: AuditEvent) -> str:
     return keyed_digest("portal.audit.event.v1", event_payload(event))
 
 
-@dataclass(frozen=True)
-class Change:
-    """One change to record: what happened to which object, with the values before and after."""
-
-    action: str
-    object_type: str
-    object_id: Any
-    before: dict | None = None
-    after: dict | None = None
-
-
-def audit_record(
-    *,
-    actor: Actor,
-    action: str,
-    object_type: str,
-    object_id: Any,
-    tenant_id: int | None,
-    before: dict | None = None,
-    after: dict | None = None,
-) -> AuditEvent:
-    """Append one event to the tenant's chain (or the platform chain when ``tenant_id`` is None)."""
-    change = Change(
-        action=action, object_type=object_type, object_id=object_id, before=before, after=after
-    )
-    return audit_record_many(actor=actor, tenant_id=tenant_id, changes=[change])[0]
-
-
-def audit_record_many(
+def audit_chain_append(
     *, actor: Actor, tenant_id: int | None, changes: list[Change]
 ) -> list[AuditEvent]:
-    """Append events for several changes by one actor to one chain, in order.
+    """The audit writer (``portal.core.audit``): append sealed events for several changes by one
+    actor to one chain, in order.
 
     Must run inside the transaction of the changes it records: the events commit or roll back
     with them. The chain head row is locked for the append, so concurrent writers queue up.
@@ -171,28 +119,6 @@ def _lock_chain_head(key: str) -> tuple[int, str]:
     # SQLite: transactions take the write lock when they begin (IMMEDIATE), so writers queue.
     head = AuditChainHead.objects.filter(chain=key).values_list("last_sequence", "last_seal")
     return head.first() or (0, "")
-
-
-def apply_updates(
-    instance: Any, *, editable: Iterable[str], updates: dict, refusal: str
-) -> tuple[dict, dict]:
-    """Set the fields ``updates`` really changes on ``instance`` (unsaved); return before and after.
-
-    A field outside ``editable`` is refused with ``refusal`` followed by the offending names.
-    """
-    editable = tuple(editable)
-    unknown = set(updates) - set(editable)
-    if unknown:
-        from portal.errors import InvalidRequest
-
-        raise InvalidRequest(f"{refusal}: {', '.join(sorted(unknown))}.")
-    before, after = {}, {}
-    for name in editable:
-        if name in updates and getattr(instance, name) != updates[name]:
-            before[name] = getattr(instance, name)
-            after[name] = updates[name]
-            setattr(instance, name, updates[name])
-    return before, after
 
 
 @dataclass

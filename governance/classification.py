@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from portal.catalog.models import RiskTier
-from portal.errors import InvalidRequest
+from portal.core.errors import InvalidRequest
 
 CLASSIFIER_VERSION = "2026.1"
 

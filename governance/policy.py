@@ -42,7 +42,7 @@ import yaml
 
 from governance import policy_limits as limits
 from governance.policy_budget import Outcome, budget_ms, rules_evaluate
-from portal.errors import InvalidRequest
+from portal.core.errors import InvalidRequest
 
 OUTCOMES = ("allow", "require_approvals", "deny")
 APPROVER_ROLES = {

@@ -18,8 +18,8 @@ from governance.models import (
     Verdict,
 )
 from governance.services.cards import card_completeness
-from portal.api.fields import StrictBooleanField
 from portal.catalog.models import RiskTier
+from portal.core.api.fields import StrictBooleanField
 
 
 class AuditEventSerializer(serializers.ModelSerializer):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from governance.views import approvals, audit, catalog, incidents, policies
+from governance.views import approvals, audit, catalog, incidents, overview, policies
 
 urlpatterns = [
     path("governance/approvals/", approvals.approval_queue, name="approval-queue"),
@@ -10,6 +10,7 @@ urlpatterns = [
 ]
 
 tenant_urlpatterns = [
+    path("", overview.tenant_overview, name="tenant-overview"),
     path("models/<str:name>/versions/<int:version>/card/", catalog.model_card, name="model-card"),
     path("incidents/", incidents.incident_list, name="incident-list"),
     path("incidents/<int:incident_id>/", incidents.incident_detail, name="incident-detail"),

@@ -1,6 +1,9 @@
 from django.apps import AppConfig
 
 
-class PortalConfig(AppConfig):
+class ProjectConfig(AppConfig):
+    """The project as a Django app: its management commands and its tasks. It has no models."""
+
     name = "portal"
-    verbose_name = "Portal"
+    label = "project"
+    verbose_name = "Portal project"

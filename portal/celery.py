@@ -3,7 +3,8 @@
 Tasks across the project follow one contract: they take ids, run inside ``tenant_scope`` when they
 touch tenant data, are enqueued with ``delay_on_commit`` (so a rolled-back transaction enqueues
 nothing, and a broker outage keeps the task in the outbox instead of failing the request; see
-``portal.outbox``), acknowledge late so a lost worker means a redelivery, and are safe to run twice.
+``portal.core.outbox``), acknowledge late so a lost worker means a redelivery, and are safe to run
+twice.
 
 Calls to outside receivers (webhooks, emails) run on a queue of their own, ``webhooks``, so a slow
 receiver can only slow its own deliveries. A worker started without ``--queues`` consumes both
@@ -13,7 +14,6 @@ for ``webhooks``.
 
 import functools
 import os
-from collections import OrderedDict
 
 from celery import Celery
 from celery.contrib.django.task import DjangoTask
@@ -23,13 +23,9 @@ from django_guid import get_guid, set_guid
 from django_guid.config import settings as guid_settings
 from kombu import Queue
 
+from portal.core.request_ids import request_id_received
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-
-
-# The worker writes "Task ... received" before the task runs, when no request id is set yet:
-# the request id each message carries, by task id, until that line has been written.
-_RECEIVED: OrderedDict[str, str] = OrderedDict()
-_RECEIVED_KEPT = 1000  # with INFO lines off, nothing reads them; the oldest are forgotten
 
 
 class PortalRequest(Request):
@@ -39,14 +35,7 @@ class PortalRequest(Request):
         super().__init__(*args, **kwargs)
         request_id = self.request_dict.get(guid_settings.guid_header_name)
         if request_id:
-            _RECEIVED[self.id] = request_id
-            while len(_RECEIVED) > _RECEIVED_KEPT:
-                _RECEIVED.popitem(last=False)
-
-
-def request_id_of_received(task_id: str) -> str | None:
-    """The request id of a message the worker has just taken, once (for its "received" line)."""
-    return _RECEIVED.pop(task_id, None)
+            request_id_received(self.id, request_id)
 
 
 class PortalTask(DjangoTask):
@@ -65,7 +54,7 @@ class PortalTask(DjangoTask):
             set_guid(request_id)
 
     def delay_on_commit(self, *args, **kwargs) -> None:
-        from portal.outbox import publish_or_keep  # models load after the Celery app
+        from portal.core.outbox import publish_or_keep  # models load after the Celery app
 
         transaction.on_commit(functools.partial(publish_or_keep, self, args, kwargs))
 

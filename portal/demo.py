@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import transaction
 
-from governance.audit import Actor
+from portal.core.audit import Actor
 from tenants import services
 from tenants.models import Membership, PlatformRole, Tenant, TenantRole, User
 from tenants.scoping import tenant_scope

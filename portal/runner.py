@@ -17,7 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from portal.env import private_key_file
+from portal.core.env import private_key_file
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -19,7 +19,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django_guid.integrations import CeleryIntegration
 
-from portal.env import Env, private_key_file
+from portal.core.env import Env, private_key_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = Env()
@@ -69,7 +69,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_guid",
     "csp",
-    "portal",
+    "portal.core",
     "tenants",
     "portal.catalog",
     "portal.deployments",
@@ -77,12 +77,13 @@ INSTALLED_APPS = [
     "governance",
     "chargeback",
     "portal.insights",
+    "portal",
 ]
 
 MIDDLEWARE = [
-    "portal.middleware.TrustedProxyMiddleware",
-    "portal.middleware.RequestIdMiddleware",
-    "portal.middleware.JsonErrorsMiddleware",
+    "portal.core.middleware.TrustedProxyMiddleware",
+    "portal.core.middleware.RequestIdMiddleware",
+    "portal.core.middleware.JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -319,7 +320,7 @@ elif CELERY_BROKER_URL.startswith("redis"):
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 3600, minimum=1),
         "socket_connect_timeout": 3,
         # A broker that stops answering fails a publish after this instead of hanging it; the
-        # task then waits in the outbox (portal/outbox.py).
+        # task then waits in the outbox (portal/core/outbox.py).
         "socket_timeout": 2,
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -406,7 +407,7 @@ CELERY_BEAT_SCHEDULE = {
 DEFAULT_FROM_EMAIL = env.str("PORTAL_FROM_EMAIL", "mlops-portal@localhost")
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.console.EmailBackend" if DEBUG else "portal.mail.SMTPBackend",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "portal.core.mail.SMTPBackend",
 )
 EMAIL_HOST = env.str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", 25, minimum=1)
@@ -414,7 +415,7 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", False)  # STARTTLS, usually on port 587
 EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", False)  # TLS from the first byte, usually on port 465
-# The deadline of one SMTP connection with portal.mail.SMTPBackend, not of each read.
+# The deadline of one SMTP connection with portal.core.mail.SMTPBackend, not of each read.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", 10, minimum=1)
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ImproperlyConfigured(
@@ -479,10 +480,11 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# The request id: portal.middleware.RequestIdMiddleware keeps a caller's well-formed X-Request-ID
-# or makes one, and answers it; django-guid holds it for every log line and audit event, and its
-# Celery integration carries it into the tasks the request enqueues (in the X-Request-ID header of
-# the task message). A task that nothing enqueued (beat's) gets a fresh id of its own.
+# The request id: portal.core.middleware.RequestIdMiddleware keeps a caller's well-formed
+# X-Request-ID or makes one, and answers it; django-guid holds it for every log line and audit
+# event, and its Celery integration carries it into the tasks the request enqueues (in the
+# X-Request-ID header of the task message). A task that nothing enqueued (beat's) gets a fresh id
+# of its own.
 DJANGO_GUID = {"GUID_HEADER_NAME": "X-Request-ID", "INTEGRATIONS": [CeleryIntegration()]}
 
 # --- REST API -----------------------------------------------------------------------------------
@@ -493,9 +495,9 @@ REST_FRAMEWORK: dict[str, Any] = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.Pagination",
-    "DEFAULT_SCHEMA_CLASS": "portal.api.schema.PortalAutoSchema",
-    "EXCEPTION_HANDLER": "portal.api.errors.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "portal.core.api.pagination.Pagination",
+    "DEFAULT_SCHEMA_CLASS": "portal.core.api.schema.PortalAutoSchema",
+    "EXCEPTION_HANDLER": "portal.core.api.errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": [],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -558,7 +560,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # Every line names the request (or task) that caused it, "-" when none did.
-    "filters": {"request_id": {"()": "portal.middleware.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "portal.core.middleware.RequestIdFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"}
     },

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from portal import outbox
+from portal.core import outbox
 
 
 @shared_task(name="portal.relay_outbox", acks_late=True)

@@ -24,8 +24,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from chargeback.views.finance import month_close_region
-from portal.downloads import content_disposition
-from portal.http_errors import (
+from portal.core.downloads import content_disposition
+from portal.core.http_errors import (
     DATABASE_ERRORS,
     DATABASE_RETRY_AFTER_SECONDS,
     DATABASE_UNAVAILABLE_BODY,
@@ -33,8 +33,8 @@ from portal.http_errors import (
     json_error_for_status,
     wants_json,
 )
+from portal.core.ratelimit import Rate, rate_limit_hit
 from portal.insights.home import FINANCE_MONTHS, home_for
-from portal.ratelimit import Rate, rate_limit_hit
 from tenants.selectors import tenant_choices_for
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rest_framework import authentication, exceptions
 
-from portal.errors import Unauthenticated
+from portal.core.errors import Unauthenticated
 from tenants import services
 from tenants.models import ServiceToken
 

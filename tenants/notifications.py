@@ -29,9 +29,9 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from governance.audit import Actor, apply_updates, audit_record
-from portal.errors import Conflict, InvalidRequest
-from portal.urls_safety import check_outgoing_url
+from portal.core.audit import Actor, apply_updates, audit_record
+from portal.core.errors import Conflict, InvalidRequest
+from portal.core.urls_safety import check_outgoing_url
 from tenants import tasks
 from tenants.models import DeliveryStatus, Tenant, User, WebhookDelivery, WebhookEndpoint
 from tenants.scoping import tenant_scope

@@ -21,7 +21,7 @@ import uuid
 
 from django.core.cache import cache
 
-from portal.ratelimit import CACHE_ERRORS
+from portal.core.ratelimit import CACHE_ERRORS
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.utils import timezone
 from rest_framework import serializers
 
-from portal.api.fields import StrictBooleanField
+from portal.core.api.fields import StrictBooleanField
 from tenants.models import (
     Membership,
     ServiceToken,

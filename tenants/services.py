@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from governance.audit import Actor, apply_updates, audit_record
-from portal.errors import Conflict, InvalidRequest, NotAllowed, Unauthenticated
+from portal.core.audit import Actor, apply_updates, audit_record
+from portal.core.errors import Conflict, InvalidRequest, NotAllowed, Unauthenticated
 from tenants.models import Membership, ServiceToken, Tenant, TenantRole, TokenScope, User
 from tenants.revocations import revocation_announce
 

@@ -1,4 +1,4 @@
-"""Tenant pages: the overview of a unit, and its service tokens."""
+"""Tenant pages: a unit's service tokens (its overview is governance's, ``tenant-overview``)."""
 
 from __future__ import annotations
 
@@ -10,30 +10,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from governance.audit import Actor
-from governance.models import AuditEvent
-from portal.errors import PortalError
+from portal.core.audit import Actor
+from portal.core.errors import PortalError
 from tenants import services
 from tenants.forms import TokenCreateForm
-from tenants.models import Membership, ServiceToken
+from tenants.models import ServiceToken
 from tenants.routing import TenantRequest, tenant_page
-
-
-def _overview_context(request: TenantRequest) -> dict:
-    can_see_activity = {"manage", "govern", "administer"} & request.capabilities
-    return {
-        "tenant": request.tenant,
-        "can_manage": "manage" in request.capabilities,
-        "members": Membership.objects.select_related("user").order_by("user__username"),
-        "tokens": ServiceToken.objects.select_related("created_by").order_by("-created_at")[:50],
-        "activity": AuditEvent.objects.order_by("-sequence")[:15] if can_see_activity else None,
-        "token_form": TokenCreateForm(),
-    }
-
-
-@tenant_page(None)
-def tenant_overview(request: TenantRequest) -> HttpResponse:
-    return render(request, "tenants/overview.html", _overview_context(request))
 
 
 @tenant_page("manage")

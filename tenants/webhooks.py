@@ -32,7 +32,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from portal.urls_safety import PrivateAddressRefused, http_connection
+from portal.core.urls_safety import PrivateAddressRefused, http_connection
 from tenants.models import DeliveryStatus, WebhookDelivery
 
 logger = logging.getLogger(__name__)

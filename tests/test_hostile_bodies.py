@@ -203,7 +203,7 @@ def test_a_gateway_failure_is_a_json_500_without_the_debug_page(serving, monkeyp
 
 
 def test_a_decoding_error_of_the_portals_own_is_not_blamed_on_the_client():
-    from portal.errors import request_error
+    from portal.core.errors import request_error
 
     unreadable = json.JSONDecodeError("Expecting value", "<html>", 0)
 

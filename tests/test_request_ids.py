@@ -17,10 +17,10 @@ from django_guid import clear_guid, get_guid, set_guid
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from conftest import make_token
-from portal import outbox
 from portal.catalog.models import SyncRun
 from portal.catalog.tasks import sync_tenant
-from portal.models import TaskOutbox
+from portal.core import outbox
+from portal.core.models import TaskOutbox
 from tenants.scoping import tenant_scope
 from tests.processes import AppServer, CeleryWorker, database_url, wait_for
 

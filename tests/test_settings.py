@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import Env
+from portal.core.env import Env
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -44,10 +44,10 @@ def _seed_unit(index: int, people: dict, actor, now, months: list) -> dict:
     from datetime import timedelta
 
     from chargeback.services.metering import month_start
-    from governance.audit import Actor
     from governance.models import ApprovalRequest
     from governance.services.cards import TEXT_FIELDS, card_get_or_create, card_update
     from portal.catalog.models import ModelVersion, RegisteredModel, SyncRun
+    from portal.core.audit import Actor
     from portal.deployments.models import Deployment, DeploymentState, GatewayMinute
     from portal.deployments.services import endpoint_default_name
     from portal.deployments.workflow import approval_decide, deployment_request, model_classify
@@ -419,7 +419,7 @@ def seed(plan_path: str) -> None:
     from chargeback.services.metering import month_start, next_month, usage_record_many
     from chargeback.services.prices import price_catalog_ensure
     from chargeback.services.statements import statement_finalize, statement_review
-    from governance.audit import Actor
+    from portal.core.audit import Actor
     from tenants import services
     from tenants.models import User
     from tenants.scoping import tenant_scope

@@ -42,7 +42,7 @@ WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel
 WORDS += ("juliett", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo")
 KINDS = ("churn", "credit", "fraud", "leads", "pricing", "demand", "ranker", "intent", "vision")
 INSTANCE_TYPES = ("cpu.small", "cpu.medium", "cpu.large", "gpu.t4")
-CATALOG_PAGE = 25  # portal.paging.PAGE_SIZE, as the catalog and deployment lists show
+CATALOG_PAGE = 25  # portal.core.paging.PAGE_SIZE, as the catalog and deployment lists show
 
 # One virtual user in ten of each: (kind, unit) with unit 0 for A, 1 for B, None for platform roles.
 ROLE_PATTERN: tuple[tuple[str, int | None], ...] = (

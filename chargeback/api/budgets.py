@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from chargeback.serializers import BudgetSetSerializer, BudgetStatusSerializer
 from chargeback.services.budgets import budget_set, budget_status
-from governance.audit import Actor
+from portal.core.audit import Actor
 from tenants.routing import TenantScopedAPIView
 
 READERS = ("read", "billing")

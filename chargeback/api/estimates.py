@@ -9,8 +9,8 @@ from rest_framework.response import Response
 
 from chargeback.serializers import EstimatePlanSerializer, EstimateSerializer
 from chargeback.services.estimates import estimate
+from portal.core.errors import NotFound
 from portal.deployments.models import Deployment
-from portal.errors import NotFound
 from tenants.routing import TenantScopedAPIView
 
 

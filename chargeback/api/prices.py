@@ -30,8 +30,8 @@ from chargeback.serializers import (
 from chargeback.services.manual_prices import manual_prices_change
 from chargeback.services.prices import price_catalog_ensure, price_sources_ensure
 from chargeback.services.rate_cards import rate_card_in_force, rate_card_publish
-from governance.audit import Actor
-from portal.errors import NotAllowed
+from portal.core.audit import Actor
+from portal.core.errors import NotAllowed
 from tenants.access import platform_role_of
 from tenants.models import PlatformRole
 

@@ -51,9 +51,9 @@ from chargeback.services.statements import (
     statement_review,
     statement_void,
 )
-from governance.audit import Actor
-from portal.downloads import content_disposition
-from portal.errors import InvalidRequest, NotAllowed, NotFound
+from portal.core.audit import Actor
+from portal.core.downloads import content_disposition
+from portal.core.errors import InvalidRequest, NotAllowed, NotFound
 from tenants.routing import TenantScopedAPIView
 from tenants.scoping import tenant_scope
 

@@ -10,7 +10,7 @@ from rest_framework import serializers
 from chargeback.models import BudgetAlert, default_thresholds
 from chargeback.serializers.fields import MonthField, cents
 from chargeback.services.budgets import BudgetStatus
-from portal.api.fields import StrictDecimalField
+from portal.core.api.fields import StrictDecimalField
 
 
 class BudgetSetSerializer(serializers.Serializer):

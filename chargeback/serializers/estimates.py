@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from chargeback.serializers.fields import cents
 from chargeback.services.estimates import Estimate
-from portal.api.fields import StrictBooleanField
+from portal.core.api.fields import StrictBooleanField
 from portal.deployments.models import Environment, Target
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from chargeback.models import PriceItem, PriceService, PriceSource, PricingUnit
-from portal.api.fields import StrictDecimalField
+from portal.core.api.fields import StrictDecimalField
 
 
 class PriceFilterSerializer(serializers.Serializer):

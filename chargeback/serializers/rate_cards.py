@@ -7,7 +7,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from chargeback.models import OverheadAllocation, RateCard
-from portal.api.fields import StrictDecimalField
+from portal.core.api.fields import StrictDecimalField
 
 
 class RateCardSerializer(serializers.ModelSerializer):

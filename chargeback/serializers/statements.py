@@ -16,7 +16,7 @@ from chargeback.models import (
 )
 from chargeback.serializers.fields import cents
 from chargeback.services.close import MONTH_PATTERN
-from portal.api.fields import StrictDecimalField
+from portal.core.api.fields import StrictDecimalField
 
 
 class BillingPeriodSerializer(serializers.ModelSerializer):

@@ -52,8 +52,8 @@ from chargeback.models import (
 from chargeback.services.metering import month_of, month_start, next_month
 from chargeback.services.rate_cards import rate_card_in_force
 from chargeback.services.rating import PLATFORM_SERVICE, overhead_shares, tenant_month_rate
-from governance.audit import Actor, audit_record
-from portal.errors import InvalidRequest
+from portal.core.audit import Actor, audit_record
+from portal.core.errors import InvalidRequest
 from tenants.models import Membership, Tenant, TenantRole
 from tenants.notifications import notify
 

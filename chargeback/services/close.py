@@ -45,9 +45,9 @@ from chargeback.services.bulk import insert_new
 from chargeback.services.metering import month_of
 from chargeback.services.rate_cards import rate_card_defaults, rate_card_in_force
 from chargeback.services.rating import PLATFORM_SERVICE, period_rate
-from governance.audit import Actor, audit_record
-from portal import outbox
-from portal.errors import Conflict, InvalidRequest
+from portal.core import outbox
+from portal.core.audit import Actor, audit_record
+from portal.core.errors import Conflict, InvalidRequest
 from tenants.models import Tenant
 
 CENT = Decimal("0.01")

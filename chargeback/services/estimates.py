@@ -21,8 +21,8 @@ from chargeback import selectors
 from chargeback.models import HOURS_PER_MONTH, PriceItem, PriceService, RateCard
 from chargeback.services.prices import price_catalog_ensure
 from chargeback.services.rate_cards import rate_card_in_force
+from portal.core.errors import InvalidRequest
 from portal.deployments.models import Environment, Target
-from portal.errors import InvalidRequest
 
 CENT = Decimal("0.01")
 MAX_REPLICAS = 50

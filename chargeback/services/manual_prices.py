@@ -26,8 +26,8 @@ from chargeback.services.prices import (
     price_snapshot_store,
     price_sources_ensure,
 )
-from governance.audit import Actor, audit_record
-from portal.errors import Conflict, InvalidRequest
+from portal.core.audit import Actor, audit_record
+from portal.core.errors import Conflict, InvalidRequest
 
 MAX_ITEMS = 5000
 

@@ -35,8 +35,8 @@ from django.db.models import Max
 
 from chargeback.models import BillingPeriod, Meter, PeriodState, UsageEvent
 from portal.catalog.models import ModelVersion
+from portal.core.errors import InvalidRequest
 from portal.deployments.models import Deployment
-from portal.errors import InvalidRequest
 from tenants.models import Tenant
 from tenants.scoping import dangerously_across_tenants, tenant_scope
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 from chargeback.fetch import PriceSourceError
 from chargeback.models import PriceItem, PriceSnapshot, PriceSource, RefreshStatus, SourceKind
 from chargeback.price_sources import LOADERS, ParsedCatalog
+from portal.core.errors import InvalidRequest
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +209,5 @@ def prices_refresh_all(*, names: Iterable[str] | None = None) -> list[RefreshRes
         sources = sources.filter(name__in=wanted)
         missing = wanted - {source.name for source in sources}
         if missing:
-            from portal.errors import InvalidRequest
-
             raise InvalidRequest(f"There is no price source named {', '.join(sorted(missing))}.")
     return [price_source_refresh(source=source) for source in sources]

@@ -14,8 +14,8 @@ from typing import Any
 from django.db import transaction
 
 from chargeback.models import OverheadAllocation, RateCard
-from governance.audit import Actor, audit_record
-from portal.errors import Conflict, InvalidRequest
+from portal.core.audit import Actor, audit_record
+from portal.core.errors import Conflict, InvalidRequest
 from tenants.models import Tenant
 
 # The defaults, documented in README ("Prices and estimates"): a 10% platform markup on list

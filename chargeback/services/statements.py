@@ -30,8 +30,8 @@ from chargeback.models import (
     StatementSequence,
     StatementState,
 )
-from governance.audit import Actor, audit_record
-from portal.errors import Conflict, InvalidRequest
+from portal.core.audit import Actor, audit_record
+from portal.core.errors import Conflict, InvalidRequest
 
 FROZEN = (StatementState.FINALIZED, StatementState.VOID)
 CENT = Decimal("0.01")

@@ -12,7 +12,7 @@ from chargeback.services.rate_cards import rate_card_publish
 from chargeback.tests.conftest import source
 from conftest import TEST_ACTOR, client_for
 from governance.tests.conftest import classify, make_version, request
-from portal.errors import InvalidRequest
+from portal.core.errors import InvalidRequest
 
 pytestmark = pytest.mark.django_db
 HOURS = Decimal(730)

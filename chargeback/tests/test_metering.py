@@ -17,7 +17,7 @@ from chargeback.services.metering import (
 from chargeback.tests.factories import at, live_deployment, requests_event
 from conftest import TEST_ACTOR
 from portal.catalog.models import ModelVersion
-from portal.errors import InvalidRequest
+from portal.core.errors import InvalidRequest
 from tenants.scoping import tenant_scope
 
 pytestmark = pytest.mark.django_db

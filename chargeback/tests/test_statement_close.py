@@ -15,7 +15,7 @@ from chargeback.services.statements import credit_issue, statement_finalize
 from chargeback.tests.factories import at, closed_month
 from conftest import TEST_ACTOR
 from governance.models import AuditEvent
-from portal.errors import InvalidRequest
+from portal.core.errors import InvalidRequest
 from tenants.scoping import tenant_scope
 
 pytestmark = pytest.mark.django_db

@@ -19,7 +19,7 @@ from chargeback.models import Statement, StatementLine, UsageEvent
 from chargeback.tests.factories import closed_month, live_deployment
 from conftest import client_for
 from governance.models import AuditEvent
-from portal.errors import InvalidRequest
+from portal.core.errors import InvalidRequest
 from tenants.scoping import tenant_scope
 
 pytestmark = pytest.mark.django_db

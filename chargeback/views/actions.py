@@ -22,8 +22,8 @@ from chargeback.services.statements import (
     statement_review,
     statement_void,
 )
-from governance.audit import Actor
-from portal.errors import PortalError
+from portal.core.audit import Actor
+from portal.core.errors import PortalError
 from tenants.scoping import tenant_scope
 
 FINANCE_ACTIONS = ("review", "finalize", "void", "credit", "reject")

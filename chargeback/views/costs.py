@@ -28,8 +28,8 @@ from chargeback.services.budgets import (
     top_slices,
 )
 from chargeback.services.rating import PLATFORM_SERVICE
-from governance.audit import Actor
-from portal.errors import PortalError
+from portal.core.audit import Actor
+from portal.core.errors import PortalError
 from tenants.routing import TenantRequest, tenant_page
 
 READERS = {"read", "billing"}

@@ -42,10 +42,10 @@ from chargeback.services.close import (
 )
 from chargeback.services.statements import FROZEN
 from chargeback.views.actions import FINANCE_ACTIONS, Failure, finance_act
-from governance.audit import Actor
-from portal.errors import PortalError
-from portal.paging import paginate
-from portal.queued import queued_address
+from portal.core.audit import Actor
+from portal.core.errors import PortalError
+from portal.core.paging import paginate
+from portal.core.queued import queued_address
 
 PIVOT_MONTHS = 6
 DISPUTES_LISTED = 50

@@ -19,7 +19,7 @@ from chargeback.forms import PriceFilterForm
 from chargeback.models import PriceSource
 from chargeback.services.prices import price_catalog_ensure
 from chargeback.services.rate_cards import rate_card_in_force
-from portal.paging import paginate
+from portal.core.paging import paginate
 from tenants.access import platform_role_of
 from tenants.models import PlatformRole
 

@@ -34,8 +34,8 @@ from chargeback.selectors import is_finance
 from chargeback.services.statements import FROZEN, line_dispute
 from chargeback.views.actions import FINANCE_ACTIONS, Failure, finance_act
 from chargeback.views.costs import SERVICE_LABELS, require_reader
-from governance.audit import Actor
-from portal.errors import PortalError
+from portal.core.audit import Actor
+from portal.core.errors import PortalError
 from tenants.routing import TenantRequest, tenant_page
 
 ZERO = Decimal("0.00")

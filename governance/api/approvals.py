@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from governance.models import ApprovalRequest
 from governance.selectors import approvals_listed, visible_approvals
 from governance.serializers import ApprovalFilterSerializer, ApprovalSerializer
-from portal.errors import NotFound
+from portal.core.errors import NotFound
 
 
 def visible_approval(request: Request, approval_id: int) -> ApprovalRequest:

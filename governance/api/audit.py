@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from governance import selectors
 from governance.models import AuditEvent
 from governance.serializers import AuditEventFilterSerializer, AuditEventSerializer
-from portal.errors import NotAllowed
+from portal.core.errors import NotAllowed
 from tenants.access import platform_role_of
 
 

@@ -15,7 +15,6 @@ from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from governance.audit import Actor
 from governance.cards_render import card_markdown, card_pdf
 from governance.models import ModelCard
 from governance.serializers import (
@@ -26,7 +25,8 @@ from governance.serializers import (
 from governance.services import cards
 from governance.services.evidence import evidence_pack
 from portal.catalog.models import ModelVersion
-from portal.downloads import content_disposition
+from portal.core.audit import Actor
+from portal.core.downloads import content_disposition
 from tenants.routing import TenantScopedAPIView
 
 

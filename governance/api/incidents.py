@@ -9,7 +9,6 @@ from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from governance.audit import Actor
 from governance.models import Incident
 from governance.serializers import (
     IncidentChangeSerializer,
@@ -21,7 +20,8 @@ from governance.serializers import (
 )
 from governance.services.incidents import incident_change, incident_note, incident_open
 from portal.catalog.models import ModelVersion, RegisteredModel
-from portal.errors import InvalidRequest
+from portal.core.audit import Actor
+from portal.core.errors import InvalidRequest
 from tenants.routing import TenantScopedAPIView
 
 # Governance leads take part in incidents as much as the unit's engineers.

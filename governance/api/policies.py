@@ -14,7 +14,6 @@ from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from governance.audit import Actor
 from governance.models import PolicyVersion
 from governance.selectors import POLICY_PUBLISHERS, in_force_ids, policy_versions_visible_to
 from governance.serializers import (
@@ -24,7 +23,8 @@ from governance.serializers import (
 from governance.services.policies import (
     policy_publish,
 )
-from portal.errors import NotAllowed
+from portal.core.audit import Actor
+from portal.core.errors import NotAllowed
 from tenants.access import platform_role_of
 from tenants.models import User
 

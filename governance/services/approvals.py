@@ -16,7 +16,6 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from governance.audit import Actor, audit_record
 from governance.models import (
     ApprovalDecision,
     ApprovalRequest,
@@ -29,7 +28,8 @@ from governance.policy import APPROVER_ROLES
 from governance.services.notify import notify_certification
 from governance.services.policies import policy_in_force
 from portal.catalog.models import RiskTier
-from portal.errors import Conflict, NotAllowed
+from portal.core.audit import Actor, audit_record
+from portal.core.errors import Conflict, NotAllowed
 from tenants.models import Membership, PlatformRole, TenantRole, User
 
 # Why approvals of a version whose files changed in MLflow no longer hold.

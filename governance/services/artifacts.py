@@ -3,7 +3,8 @@
 MLflow's artifacts are claims the portal checks: the registry sync records a manifest of every
 file's SHA-256 when it first sees a version and checks it again on deep syncs for versions that
 are approved or serving. A version whose bytes differ is marked tampered by
-``portal.deployments.workflow.version_tampered``.
+``portal.deployments.workflow.version_tampered``; the sync tells it, and this module, through
+``portal.catalog.signals``.
 
 Versions recorded before content manifests carry a digest of their file listing and ``MLmodel``
 only; ``version_manifest_recorded`` gives such a version its manifest (once its files still give
@@ -15,9 +16,9 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from governance.audit import Actor, audit_record
 from governance.models import ApprovalRequest
 from portal.catalog.models import ModelVersion
+from portal.core.audit import Actor, audit_record
 
 
 @transaction.atomic
@@ -45,3 +46,10 @@ def version_manifest_recorded(
         before={"artifact_digest": before},
         after={"artifact_digest": digest, "files": len(manifest), "approvals": rebound},
     )
+
+
+def on_version_manifest_found(
+    *, actor: Actor, version: ModelVersion, manifest: dict, digest: str, **signal: object
+) -> None:
+    """Receives ``portal.catalog.signals.version_manifest_found``."""
+    version_manifest_recorded(actor=actor, version=version, manifest=manifest, digest=digest)

@@ -7,10 +7,10 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from governance.audit import Actor, apply_updates, audit_record
 from governance.models import CardStatus, ModelCard, RiskClassification
 from portal.catalog.models import ModelVersion, RiskTier
-from portal.errors import Conflict, InvalidRequest
+from portal.core.audit import Actor, apply_updates, audit_record
+from portal.core.errors import Conflict, InvalidRequest
 
 TEXT_FIELDS = (
     "purpose",

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from governance.audit import Actor, audit_record
 from governance.classification import classify
 from governance.models import RiskClassification
 from portal.catalog.models import RegisteredModel
+from portal.core.audit import Actor, audit_record
 from tenants.models import User
 
 

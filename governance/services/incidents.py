@@ -7,10 +7,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from governance.audit import Actor, audit_record
 from governance.models import Incident, IncidentEntry, IncidentSeverity, IncidentStatus
 from portal.catalog.models import RegisteredModel
-from portal.errors import Conflict, InvalidRequest
+from portal.core.audit import Actor, audit_record
+from portal.core.errors import Conflict, InvalidRequest
 
 NEXT_STATUS = {
     IncidentStatus.OPEN: {IncidentStatus.MITIGATED, IncidentStatus.RESOLVED},

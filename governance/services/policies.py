@@ -10,12 +10,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from governance import policy_limits
-from governance.audit import Actor, audit_record
 from governance.models import PolicyVersion
 from governance.policy import Decision, ParsedPolicy, PolicyInvalid, policy_evaluate, policy_parse
 from governance.services.cards import card_summary
 from portal.catalog.models import ModelVersion
-from portal.errors import Conflict, InvalidRequest, NotFound
+from portal.core.audit import Actor, audit_record
+from portal.core.errors import Conflict, InvalidRequest, NotFound
 from tenants.models import Tenant, User
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"

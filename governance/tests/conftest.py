@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from conftest import TEST_ACTOR
-from governance.audit import Actor
 from governance.services.cards import TEXT_FIELDS, card_get_or_create, card_update
 from portal.catalog.models import ModelVersion, RegisteredModel
+from portal.core.audit import Actor
 from portal.deployments.workflow import deployment_request, model_classify
 from tenants.scoping import tenant_scope
 

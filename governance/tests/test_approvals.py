@@ -7,8 +7,8 @@ import pytest
 from conftest import add_member, client_for, make_token, make_user
 from governance.models import ApprovalRequest, AuditEvent
 from governance.tests.conftest import classify, make_version, request
-from portal.api.errors import NOT_FOUND_BODY
 from portal.catalog.models import ModelVersion
+from portal.core.api.errors import NOT_FOUND_BODY
 from portal.deployments.models import Deployment
 from portal.deployments.selectors import approval_in_force
 from tenants.models import PlatformRole, TenantRole

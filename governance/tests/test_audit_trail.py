@@ -22,9 +22,10 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from conftest import TEST_ACTOR, client_for, make_user
-from governance.audit import audit_record, audit_verify, event_payload, event_seal
+from governance.audit import audit_verify, event_payload, event_seal
 from governance.models import AuditChainHead, AuditEvent, AuditEventImmutable
 from governance.seals import canonical
+from portal.core.audit import audit_record
 from tenants import services
 from tenants.models import Tenant
 from tenants.scoping import dangerously_across_tenants, tenant_scope

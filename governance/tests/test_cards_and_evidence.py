@@ -13,7 +13,7 @@ import pytest
 from conftest import client_for
 from governance.models import AuditEvent
 from governance.tests.conftest import classify, make_version, request
-from portal.api.errors import NOT_FOUND_BODY
+from portal.core.api.errors import NOT_FOUND_BODY
 from tenants.scoping import tenant_scope
 
 pytestmark = pytest.mark.django_db

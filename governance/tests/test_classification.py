@@ -8,7 +8,7 @@ from conftest import client_for
 from governance.classification import CLASSIFIER_VERSION, classify
 from governance.models import AuditEvent
 from governance.tests.conftest import ANSWERS, make_version
-from portal.api.errors import NOT_FOUND_BODY
+from portal.core.api.errors import NOT_FOUND_BODY
 from tenants.scoping import tenant_scope
 
 pytestmark = pytest.mark.django_db

@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 
 from conftest import client_for
-from governance.audit import Actor
 from governance.models import AuditEvent, Incident
 from governance.services.incidents import incident_open
 from governance.tests.conftest import classify, make_version, request
-from portal.api.errors import NOT_FOUND_BODY
+from portal.core.api.errors import NOT_FOUND_BODY
+from portal.core.audit import Actor
 from tenants.scoping import tenant_scope
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from django.shortcuts import render
 from governance.forms import ApprovalFilterForm
 from governance.models import ApprovalState
 from governance.selectors import approvals_listed
-from portal.paging import paginate
+from portal.core.paging import paginate
 from tenants.selectors import tenants_visible_to
 
 

@@ -14,7 +14,7 @@ from governance.audit import audit_verification_run
 from governance.forms import AuditFilterForm
 from governance.models import AuditVerification
 from governance.selectors import AUDIT_READERS, audit_events_across_tenants
-from portal.paging import paginate
+from portal.core.paging import paginate
 from tenants.access import platform_role_of
 
 PAGE_SIZE = 50

@@ -13,12 +13,12 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from governance.audit import Actor
 from governance.forms import CardReviewForm, ModelCardForm
 from governance.models import CardStatus, ModelCard
 from governance.services import cards
 from portal.catalog.models import ModelVersion
-from portal.errors import InvalidRequest, PortalError
+from portal.core.audit import Actor
+from portal.core.errors import InvalidRequest, PortalError
 from tenants.routing import TenantRequest, tenant_page
 
 

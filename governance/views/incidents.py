@@ -8,7 +8,6 @@ from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from governance.audit import Actor
 from governance.forms import (
     IncidentChangeForm,
     IncidentFilterForm,
@@ -17,8 +16,9 @@ from governance.forms import (
 )
 from governance.models import Incident
 from governance.services.incidents import incident_change, incident_note, incident_open
-from portal.errors import PortalError
-from portal.paging import paginate
+from portal.core.audit import Actor
+from portal.core.errors import PortalError
+from portal.core.paging import paginate
 from tenants.routing import TenantRequest, tenant_page
 
 # Governance leads take part in incidents as much as the unit's engineers.

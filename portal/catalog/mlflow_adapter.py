@@ -26,7 +26,7 @@ from typing import Any
 from django.conf import settings
 
 from portal.catalog.digests import Manifest, manifest_digest, manifest_of_folder, manifest_size
-from portal.errors import PortalError
+from portal.core.errors import PortalError
 
 # MLflow reads these per request; the portal wants fast failure and its own retries.
 os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(settings.MLFLOW_TIMEOUT_SECONDS)

@@ -24,9 +24,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from governance.audit import Actor, audit_record
 from portal.catalog.mlflow_adapter import TENANT_TAG, MlflowExperiment, MlflowModel
 from portal.catalog.models import ClaimedVia, ModelOwnership
+from portal.core.audit import Actor, audit_record
 from tenants.models import Tenant
 
 OWNERSHIP_ACTOR = Actor.system("mlflow sync")

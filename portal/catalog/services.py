@@ -14,7 +14,6 @@ from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
-from governance.audit import Actor, apply_updates, audit_record
 from portal.catalog.mlflow_adapter import (
     TENANT_TAG,
     MlflowNotFound,
@@ -32,7 +31,8 @@ from portal.catalog.models import (
 )
 from portal.catalog.ownership import claimed_unit, ownership_claim, ownership_of
 from portal.catalog.sync import registry_sync
-from portal.errors import Conflict, InvalidRequest, NotFound, PortalError
+from portal.core.audit import Actor, apply_updates, audit_record
+from portal.core.errors import Conflict, InvalidRequest, NotFound, PortalError
 from tenants.models import Tenant
 from tenants.scoping import tenant_scope
 

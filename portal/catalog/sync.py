@@ -16,7 +16,8 @@ the running ``SyncRun``); a second one stands down.
 The details pass downloads each new version's files once and records the manifest of their
 SHA-256 hashes (``portal.catalog.digests``). A deep pass also hashes again the files of the
 versions that have approvals in force or serving revisions (only those, so it stays cheap): a
-version whose bytes changed is marked tampered (``governance.services.artifacts``).
+version whose bytes changed is marked tampered by the deployments workflow, which receives
+``portal.catalog.signals.version_files_changed``.
 """
 
 from __future__ import annotations
@@ -31,8 +32,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from governance.audit import Actor, Change, audit_record_many
-from governance.services.artifacts import version_manifest_recorded
 from portal.catalog.digests import listing_digest, manifest_changes, manifest_digest
 from portal.catalog.mlflow_adapter import (
     ArtifactFiles,
@@ -58,7 +57,12 @@ from portal.catalog.ownership import (
     ownership_records,
     ownership_settle,
 )
-from portal.deployments.workflow import version_tampered
+from portal.catalog.signals import (
+    signal_send_to_one,
+    version_files_changed,
+    version_manifest_found,
+)
+from portal.core.audit import Actor, Change, audit_record_many
 from tenants.models import Tenant
 from tenants.scoping import tenant_scope
 
@@ -501,8 +505,12 @@ def artifacts_recheck(
             if files.manifest and version.artifact_digest == listing_digest(
                 files.manifest, files.mlmodel_text
             ):
-                version_manifest_recorded(
-                    actor=SYNC_ACTOR, version=version, manifest=files.manifest, digest=digest
+                signal_send_to_one(
+                    version_manifest_found,
+                    actor=SYNC_ACTOR,
+                    version=version,
+                    manifest=files.manifest,
+                    digest=digest,
                 )
                 run.writes += 1
                 continue
@@ -518,7 +526,13 @@ def artifacts_recheck(
             version.version,
             "; ".join(changes),
         )
-        version_tampered(actor=SYNC_ACTOR, version=version, found_digest=digest, changes=changes)
+        signal_send_to_one(
+            version_files_changed,
+            actor=SYNC_ACTOR,
+            version=version,
+            found_digest=digest,
+            changes=changes,
+        )
         run.writes += 1
     if unchanged:
         ModelVersion.objects.filter(pk__in=unchanged).update(artifacts_checked_at=timezone.now())

@@ -12,7 +12,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from governance.audit import Actor
 from portal.catalog import selectors, services, tasks
 from portal.catalog.forms import (
     AssignForm,
@@ -31,9 +30,10 @@ from portal.catalog.models import (
     UnassignedModel,
 )
 from portal.catalog.ownership import ownership_conflicts
-from portal.errors import PortalError
-from portal.paging import paginate
-from portal.queued import following, queued_address, queued_work
+from portal.core.audit import Actor
+from portal.core.errors import PortalError
+from portal.core.paging import paginate
+from portal.core.queued import following, queued_address, queued_work
 from tenants.access import platform_role_of
 from tenants.models import PlatformRole
 from tenants.routing import TenantRequest, tenant_page

@@ -21,7 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from portal.catalog import tasks
-from portal.ratelimit import CACHE_ERRORS
+from portal.core.ratelimit import CACHE_ERRORS
 
 REGISTRY_ENTITIES = {
     "registered_model",

@@ -30,8 +30,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from governance.audit import Actor, audit_record
 from governance.services.incidents import incident_open
+from portal.core.audit import Actor, audit_record
+from portal.core.errors import Conflict
 from portal.deployments.models import Deployment, DeploymentState
 from portal.deployments.selectors import approval_in_force
 from portal.deployments.services import deployment_transition
@@ -41,7 +42,6 @@ from portal.deployments.targets import (
     get_target,
     revision_target_name,
 )
-from portal.errors import Conflict
 from tenants.scoping import tenant_scope
 
 log = logging.getLogger(__name__)

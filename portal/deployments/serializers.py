@@ -4,7 +4,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from portal.api.fields import StrictBooleanField
+from portal.core.api.fields import StrictBooleanField
 from portal.deployments.models import Deployment, Environment, Target
 
 # What a unit sees of its revision's ``serving`` record: the health the target reports. Where

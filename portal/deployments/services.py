@@ -16,11 +16,11 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from chargeback.services.estimates import estimate
-from governance.audit import Actor, audit_record
 from portal.catalog.models import ModelVersion, VersionStatus
+from portal.core.audit import Actor, audit_record
+from portal.core.errors import Conflict, InvalidRequest
+from portal.core.outbox import enqueue_on_commit
 from portal.deployments.models import Deployment, DeploymentState, Environment, Target
-from portal.errors import Conflict, InvalidRequest
-from portal.outbox import enqueue_on_commit
 from tenants.models import Tenant, User
 
 INSTANCE_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

@@ -11,8 +11,8 @@ from typing import Any
 
 from django.db import transaction
 
-from governance.audit import Actor, audit_record
-from portal.errors import InvalidRequest
+from portal.core.audit import Actor, audit_record
+from portal.core.errors import InvalidRequest
 from portal.insights.models import MaturityAssessment
 from portal.insights.probes import AutoAnswer, auto_answers
 from portal.insights.questions import BY_ID, GROUPS, QUESTIONS, Band, Question, band_for

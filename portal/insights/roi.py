@@ -26,11 +26,11 @@ from django.db import transaction
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q
 from django.utils import timezone
 
-from governance.audit import Actor, audit_record
 from governance.models import Incident
 from portal.catalog.models import ModelVersion
+from portal.core.audit import Actor, audit_record
+from portal.core.errors import InvalidRequest
 from portal.deployments.models import Deployment, Environment
-from portal.errors import InvalidRequest
 from portal.insights.models import RoiInputs
 from portal.monitoring.models import Monitor
 from tenants.models import Tenant

@@ -5,7 +5,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from portal.api.fields import StrictBooleanField, StrictDecimalField
+from portal.core.api.fields import StrictBooleanField, StrictDecimalField
 from portal.deployments.models import Environment
 from portal.insights.kpis import MAX_MONTHS
 from portal.insights.models import RoiInputs

@@ -14,8 +14,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from governance.audit import Actor
-from portal.errors import PortalError
+from portal.core.audit import Actor
+from portal.core.errors import PortalError
 from portal.insights import maturity, roi
 from portal.insights.charts import level_chart, month_bars
 from portal.insights.forms import KpiFilterForm, MaturityForm, RoiInputsForm

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from portal.deployments.models import Deployment
 from portal.monitoring.models import CapturedRequest
 
 logger = logging.getLogger(__name__)
@@ -130,8 +131,6 @@ def capture_write_many(records: Sequence[CaptureRecord]) -> int:
     objects = [row for row in map(_to_row, records) if row is not None]
     if not objects:
         return 0
-    from portal.deployments.models import Deployment
-
     # The gateway's writer serves every tenant; each row carries its tenant, checked here
     # against its deployment's, so a mislabelled record cannot land in another tenant.
     owners = dict(

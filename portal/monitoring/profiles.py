@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from portal.errors import InvalidRequest
+from portal.core.errors import InvalidRequest
 from portal.monitoring.engine import (
     CategoricalProfile,
     ColumnSpec,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from portal.api.fields import STRICT_FIELD_MAPPING
+from portal.core.api.fields import STRICT_FIELD_MAPPING
 from portal.monitoring.models import ActOn, Baseline, DriftRun, Monitor, Window
 
 

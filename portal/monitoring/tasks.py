@@ -15,11 +15,11 @@ from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
 
-from governance.audit import Actor
 from portal.catalog.mlflow_adapter import MlflowUnavailable
 from portal.catalog.models import ModelVersion
+from portal.core.audit import Actor
+from portal.core.errors import PortalError
 from portal.deployments.models import Deployment
-from portal.errors import PortalError
 from portal.monitoring import services, store
 from portal.monitoring.models import BaselineSource, DriftRun, Monitor
 from tenants.models import Tenant

@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from portal.core.paging import paginate
 from portal.deployments.models import Deployment
 from portal.monitoring.charts import drift_chart
 from portal.monitoring.models import Baseline, DriftRun, Monitor
 from portal.monitoring.selectors import drift_history, drift_status_by_deployment
-from portal.paging import paginate
 from tenants.routing import TenantRequest, tenant_page
 
 PAGE_SIZE = 20

@@ -9,9 +9,9 @@ from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from governance.audit import Actor
-from portal.api.throttling import ScopedThrottle
-from portal.errors import InvalidRequest, NotAllowed
+from portal.core.api.throttling import ScopedThrottle
+from portal.core.audit import Actor
+from portal.core.errors import InvalidRequest, NotAllowed
 from tenants import notifications, selectors, services
 from tenants.access import platform_role_of
 from tenants.models import (

@@ -17,9 +17,9 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from conftest import TEST_ACTOR, client_for
-from governance.audit import audit_record
 from governance.models import AuditVerification
 from governance.tasks import verify_audit_trail
+from portal.core.audit import audit_record
 from tenants import notifications, services, webhooks
 from tenants import tasks as notify_tasks
 from tenants.models import DeliveryStatus, Tenant, WebhookDelivery, WebhookEndpoint
@@ -187,7 +187,7 @@ def test_a_delivery_in_flight_is_not_sent_twice_and_a_lost_one_is_sent_after_its
 
 def test_a_mail_relay_that_trickles_its_greeting_is_cut_at_the_deadline(settings):
     relay = TricklingServer(start=SMTP_GREETING, reads_first=False, every=1.0, lasts=60)
-    settings.EMAIL_BACKEND = "portal.mail.SMTPBackend"  # the default when DEBUG is off
+    settings.EMAIL_BACKEND = "portal.core.mail.SMTPBackend"  # the default when DEBUG is off
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", relay.port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     settings.EMAIL_TIMEOUT = 2

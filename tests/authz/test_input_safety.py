@@ -23,8 +23,8 @@ from chargeback.admin import PriceSourceForm
 from chargeback.fetch import PriceFetchError
 from conftest import client_for
 from portal.catalog.models import ModelVersion
+from portal.core.urls_safety import PrivateAddressRefused, open_url
 from portal.monitoring.models import Baseline
-from portal.urls_safety import PrivateAddressRefused, open_url
 from tenants.models import WebhookEndpoint
 from tenants.scoping import tenant_scope
 from tenants.webhooks import _post

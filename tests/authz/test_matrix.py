@@ -27,7 +27,7 @@ from django.db import connection, transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.generators import SchemaGenerator
 
-from portal.api.errors import NOT_FOUND_BODY
+from portal.core.api.errors import NOT_FOUND_BODY
 from tenants.models import Membership
 from tenants.scoping import dangerously_across_tenants, tenant_scope
 from tests.authz.calls import (

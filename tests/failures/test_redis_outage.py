@@ -1,8 +1,9 @@
 """Redis stopped, or up but not answering: the API still answers within 5 s, and no work is lost.
 
-Work a request enqueues waits in the outbox (``portal.outbox``) when the broker cannot take it, and
-beat's ``portal.relay_outbox`` sends it once Redis is back. Reads never needed Redis; sign-in's rate
-limiter lets people through while its cache is down; an MLflow webhook gets a 503 to retry.
+Work a request enqueues waits in the outbox (``portal.core.outbox``) when the broker cannot take
+it, and beat's ``portal.relay_outbox`` sends it once Redis is back. Reads never needed Redis;
+sign-in's rate limiter lets people through while its cache is down; an MLflow webhook gets a 503
+to retry.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from django.test import Client
 from conftest import PASSWORD, client_for, make_token
 from portal.catalog.models import SyncRun, SyncStatus
 from portal.catalog.webhooks import sign
-from portal.models import TaskOutbox
+from portal.core.models import TaskOutbox
 from tenants.scoping import tenant_scope
 from tests.processes import wait_for
 

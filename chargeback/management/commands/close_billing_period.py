@@ -11,8 +11,8 @@ from chargeback.services.close import (
     period_statements,
 )
 from chargeback.services.metering import metering_run, month_start, next_month
-from governance.audit import Actor
-from portal.errors import PortalError
+from portal.core.audit import Actor
+from portal.core.errors import PortalError
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from chargeback.services.prices import prices_refresh_all
-from portal.errors import InvalidRequest
+from portal.core.errors import InvalidRequest
 
 
 class Command(BaseCommand):

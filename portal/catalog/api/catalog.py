@@ -10,8 +10,6 @@ from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from governance.audit import Actor
-from portal.api.schema import ERRORS
 from portal.catalog import selectors, services, tasks
 from portal.catalog.models import (
     CatalogJob,
@@ -37,7 +35,9 @@ from portal.catalog.serializers import (
     VersionDetailSerializer,
     VersionSummarySerializer,
 )
-from portal.errors import InvalidRequest, NotAllowed
+from portal.core.api.schema import ERRORS
+from portal.core.audit import Actor
+from portal.core.errors import InvalidRequest, NotAllowed
 from tenants.access import platform_role_of
 from tenants.models import PlatformRole, Tenant
 from tenants.routing import TenantScopedAPIView

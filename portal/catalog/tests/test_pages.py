@@ -155,7 +155,7 @@ def test_a_queued_sync_is_followed_on_the_page_until_a_worker_starts_it(company)
 
     from django.utils import timezone
 
-    from portal.queued import queued_address
+    from portal.core.queued import queued_address
 
     engineer = signed_in(company.amir)
     asked = engineer.post(f"/t/{company.a.slug}/sync/now/")

@@ -11,9 +11,10 @@ from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from governance.audit import Actor
 from governance.models import ApprovalRequest
 from portal.catalog.models import ModelVersion
+from portal.core.audit import Actor
+from portal.core.errors import InvalidRequest
 from portal.deployments import rollout, workflow
 from portal.deployments.models import Deployment
 from portal.deployments.selectors import deployments_listed
@@ -23,7 +24,6 @@ from portal.deployments.serializers import (
     DeploymentSerializer,
     RollbackSerializer,
 )
-from portal.errors import InvalidRequest
 from tenants.models import User
 from tenants.routing import TenantScopedAPIView
 

@@ -18,7 +18,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from governance.api.approvals import visible_approval
-from governance.audit import Actor
 from governance.classification import questionnaire
 from governance.models import RiskClassification
 from governance.selectors import POLICY_PUBLISHERS
@@ -32,15 +31,16 @@ from governance.serializers import (
     RiskClassificationSerializer,
 )
 from governance.services.policies import policy_dry_run
-from portal.api.schema import ERRORS
 from portal.catalog.models import ModelVersion, RegisteredModel
+from portal.core.api.schema import ERRORS
+from portal.core.audit import Actor
+from portal.core.errors import InvalidRequest, NotAllowed, NotFound
 from portal.deployments.workflow import (
     approval_decide,
     approval_withdraw,
     model_classify,
     policy_dry_run_version,
 )
-from portal.errors import InvalidRequest, NotAllowed, NotFound
 from tenants.access import platform_role_of, tenant_capabilities
 from tenants.models import Membership, Tenant, TenantRole, User
 from tenants.routing import TenantScopedAPIView

@@ -9,9 +9,9 @@ from django.test.utils import override_settings
 
 GATEWAY_PREFIX = "/serve/"
 GATEWAY_MIDDLEWARE = [
-    "portal.middleware.TrustedProxyMiddleware",
-    "portal.middleware.RequestIdMiddleware",
-    "portal.middleware.JsonErrorsMiddleware",
+    "portal.core.middleware.TrustedProxyMiddleware",
+    "portal.core.middleware.RequestIdMiddleware",
+    "portal.core.middleware.JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
 ]
 

@@ -26,6 +26,9 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
+from chargeback.services.metering import UsageInput, usage_record_many
+from portal.deployments.models import Deployment
+from portal.monitoring.capture import capture_write_many
 from tenants.scoping import dangerously_across_tenants
 
 log = logging.getLogger(__name__)
@@ -152,8 +155,6 @@ class Recorder:
         self._flushes += 1
         if captures:
             try:
-                from portal.monitoring.capture import capture_write_many
-
                 capture_write_many(captures)
             except Exception:
                 log.exception("Gateway recorder: %s captured request(s) lost", len(captures))
@@ -178,8 +179,6 @@ class Recorder:
     def _of_existing_deployments(
         self, counters: dict[tuple[int, datetime], Counter]
     ) -> dict[tuple[int, datetime], Counter]:
-        from portal.deployments.models import Deployment
-
         existing = set(
             Deployment.objects.dangerously_across_tenants()
             .filter(pk__in={deployment_id for deployment_id, _ in counters})
@@ -255,10 +254,6 @@ class Recorder:
             cursor.executemany(sql, params)
 
     def _write_usage(self, counters: dict[tuple[int, datetime], Counter]) -> None:
-        try:
-            from chargeback.services.metering import UsageInput, usage_record_many
-        except ImportError:  # metering not installed in this build
-            return
         events = []
         flush = f"gw:{self._process}:{self._flushes}"
         for (deployment_id, minute), c in counters.items():

@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from portal.core.ratelimit import Rate
 from portal.deployments.models import Deployment, DeploymentState
 from portal.deployments.targets.base import TargetState
 from portal.deployments.unix_http import read_secret
@@ -215,8 +216,6 @@ class RateLimiter:
     """A token bucket per service token in this gateway process."""
 
     def __init__(self, rate: str) -> None:
-        from portal.ratelimit import Rate
-
         parsed = Rate.parse(rate)
         self.capacity = float(parsed.count)
         self.per_second = parsed.count / parsed.seconds

@@ -15,12 +15,13 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from portal.core.errors import Unauthenticated, request_error
 from portal.deployments.gateway import protocol
 from portal.deployments.gateway.protocol import Payload, PayloadError
 from portal.deployments.gateway.recorder import recorder
 from portal.deployments.gateway.routes import Backend, Caller, RateLimiter, caller_for, route_for
 from portal.deployments.unix_http import UnixPools
-from portal.errors import Unauthenticated, request_error
+from portal.monitoring.capture import CaptureRecord
 
 log = logging.getLogger(__name__)
 
@@ -189,8 +190,6 @@ def _record(
         latency_ms = (time.perf_counter() - started) * 1000
         capture = None
         if payload is not None and answer is not None and status < 400 and payload.columns:
-            from portal.monitoring.capture import CaptureRecord
-
             capture = CaptureRecord(
                 tenant_id=caller.tenant_id,
                 deployment_id=backend.deployment_id,

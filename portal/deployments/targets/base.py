@@ -7,7 +7,7 @@ import re
 from enum import StrEnum
 from typing import Any
 
-from portal.errors import PortalError
+from portal.core.errors import PortalError
 
 
 class TargetState(StrEnum):

@@ -40,7 +40,7 @@ class SlowTarget:
 def slow_target(monkeypatch) -> SlowTarget:
     target = SlowTarget()
     monkeypatch.setattr(rollout, "get_target", lambda kind, **options: target)
-    monkeypatch.setattr("portal.outbox.publish_or_keep", lambda *args: None)  # the test drives
+    monkeypatch.setattr("portal.core.outbox.publish_or_keep", lambda *args: None)  # the test drives
     return target
 
 

@@ -30,19 +30,19 @@ from chargeback.models import PriceService
 from chargeback.selectors import known_instance_types
 from chargeback.services.estimates import Estimate, estimate
 from chargeback.services.prices import price_catalog_ensure
-from governance.audit import Actor
 from governance.models import ApprovalRequest
 from governance.services.approvals import requirements_text
 from portal.catalog.models import RegisteredModel
+from portal.core.audit import Actor
+from portal.core.errors import PortalError
+from portal.core.paging import paginate
 from portal.deployments import sandbox
 from portal.deployments.forms import DeploymentFilterForm, DeploymentRequestForm, RollbackForm
 from portal.deployments.models import Deployment, DeploymentState, GatewayMinute
 from portal.deployments.rollout import deployment_rollback
 from portal.deployments.selectors import deployments_listed, local_model_servers
 from portal.deployments.workflow import deployment_request
-from portal.errors import PortalError
 from portal.monitoring.selectors import drift_status_by_deployment
-from portal.paging import paginate
 from tenants.access import platform_role_of
 from tenants.models import PlatformRole
 from tenants.routing import TenantRequest, tenant_page

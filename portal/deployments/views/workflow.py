@@ -20,7 +20,6 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from governance.audit import Actor
 from governance.classification import CLASSIFIER_VERSION, QUESTIONS
 from governance.forms import ClassificationForm, DecisionForm, PolicyDryRunForm, PolicyPublishForm
 from governance.models import (
@@ -42,6 +41,8 @@ from governance.services.approvals import approval_counts, requirements_text, re
 from governance.services.cards import card_summary
 from governance.services.policies import policy_in_force, policy_publish
 from portal.catalog.models import ModelVersion, RegisteredModel, RiskTier
+from portal.core.audit import Actor
+from portal.core.errors import NotAllowed, PortalError
 from portal.deployments.services import cost_estimate
 from portal.deployments.workflow import (
     approval_decide,
@@ -49,7 +50,6 @@ from portal.deployments.workflow import (
     model_classify,
     policy_dry_run_version,
 )
-from portal.errors import NotAllowed, PortalError
 from tenants.access import platform_role_of
 from tenants.models import Membership, PlatformRole, Tenant, TenantRole, User
 from tenants.routing import TenantRequest, tenant_page

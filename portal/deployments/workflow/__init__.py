@@ -25,6 +25,7 @@ from portal.deployments.workflow.requesting import (
 from portal.deployments.workflow.voiding import (
     approvals_void_for_version,
     model_classify,
+    on_version_files_changed,
     version_tampered,
 )
 
@@ -39,6 +40,7 @@ __all__ = [
     "deployment_resubmit",
     "deployment_review_request",
     "model_classify",
+    "on_version_files_changed",
     "policy_dry_run_version",
     "request_context",
     "version_tampered",

@@ -12,7 +12,6 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from governance.audit import Actor
 from governance.models import ApprovalPurpose, ApprovalRequest, ApprovalState
 from governance.models.approvals import OPEN_APPROVAL_STATES
 from governance.services.approvals import (
@@ -24,9 +23,10 @@ from governance.services.approvals import (
     certification_record,
 )
 from governance.services.notify import notify_approval_decided
+from portal.core.audit import Actor
+from portal.core.errors import Conflict, InvalidRequest
 from portal.deployments.rollout import revision_withdraw
 from portal.deployments.services import deployment_transition
-from portal.errors import Conflict, InvalidRequest
 from tenants.models import User
 
 

@@ -14,13 +14,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from governance.audit import Actor, audit_record
 from governance.models import ApprovalPurpose, ApprovalRequest, PolicyVersion
 from governance.policy import Decision
 from governance.services.approvals import RISK_RANK, approval_audit, approvals_supersede
 from governance.services.notify import notify_approval_requested
 from governance.services.policies import policy_context, policy_decide, policy_dry_run_trusted
 from portal.catalog.models import ModelVersion
+from portal.core.audit import Actor, audit_record
+from portal.core.errors import Conflict
 from portal.deployments.models import Deployment, DeploymentState, Target
 from portal.deployments.services import (
     cost_estimate,
@@ -28,7 +29,6 @@ from portal.deployments.services import (
     deployment_transition,
     version_refuse_tampered,
 )
-from portal.errors import Conflict
 from tenants.models import Tenant, User
 
 

@@ -14,13 +14,13 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from governance.audit import Actor, audit_record
 from governance.models import ApprovalRequest, ApprovalState, Incident, RiskClassification
 from governance.models.approvals import OPEN_APPROVAL_STATES
 from governance.services.approvals import TAMPERED, approval_supersede
 from governance.services.classification import risk_classification_record
 from governance.services.incidents import incident_open
 from portal.catalog.models import ModelVersion, RegisteredModel, RiskTier
+from portal.core.audit import Actor, audit_record
 from portal.deployments.models import Deployment, DeploymentState
 from portal.deployments.services import deployment_transition
 from portal.deployments.workflow.deciding import approval_supersede_with_deployment
@@ -148,3 +148,10 @@ def version_tampered(
         source="artifact",
         model=version.model,
     )
+
+
+def on_version_files_changed(
+    *, actor: Actor, version: ModelVersion, found_digest: str, changes: list[str], **signal: object
+) -> None:
+    """Receives ``portal.catalog.signals.version_files_changed``."""
+    version_tampered(actor=actor, version=version, found_digest=found_digest, changes=changes)

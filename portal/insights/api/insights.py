@@ -16,8 +16,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.audit import Actor
-from portal.errors import NotAllowed
+from portal.core.audit import Actor
+from portal.core.errors import NotAllowed
 from portal.insights import maturity, roi
 from portal.insights.kpis import KPI_READERS, KpiReport, kpi_report
 from portal.insights.serializers import (

@@ -10,8 +10,8 @@ from django.test import Client
 from django.utils import timezone
 
 from conftest import TEST_ACTOR
-from governance.audit import audit_record
 from governance.models import Incident
+from portal.core.audit import audit_record
 from portal.deployments.models import Deployment
 from portal.monitoring.models import Monitor
 from tenants.scoping import tenant_scope

@@ -13,10 +13,10 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from governance.audit import Actor
 from portal.catalog.models import ModelVersion
+from portal.core.audit import Actor
+from portal.core.errors import InvalidRequest
 from portal.deployments.models import Deployment
-from portal.errors import InvalidRequest
 from portal.monitoring import services, tasks
 from portal.monitoring.models import Baseline, BaselineSource, DriftRun, Monitor
 from portal.monitoring.serializers import (

@@ -9,9 +9,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from governance.audit import Actor
 from governance.services.incidents import incident_open
 from portal.catalog.models import RiskTier
+from portal.core.audit import Actor
 from portal.deployments.models import Deployment
 from portal.deployments.workflow import deployment_review_request
 from portal.monitoring.models import ActOn, DriftLevel, DriftRun, Monitor, RunStatus

@@ -9,14 +9,14 @@ import pandas as pd
 from django.conf import settings
 from django.db import transaction
 
-from governance.audit import Actor, audit_record
 from portal.catalog.models import ModelVersion
+from portal.core.audit import Actor, audit_record
+from portal.core.errors import InvalidRequest
+from portal.core.urls_safety import check_artifact_uri
 from portal.deployments.models import Deployment
-from portal.errors import InvalidRequest
 from portal.monitoring import engine, profiles
 from portal.monitoring.models import Baseline, BaselineSource, BaselineStatus
 from portal.monitoring.store import WindowSpec, capture_window_sample
-from portal.urls_safety import check_artifact_uri
 
 
 def baseline_from_frame(

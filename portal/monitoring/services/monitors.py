@@ -10,9 +10,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from governance.audit import Actor, apply_updates, audit_record
+from portal.core.audit import Actor, apply_updates, audit_record
+from portal.core.errors import Conflict, InvalidRequest
 from portal.deployments.models import Deployment, DeploymentState
-from portal.errors import Conflict, InvalidRequest
 from portal.monitoring import engine
 from portal.monitoring.models import DriftRun, Monitor
 from portal.monitoring.services.runs import drift_run_request

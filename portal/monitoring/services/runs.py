@@ -14,7 +14,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from portal import outbox
+from portal.core import outbox
 from portal.deployments.models import Deployment
 from portal.monitoring import engine, profiles
 from portal.monitoring.models import (

@@ -5,8 +5,8 @@ import io
 import pandas as pd
 import pytest
 
-from governance.audit import Actor
-from portal.errors import InvalidRequest
+from portal.core.audit import Actor
+from portal.core.errors import InvalidRequest
 from portal.monitoring import engine, services
 from portal.monitoring.models import Baseline, BaselineSource
 from portal.monitoring.profiles import profile_dump, profile_load

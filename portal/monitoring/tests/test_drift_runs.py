@@ -7,8 +7,8 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from governance.audit import Actor
 from governance.models import AuditEvent, Incident
+from portal.core.audit import Actor
 from portal.monitoring import services
 from portal.monitoring.models import DriftRun, Monitor
 from portal.monitoring.store import capture_compact
@@ -230,7 +230,7 @@ def test_a_run_without_drift_fires_nothing(company):
 
 def test_a_monitor_refuses_an_unknown_method_with_a_sentence(company):
     deployment = make_deployment(company.a)
-    from portal.errors import InvalidRequest
+    from portal.core.errors import InvalidRequest
 
     with tenant_scope(company.a), pytest.raises(InvalidRequest, match="unknown method"):
         services.monitor_create(

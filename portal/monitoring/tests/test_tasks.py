@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from governance.audit import Actor
+from portal.core.audit import Actor
 from portal.monitoring import services, tasks
 from portal.monitoring.models import CapturedRequest, DriftRun
 from portal.monitoring.tests.conftest import capture, make_deployment

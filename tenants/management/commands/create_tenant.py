@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from governance.audit import Actor
-from portal.errors import PortalError
+from portal.core.audit import Actor
+from portal.core.errors import PortalError
 from tenants import services
 
 

@@ -5,8 +5,8 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from governance.audit import Actor
-from portal.errors import PortalError
+from portal.core.audit import Actor
+from portal.core.errors import PortalError
 from tenants import services
 from tenants.models import Tenant, TokenScope
 from tenants.scoping import tenant_scope

@@ -1,11 +1,11 @@
 """The OpenAPI schema documents the errors every operation can answer with, not only its success.
 
-Errors all have one shape (``portal.api.errors``). Which ones an operation documents follows from
-what it is: every protected operation can be 401 and 403; a path with parameters or a paginated
-list can be 404; a write, or a read with query parameters, can be 400; a write can be 409 when the
-thing's state does not allow it; an operation that reads a body can be 415 when the body comes in
-a media type it does not read, or names none; a throttled method can be 429. Views add their own
-(a 503 when MLflow does not answer) with ``extend_schema(responses=...)``.
+Errors all have one shape (``portal.core.api.errors``). Which ones an operation documents follows
+from what it is: every protected operation can be 401 and 403; a path with parameters or a
+paginated list can be 404; a write, or a read with query parameters, can be 400; a write can be
+409 when the thing's state does not allow it; an operation that reads a body can be 415 when the
+body comes in a media type it does not read, or names none; a throttled method can be 429. Views
+add their own (a 503 when MLflow does not answer) with ``extend_schema(responses=...)``.
 
 DRF reads a query string as form input, where an optional parameter given empty counts as not
 given: such parameters are ``allowEmptyValue``.

@@ -6,8 +6,8 @@
 nothing request-specific (the request id travels in the ``X-Request-ID`` header), so a 404 for
 another tenant's object is byte-identical to a 404 for a missing one.
 
-A bad body is the client's mistake (``portal.errors.request_error``): a 400 or 413, not a 500.
-What answers under /api/ outside the API's views is in ``portal.http_errors``.
+A bad body is the client's mistake (``portal.core.errors.request_error``): a 400 or 413, not a 500.
+What answers under /api/ outside the API's views is in ``portal.core.http_errors``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from portal.errors import PortalError, request_error
-from portal.http_errors import (
+from portal.core.errors import PortalError, request_error
+from portal.core.http_errors import (
     DATABASE_ERRORS,
     DATABASE_RETRY_AFTER_SECONDS,
     DATABASE_UNAVAILABLE_BODY,

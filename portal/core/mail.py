@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail.backends.smtp import EmailBackend
 
-from portal.urls_safety import DeadlineSocket
+from portal.core.urls_safety import DeadlineSocket
 
 
 class _Deadline:

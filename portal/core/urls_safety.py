@@ -37,7 +37,7 @@ import urllib.request
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from portal.errors import InvalidRequest
+from portal.core.errors import InvalidRequest
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -20,8 +20,8 @@ from django.http import HttpRequest, HttpResponse
 from django_guid import clear_guid, get_guid, set_guid
 from django_guid.log_filters import CorrelationId
 
-from portal.celery import request_id_of_received
-from portal.http_errors import json_error_for_exception, json_error_for_status, wants_json
+from portal.core.http_errors import json_error_for_exception, json_error_for_status, wants_json
+from portal.core.request_ids import request_id_of_received
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 NO_REQUEST_ID = "-"

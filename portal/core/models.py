@@ -9,8 +9,8 @@ from django.utils import timezone
 class TaskOutbox(models.Model):
     """A task the broker could not take when its transaction committed, kept until it is sent.
 
-    See ``portal.outbox``. Not tenant data: the row holds a task's name and arguments (ids), and
-    only the relay reads it.
+    See ``portal.core.outbox``. Not tenant data: the row holds a task's name and arguments (ids),
+    and only the relay reads it.
     """
 
     task_id = models.CharField(max_length=64, unique=True)

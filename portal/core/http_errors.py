@@ -1,11 +1,12 @@
 """The JSON errors of /api/ and /serve/, for the API's views and for whatever else answers there.
 
-The API's shape is ``{"code": ..., "detail": ...}`` (``portal.api.errors``); under ``/serve/`` the
-gateway speaks MLflow's scoring protocol, ``{"error_code": ..., "message": ...}``. ``json_error``
-writes the one the path calls for. ``portal.middleware.JsonErrorsMiddleware`` uses these for what
-no view answered (a path that matches nothing, an error outside the API's views), so that with
-``DEBUG`` on, as with it off, no client gets Django's debug pages. A bad body is the client's
-mistake (``portal.errors.request_error``): a 4xx that Django logs in one line.
+The API's shape is ``{"code": ..., "detail": ...}`` (``portal.core.api.errors``); under
+``/serve/`` the gateway speaks MLflow's scoring protocol, ``{"error_code": ..., "message": ...}``.
+``json_error`` writes the one the path calls for. ``portal.core.middleware.JsonErrorsMiddleware``
+uses these for what no view answered (a path that matches nothing, an error outside the API's
+views), so that with ``DEBUG`` on, as with it off, no client gets Django's debug pages. A bad body
+is the client's mistake (``portal.core.errors.request_error``): a 4xx that Django logs in one
+line.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
-from portal.errors import request_error
+from portal.core.errors import request_error
 
 logger = logging.getLogger(__name__)
 

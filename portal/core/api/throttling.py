@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework.throttling import BaseThrottle
 
-from portal.ratelimit import Rate, rate_limit_hit
+from portal.core.ratelimit import Rate, rate_limit_hit
 
 
 class ScopedThrottle(BaseThrottle):

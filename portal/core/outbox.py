@@ -28,7 +28,7 @@ from django.db import transaction
 from django_guid import get_guid, set_guid
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from portal.models import TaskOutbox
+from portal.core.models import TaskOutbox
 
 logger = logging.getLogger(__name__)
 
