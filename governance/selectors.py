@@ -8,11 +8,10 @@ from typing import Any
 from django.db.models import QuerySet
 
 from governance.models import AuditEvent, PolicyVersion
-from tenants.access import platform_role_of
-from tenants.models import PlatformRole
+from tenants.access import GOVERNANCE_ROLES, platform_role_of
 from tenants.selectors import tenants_visible_to
 
-POLICY_PUBLISHERS = {PlatformRole.GOVERNANCE_LEAD, PlatformRole.PLATFORM_ADMIN}
+POLICY_PUBLISHERS = GOVERNANCE_ROLES
 
 
 def audit_events_across_tenants(

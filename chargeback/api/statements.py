@@ -54,6 +54,7 @@ from chargeback.services.statements import (
 from governance.audit import Actor
 from portal.downloads import content_disposition
 from portal.errors import InvalidRequest, NotAllowed, NotFound
+from tenants.access import person_of
 from tenants.routing import TenantScopedAPIView
 from tenants.scoping import tenant_scope
 
@@ -351,10 +352,9 @@ class LineDisputeView(TenantScopedAPIView, generics.GenericAPIView):
             raise NotFound("Not found.")
         data = DisputeCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        person = None if getattr(request.user, "token", None) else request.user
         dispute = line_dispute(
             actor=Actor.from_request(request),
-            user=person,
+            user=person_of(request),
             line=line,
             comment=data.validated_data["comment"],
         )

@@ -19,10 +19,8 @@ from rest_framework.response import Response
 from governance.models import ApprovalDecision, ApprovalRequest
 from governance.serializers import ApprovalFilterSerializer, ApprovalSerializer
 from portal.errors import NotFound
-from tenants.access import platform_role_of
-from tenants.models import Membership, PlatformRole
-
-QUEUE_READERS = {PlatformRole.GOVERNANCE_LEAD, PlatformRole.PLATFORM_ADMIN}
+from tenants.access import GOVERNANCE_ROLES
+from tenants.selectors import unit_records_visible_to
 
 
 def visible_approvals(principal: Any) -> QuerySet[ApprovalRequest]:
@@ -33,15 +31,7 @@ def visible_approvals(principal: Any) -> QuerySet[ApprovalRequest]:
         .select_related("tenant", "model_version__model", "deployment", "policy_version")
         .prefetch_related(Prefetch("decisions", queryset=decisions))
     )
-    if platform_role_of(principal) in QUEUE_READERS:
-        return approvals
-    token = getattr(principal, "token", None)
-    if token is not None:
-        if "read" not in token.scopes:
-            return approvals.none()
-        return approvals.filter(tenant_id=token.tenant_id, tenant__active=True)
-    tenant_ids = Membership.objects.dangerously_across_tenants().filter(user_id=principal.pk)
-    return approvals.filter(tenant_id__in=tenant_ids.values("tenant_id"), tenant__active=True)
+    return unit_records_visible_to(principal, approvals, readers=GOVERNANCE_ROLES)
 
 
 # What a list of approval requests never shows: the policy's document, and the JSON and text of

@@ -12,10 +12,9 @@ from governance import selectors
 from governance.models import AuditEvent
 from governance.serializers import AuditEventFilterSerializer, AuditEventSerializer
 from portal.errors import NotAllowed
-from tenants.access import platform_role_of
-from tenants.models import PlatformRole
+from tenants.access import GOVERNANCE_ROLES, platform_role_of
 
-AUDIT_READERS = {PlatformRole.GOVERNANCE_LEAD, PlatformRole.PLATFORM_ADMIN}
+AUDIT_READERS = GOVERNANCE_ROLES
 
 
 class AuditEventListView(generics.ListAPIView):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -24,15 +22,8 @@ from portal.deployments.serializers import (
     RollbackSerializer,
 )
 from portal.errors import InvalidRequest
-from tenants.models import User
+from tenants.access import person_answerable_for
 from tenants.routing import TenantScopedAPIView
-
-
-def _user(request: Request) -> User | None:
-    """The person behind a request; for a service token, the person who created it, so nobody
-    approves what their own pipeline asked for."""
-    token = getattr(request.user, "token", None)
-    return token.created_by if token is not None else cast(User, request.user)
 
 
 def _deployments() -> QuerySet[Deployment]:
@@ -67,7 +58,7 @@ class DeploymentListView(TenantScopedAPIView, generics.ListAPIView):
             actor=Actor.from_request(request),
             tenant=self.tenant,
             version=version,
-            user=_user(request),
+            user=person_answerable_for(request),
             **given,
         )
         return Response(

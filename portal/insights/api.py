@@ -29,11 +29,11 @@ from portal.insights.serializers import (
     RoiInputsSerializer,
     RoiSerializer,
 )
-from tenants.access import platform_role_of
-from tenants.models import PlatformRole, Tenant
+from tenants.access import GOVERNANCE_ROLES, person_of, platform_role_of
+from tenants.models import Tenant
 from tenants.routing import TenantScopedAPIView
 
-KPI_READERS = {PlatformRole.GOVERNANCE_LEAD, PlatformRole.PLATFORM_ADMIN}
+KPI_READERS = GOVERNANCE_ROLES
 OWNERS = "manage"
 
 
@@ -64,10 +64,6 @@ def roi_payload(tenant: Tenant) -> dict[str, Any]:
     }
 
 
-def _person(request: Request) -> Any:
-    return None if getattr(request.user, "token", None) else request.user
-
-
 class MaturityView(TenantScopedAPIView, APIView):
     """The unit's maturity checklist: the portal's answers with their evidence, the owner's
     answers of the latest assessment, the level now and the assessments over time.
@@ -88,7 +84,7 @@ class MaturityView(TenantScopedAPIView, APIView):
         assessment = maturity.maturity_assess(
             actor=Actor.from_request(request),
             tenant=self.tenant,
-            user=_person(request),
+            user=person_of(request),
             answers=data.validated_data["answers"],
         )
         return Response(AssessmentSerializer(assessment).data, status=status.HTTP_201_CREATED)
