@@ -17,7 +17,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from governance.audit import Actor
-from portal.errors import NotAllowed
 from portal.insights import maturity, roi
 from portal.insights.kpis import KpiReport, kpi_report
 from portal.insights.serializers import (
@@ -29,9 +28,9 @@ from portal.insights.serializers import (
     RoiInputsSerializer,
     RoiSerializer,
 )
-from tenants.access import GOVERNANCE_ROLES, person_of, platform_role_of
+from tenants.access import GOVERNANCE_ROLES, person_of
 from tenants.models import Tenant
-from tenants.routing import TenantScopedAPIView
+from tenants.routing import PlatformWideAPIView, TenantScopedAPIView
 
 KPI_READERS = GOVERNANCE_ROLES
 OWNERS = "manage"
@@ -139,14 +138,15 @@ class TenantKpiView(TenantScopedAPIView, APIView):
         return Response(_report_data(report))
 
 
-class PlatformKpiView(APIView):
+class PlatformKpiView(PlatformWideAPIView, APIView):
     """KPIs by month for the whole platform and for every unit (governance leads and platform
     admins)."""
 
+    platform_roles = KPI_READERS
+    platform_denied = "Platform KPIs are open to governance leads and platform admins."
+
     @extend_schema(parameters=[KpiFilterSerializer], responses=KpiReportSerializer)
     def get(self, request: Request) -> Response:
-        if platform_role_of(request.user) not in KPI_READERS:
-            raise NotAllowed("Platform KPIs are open to governance leads and platform admins.")
         tenants = list(Tenant.objects.order_by("name"))
         report = kpi_report(tenants=tenants, across=True, **_filters(request))
         return Response(_report_data(report))
