@@ -164,6 +164,7 @@ def seed_governance() -> list[str]:
     from governance.services.policies import policy_load_from_repo
     from portal.catalog.models import ModelVersion, RegisteredModel
     from portal.deployments.models import Deployment
+    from portal.deployments.services import DeploymentSpec
     from portal.deployments.workflow import deployment_request, model_classify
 
     lines = [f"Policy {v.name} v{v.version} loaded" for v in policy_load_from_repo(actor=ACTOR)]
@@ -195,9 +196,9 @@ def seed_governance() -> list[str]:
                 deployment = deployment_request(
                     actor=Actor.user(user),
                     tenant=tenant,
-                    version=version,
-                    environment=environment,
-                    instance_type="cpu.medium",
+                    spec=DeploymentSpec(
+                        version=version, environment=environment, instance_type="cpu.medium"
+                    ),
                     user=user,
                 )
                 lines.append(

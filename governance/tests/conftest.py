@@ -8,6 +8,7 @@ from conftest import TEST_ACTOR
 from governance.audit import Actor
 from governance.services.cards import TEXT_FIELDS, card_get_or_create, card_update
 from portal.catalog.models import ModelVersion, RegisteredModel
+from portal.deployments.services import DeploymentSpec
 from portal.deployments.workflow import deployment_request, model_classify
 from tenants.scoping import tenant_scope
 
@@ -101,11 +102,13 @@ def request(tenant, version: ModelVersion, user, environment: str = "production"
         return deployment_request(
             actor=Actor.user(user),
             tenant=tenant,
-            version=version,
-            environment=environment,
-            instance_type=extra.pop("instance_type", "cpu.small"),
+            spec=DeploymentSpec(
+                version=version,
+                environment=environment,
+                instance_type=extra.pop("instance_type", "cpu.small"),
+                **extra,
+            ),
             user=user,
-            **extra,
         )
 
 

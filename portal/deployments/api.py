@@ -21,6 +21,7 @@ from portal.deployments.serializers import (
     DeploymentSerializer,
     RollbackSerializer,
 )
+from portal.deployments.services import DeploymentSpec
 from portal.errors import InvalidRequest
 from tenants.access import person_answerable_for
 from tenants.routing import TenantScopedAPIView
@@ -57,9 +58,8 @@ class DeploymentListView(TenantScopedAPIView, generics.ListAPIView):
         deployment = workflow.deployment_request(
             actor=Actor.from_request(request),
             tenant=self.tenant,
-            version=version,
+            spec=DeploymentSpec(version=version, **given),
             user=person_answerable_for(request),
-            **given,
         )
         return Response(
             DeploymentSerializer(_deployments().get(pk=deployment.pk)).data,
