@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 
 from governance.audit import Actor
+from governance.classification import MINIMAL_RISK_ANSWERS
 from tenants import services
 from tenants.models import Membership, PlatformRole, Tenant, TenantRole, User
 from tenants.scoping import tenant_scope
@@ -122,31 +123,19 @@ def seed_models(*, webhook_url: str = "") -> list[str]:
     return lines
 
 
+# Both credit models decide on access to essential services by profiling people.
+CREDIT_DECISIONS = {
+    "prohibited_practice": False,
+    "annex_iii_area": "essential_services",
+    "narrow_procedural_task": False,
+    "profiles_people": True,
+    "interacts_with_people": False,
+    "generates_content": False,
+}
 DEMO_CLASSIFICATIONS = {
-    "credit-scoring": {
-        "prohibited_practice": False,
-        "annex_iii_area": "essential_services",
-        "narrow_procedural_task": False,
-        "profiles_people": True,
-        "interacts_with_people": False,
-        "generates_content": False,
-    },
-    "credit-limit": {
-        "prohibited_practice": False,
-        "annex_iii_area": "essential_services",
-        "narrow_procedural_task": False,
-        "profiles_people": True,
-        "interacts_with_people": False,
-        "generates_content": False,
-    },
-    "churn-prediction": {
-        "prohibited_practice": False,
-        "annex_iii_area": "none",
-        "narrow_procedural_task": False,
-        "profiles_people": False,
-        "interacts_with_people": False,
-        "generates_content": False,
-    },
+    "credit-scoring": CREDIT_DECISIONS,
+    "credit-limit": CREDIT_DECISIONS,
+    "churn-prediction": MINIMAL_RISK_ANSWERS,
 }
 DEMO_CARD = {
     "intended_uses": "Pre-screening of retail loan applications; a credit officer decides.",

@@ -6,6 +6,7 @@ import pytest
 
 from conftest import TEST_ACTOR
 from governance.audit import Actor
+from governance.classification import MINIMAL_RISK_ANSWERS
 from governance.services.cards import TEXT_FIELDS, card_get_or_create, card_update
 from portal.catalog.models import ModelVersion, RegisteredModel
 from portal.deployments.services import DeploymentSpec
@@ -29,14 +30,7 @@ ANSWERS = {
         "interacts_with_people": True,
         "generates_content": True,
     },
-    "minimal": {
-        "prohibited_practice": False,
-        "annex_iii_area": "none",
-        "narrow_procedural_task": False,
-        "profiles_people": False,
-        "interacts_with_people": False,
-        "generates_content": False,
-    },
+    "minimal": MINIMAL_RISK_ANSWERS,
     "prohibited": {
         "prohibited_practice": True,
         "annex_iii_area": "none",
