@@ -105,6 +105,23 @@ class PlatformWideAPIView:
             raise NotAllowed(self.platform_denied)
 
 
+def platform_page(roles: Collection[str], denied: str) -> Callable:
+    """Decorator for platform-wide page views (the audit trail, finance's queue, platform KPIs),
+    under ``login_required``: only the platform roles in ``roles`` see the page; anyone else
+    signed in gets a 403 saying ``denied``."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if platform_role_of(request.user) not in roles:
+                raise PermissionDenied(denied)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
 def tenant_page(capability: str | None = "read") -> Callable:
     """Decorator for page views under ``/t/<tenant>/``: login, access check, tenant scope.
 
