@@ -1,16 +1,17 @@
-"""Reads of the audit trail."""
+"""Reads of governance: the audit trail, policies and approval requests, and who may read them."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Max, Prefetch, QuerySet
 
-from governance.models import AuditEvent, PolicyVersion
+from governance.models import ApprovalDecision, ApprovalRequest, AuditEvent, PolicyVersion
 from tenants.access import GOVERNANCE_ROLES, platform_role_of
-from tenants.selectors import tenants_visible_to
+from tenants.selectors import tenants_visible_to, unit_records_visible_to
 
+AUDIT_READERS = GOVERNANCE_ROLES
 POLICY_PUBLISHERS = GOVERNANCE_ROLES
 
 
@@ -62,3 +63,55 @@ def policy_versions_visible_to(principal: Any) -> QuerySet[PolicyVersion]:
         if not tenants or mine & set(tenants)
     }
     return versions.filter(name__in=names)
+
+
+def in_force_ids() -> set[int]:
+    """The policy versions in force: the newest version of each policy."""
+    newest = PolicyVersion.objects.values("name").annotate(newest=Max("version"))
+    return {
+        pk
+        for row in newest
+        for pk in PolicyVersion.objects.filter(name=row["name"], version=row["newest"]).values_list(
+            "pk", flat=True
+        )
+    }
+
+
+def visible_approvals(principal: Any) -> QuerySet[ApprovalRequest]:
+    """The approval requests ``principal`` may see (a cross-tenant read, filtered by access)."""
+    decisions = ApprovalDecision.objects.dangerously_across_tenants().select_related("reviewer")
+    approvals = (
+        ApprovalRequest.objects.dangerously_across_tenants()
+        .select_related("tenant", "model_version__model", "deployment", "policy_version")
+        .prefetch_related(Prefetch("decisions", queryset=decisions))
+    )
+    return unit_records_visible_to(principal, approvals, readers=GOVERNANCE_ROLES)
+
+
+# What a list of approval requests never shows: the policy's document, and the JSON and text of
+# the model version, the model and the deployment (a request's own page reads them).
+NOT_LISTED = (
+    "policy_version__document",
+    "policy_version__description",
+    "model_version__description",
+    "model_version__aliases",
+    "model_version__mlflow_tags",
+    "model_version__metrics",
+    "model_version__params",
+    "model_version__datasets",
+    "model_version__signature",
+    "model_version__details_error",
+    "model_version__model__description",
+    "model_version__model__use_case",
+    "model_version__model__intended_use",
+    "model_version__model__limitations",
+    "model_version__model__mlflow_tags",
+    "model_version__model__aliases",
+    "deployment__serving",
+    "deployment__decision",
+)
+
+
+def approvals_listed(principal: Any) -> QuerySet[ApprovalRequest]:
+    """``visible_approvals`` for a list: without what only a request's own page shows."""
+    return visible_approvals(principal).defer(*NOT_LISTED)

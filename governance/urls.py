@@ -1,35 +1,16 @@
 from django.urls import path
 
-from governance.api import approvals, audit, catalog, incidents, policies
-
-VERSION = "tenants/<slug:tenant>/models/<str:name>/versions/<int:version>"
+from governance.views import approvals, audit, catalog, incidents, policies
 
 urlpatterns = [
-    path("audit-events/", audit.AuditEventListView.as_view(), name="api-audit-events"),
-    path("approvals/", approvals.ApprovalListView.as_view(), name="api-approvals"),
-    path(
-        "approvals/<int:approval_id>/", approvals.ApprovalDetailView.as_view(), name="api-approval"
-    ),
-    path("policies/", policies.PolicyListView.as_view(), name="api-policies"),
-    path(f"{VERSION}/card/", catalog.ModelCardView.as_view(), name="api-card"),
-    path(f"{VERSION}/card/submit/", catalog.ModelCardSubmitView.as_view(), name="api-card-submit"),
-    path(f"{VERSION}/card/review/", catalog.ModelCardReviewView.as_view(), name="api-card-review"),
-    path(f"{VERSION}/card/markdown/", catalog.ModelCardMarkdownView.as_view(), name="api-card-md"),
-    path(f"{VERSION}/card/pdf/", catalog.ModelCardPdfView.as_view(), name="api-card-pdf"),
-    path(f"{VERSION}/evidence/", catalog.EvidencePackView.as_view(), name="api-evidence"),
-    path(
-        "tenants/<slug:tenant>/incidents/",
-        incidents.IncidentListView.as_view(),
-        name="api-incidents",
-    ),
-    path(
-        "tenants/<slug:tenant>/incidents/<int:incident_id>/",
-        incidents.IncidentDetailView.as_view(),
-        name="api-incident",
-    ),
-    path(
-        "tenants/<slug:tenant>/incidents/<int:incident_id>/entries/",
-        incidents.IncidentEntryView.as_view(),
-        name="api-incident-entries",
-    ),
+    path("governance/approvals/", approvals.approval_queue, name="approval-queue"),
+    path("governance/policies/", policies.policy_list, name="policy-list"),
+    path("governance/audit/", audit.audit_trail, name="audit-trail"),
+    path("governance/audit/verify/", audit.audit_verify_now, name="audit-verify"),
+]
+
+tenant_urlpatterns = [
+    path("models/<str:name>/versions/<int:version>/card/", catalog.model_card, name="model-card"),
+    path("incidents/", incidents.incident_list, name="incident-list"),
+    path("incidents/<int:incident_id>/", incidents.incident_detail, name="incident-detail"),
 ]

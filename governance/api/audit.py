@@ -11,17 +11,14 @@ from rest_framework.response import Response
 from governance import selectors
 from governance.models import AuditEvent
 from governance.serializers import AuditEventFilterSerializer, AuditEventSerializer
-from tenants.access import GOVERNANCE_ROLES
 from tenants.routing import PlatformWideAPIView
-
-AUDIT_READERS = GOVERNANCE_ROLES
 
 
 class AuditEventListView(PlatformWideAPIView, generics.ListAPIView):
     """Audit events of every tenant, newest first, with filters."""
 
     serializer_class = AuditEventSerializer
-    platform_roles = AUDIT_READERS
+    platform_roles = selectors.AUDIT_READERS
     platform_denied = "The audit trail is open to governance leads and platform admins."
 
     def get_queryset(self) -> QuerySet[AuditEvent]:

@@ -1,7 +1,7 @@
 """API: a version's model card and its evidence pack.
 
 A model's risk classification, which voids the cover of its approvals when the tier changes, is
-``portal.deployments.workflow_api``'s.
+``portal.deployments.api.workflow``'s.
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
 """API: approval policies. Everyone signed in reads them; governance leads publish new versions.
 
 The dry run of a request, built with the request's cost estimate, is
-``portal.deployments.workflow_api``'s.
+``portal.deployments.api.workflow``'s.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Max, QuerySet
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from governance.audit import Actor
 from governance.models import PolicyVersion
-from governance.selectors import POLICY_PUBLISHERS, policy_versions_visible_to
+from governance.selectors import POLICY_PUBLISHERS, in_force_ids, policy_versions_visible_to
 from governance.serializers import (
     PolicyPublishSerializer,
     PolicyVersionSerializer,
@@ -27,19 +27,6 @@ from governance.services.policies import (
 from portal.errors import NotAllowed
 from tenants.access import platform_role_of
 from tenants.models import User
-
-PUBLISHERS = POLICY_PUBLISHERS
-
-
-def in_force_ids() -> set[int]:
-    newest = PolicyVersion.objects.values("name").annotate(newest=Max("version"))
-    return {
-        pk
-        for row in newest
-        for pk in PolicyVersion.objects.filter(name=row["name"], version=row["newest"]).values_list(
-            "pk", flat=True
-        )
-    }
 
 
 class PolicyListView(generics.ListAPIView):
@@ -55,7 +42,7 @@ class PolicyListView(generics.ListAPIView):
 
     @extend_schema(request=PolicyPublishSerializer, responses={201: PolicyVersionSerializer})
     def post(self, request: Request) -> Response:
-        if platform_role_of(request.user) not in PUBLISHERS:
+        if platform_role_of(request.user) not in POLICY_PUBLISHERS:
             raise NotAllowed("Only governance leads publish policies.")
         data = PolicyPublishSerializer(data=request.data)
         data.is_valid(raise_exception=True)

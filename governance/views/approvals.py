@@ -1,7 +1,7 @@
 """The governance queue: a cross-tenant read filtered by what the person may see
-(``governance.api.approvals.visible_approvals``).
+(``governance.selectors.visible_approvals``).
 
-One request's page, where reviewers decide, is ``portal.deployments.workflow_views``'s.
+One request's page, where reviewers decide, is ``portal.deployments.views.workflow``'s.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from governance.api.approvals import approvals_listed
 from governance.forms import ApprovalFilterForm
 from governance.models import ApprovalState
+from governance.selectors import approvals_listed
 from portal.paging import paginate
 from tenants.selectors import tenants_visible_to
 

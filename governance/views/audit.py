@@ -9,11 +9,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from governance.api.audit import AUDIT_READERS
 from governance.audit import audit_verification_run
 from governance.forms import AuditFilterForm
 from governance.models import AuditVerification
-from governance.selectors import audit_events_across_tenants
+from governance.selectors import AUDIT_READERS, audit_events_across_tenants
 from portal.paging import paginate
 from tenants.routing import platform_page
 

@@ -1,6 +1,6 @@
 """A version's model card, as a page of the unit's catalog.
 
-A model's risk classification page is ``portal.deployments.workflow_views``'s.
+A model's risk classification page is ``portal.deployments.views.workflow``'s.
 """
 
 from __future__ import annotations

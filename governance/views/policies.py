@@ -1,7 +1,7 @@
 """Approval policies: every policy and its recent versions.
 
 One policy's page (a version's document and what changed, publishing a new version, trying a
-version on a request) is ``portal.deployments.workflow_views``'s.
+version on a request) is ``portal.deployments.views.workflow``'s.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from governance.api.policies import in_force_ids
 from governance.models import PolicyVersion
-from governance.selectors import policy_versions_visible_to
+from governance.selectors import in_force_ids, policy_versions_visible_to
 from governance.services.policies import (
     policy_load_from_repo,
 )

@@ -1,34 +1,16 @@
 from django.urls import path
 
-from portal.catalog import api, webhooks
+from portal.catalog import views
 
 urlpatterns = [
-    path("tenants/<slug:tenant>/models/", api.ModelListView.as_view(), name="api-models"),
-    path(
-        "tenants/<slug:tenant>/models/<str:name>/", api.ModelDetailView.as_view(), name="api-model"
-    ),
-    path(
-        "tenants/<slug:tenant>/models/<str:name>/versions/",
-        api.VersionListView.as_view(),
-        name="api-versions",
-    ),
-    path(
-        "tenants/<slug:tenant>/models/<str:name>/versions/<int:version>/",
-        api.VersionDetailView.as_view(),
-        name="api-version",
-    ),
-    path("tenants/<slug:tenant>/sync/", api.SyncView.as_view(), name="api-sync"),
-    path(
-        "tenants/<slug:tenant>/catalog-jobs/<int:job_id>/",
-        api.CatalogJobView.as_view(),
-        name="api-catalog-job",
-    ),
-    path("catalog/conflicts/", api.OwnershipConflictListView.as_view(), name="api-conflicts"),
-    path("catalog/unassigned/", api.UnassignedModelListView.as_view(), name="api-unassigned"),
-    path(
-        "catalog/unassigned/<str:name>/assign/",
-        api.UnassignedModelAssignView.as_view(),
-        name="api-assign",
-    ),
-    path("webhooks/mlflow/", webhooks.mlflow_webhook, name="mlflow-webhook"),
+    path("catalog/unassigned/", views.unassigned_list, name="catalog-unassigned"),
+    path("catalog/unassigned/<str:name>/assign/", views.unassigned_assign, name="catalog-assign"),
+]
+
+tenant_urlpatterns = [
+    path("models/", views.catalog_list, name="catalog-list"),
+    path("models/<str:name>/", views.model_detail, name="catalog-model"),
+    path("models/<str:name>/versions/<int:version>/", views.version_detail, name="catalog-version"),
+    path("sync/", views.sync_status, name="catalog-sync"),
+    path("sync/now/", views.sync_now, name="catalog-sync-now"),
 ]

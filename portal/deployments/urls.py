@@ -1,42 +1,33 @@
 from django.urls import path
 
-from portal.deployments import api, workflow_api
+from portal.deployments.views import deployments, workflow
 
 urlpatterns = [
+    path("serving/", deployments.serving_page, name="serving-servers"),
     path(
-        "tenants/<slug:tenant>/deployments/",
-        api.DeploymentListView.as_view(),
-        name="api-deployments",
+        "governance/approvals/<int:approval_id>/",
+        workflow.approval_page,
+        name="approval-page",
     ),
     path(
-        "tenants/<slug:tenant>/deployments/<int:deployment_id>/",
-        api.DeploymentDetailView.as_view(),
-        name="api-deployment",
+        "governance/policies/<slug:name>/",
+        workflow.policy_detail,
+        name="policy-detail",
+    ),
+]
+
+tenant_urlpatterns = [
+    path("deployments/", deployments.deployment_list, name="deployment-list"),
+    path("deployments/new/", deployments.deployment_request_page, name="deployment-request"),
+    path("deployments/<int:deployment_id>/", deployments.deployment_page, name="deployment-page"),
+    path(
+        "deployments/<int:deployment_id>/rollback/",
+        deployments.deployment_rollback_page,
+        name="deployment-rollback",
     ),
     path(
-        "tenants/<slug:tenant>/deployments/<int:deployment_id>/resubmit/",
-        api.DeploymentResubmitView.as_view(),
-        name="api-deployment-resubmit",
-    ),
-    path(
-        "tenants/<slug:tenant>/deployments/<int:deployment_id>/rollback/",
-        api.DeploymentRollbackView.as_view(),
-        name="api-deployment-rollback",
-    ),
-    path(
-        "approvals/<int:approval_id>/decisions/",
-        workflow_api.ApprovalDecisionView.as_view(),
-        name="api-approval-decisions",
-    ),
-    path(
-        "approvals/<int:approval_id>/withdraw/",
-        workflow_api.ApprovalWithdrawView.as_view(),
-        name="api-approval-withdraw",
-    ),
-    path("policies/dry-run/", workflow_api.PolicyDryRunView.as_view(), name="api-policy-dry-run"),
-    path(
-        "tenants/<slug:tenant>/models/<str:name>/classification/",
-        workflow_api.ClassificationView.as_view(),
-        name="api-classification",
+        "models/<str:name>/classification/",
+        workflow.model_classification,
+        name="model-classification",
     ),
 ]

@@ -1,10 +1,13 @@
 from django.urls import path
 
-from portal.insights import api
+from portal.insights import views
 
 urlpatterns = [
-    path("kpis/", api.PlatformKpiView.as_view(), name="api-kpis"),
-    path("tenants/<slug:tenant>/kpis/", api.TenantKpiView.as_view(), name="api-tenant-kpis"),
-    path("tenants/<slug:tenant>/maturity/", api.MaturityView.as_view(), name="api-maturity"),
-    path("tenants/<slug:tenant>/roi/", api.RoiView.as_view(), name="api-roi"),
+    path("kpis/", views.platform_kpis_page, name="platform-kpis"),
+]
+
+tenant_urlpatterns = [
+    path("maturity/", views.maturity_page, name="tenant-maturity"),
+    path("roi/", views.roi_page, name="tenant-roi"),
+    path("kpis/", views.tenant_kpis_page, name="tenant-kpis"),
 ]

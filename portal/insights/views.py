@@ -17,10 +17,9 @@ from django.shortcuts import redirect, render
 from governance.audit import Actor
 from portal.errors import PortalError
 from portal.insights import maturity, roi
-from portal.insights.api import KPI_READERS
 from portal.insights.charts import level_chart, month_bars
 from portal.insights.forms import KpiFilterForm, MaturityForm, RoiInputsForm
-from portal.insights.kpis import KpiReport, MonthKpi, kpi_report
+from portal.insights.kpis import KPI_READERS, KpiReport, MonthKpi, kpi_report
 from portal.insights.questions import BANDS
 from tenants.models import Tenant
 from tenants.routing import TenantRequest, platform_page, tenant_page

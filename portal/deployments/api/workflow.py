@@ -17,10 +17,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from governance.api.approvals import visible_approval
-from governance.api.policies import PUBLISHERS
 from governance.audit import Actor
 from governance.classification import questionnaire
 from governance.models import RiskClassification
+from governance.selectors import POLICY_PUBLISHERS
 from governance.serializers import (
     ApprovalSerializer,
     ClassificationOverviewSerializer,
@@ -153,7 +153,7 @@ class PolicyDryRunView(generics.GenericAPIView):
         with tenant_scope(tenant) if tenant else nullcontext():
             if tenant is not None and "read" not in tenant_capabilities(request.user, tenant):
                 raise NotFound("Not found.")
-            if given.get("document") and platform_role_of(request.user) not in PUBLISHERS:
+            if given.get("document") and platform_role_of(request.user) not in POLICY_PUBLISHERS:
                 raise NotAllowed("Only governance leads try draft policies.")
             context = given.get("context")
             if context is None:

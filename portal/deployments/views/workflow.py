@@ -2,7 +2,7 @@
 unit withdraws; a model's risk classification; one policy, tried on a request.
 
 An approval request outside what the person may see
-(``governance.api.approvals.visible_approvals``) is a 404, the same as a missing one; everything
+(``governance.selectors.visible_approvals``) is a 404, the same as a missing one; everything
 about one request is read and decided inside its tenant's scope. The routes are the governance
 pages' (``/governance/approvals/<id>/``, ``/governance/policies/<name>/``,
 ``/t/<tenant>/models/<name>/classification/``).
@@ -20,8 +20,6 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from governance.api.approvals import visible_approvals
-from governance.api.policies import PUBLISHERS, in_force_ids
 from governance.audit import Actor
 from governance.classification import CLASSIFIER_VERSION, QUESTIONS
 from governance.forms import ClassificationForm, DecisionForm, PolicyDryRunForm, PolicyPublishForm
@@ -34,7 +32,12 @@ from governance.models import (
     Verdict,
 )
 from governance.policy import APPROVER_ROLES
-from governance.selectors import policy_versions_visible_to
+from governance.selectors import (
+    POLICY_PUBLISHERS,
+    in_force_ids,
+    policy_versions_visible_to,
+    visible_approvals,
+)
 from governance.services.approvals import approval_counts, requirements_text, reviewer_roles
 from governance.services.cards import card_summary
 from governance.services.policies import policy_in_force, policy_publish
@@ -322,7 +325,7 @@ def _dry_run(
 @login_required
 def policy_detail(request: HttpRequest, name: str) -> HttpResponse:
     selected, newest = _selected_version(request, name)
-    can_publish = platform_role_of(request.user) in PUBLISHERS
+    can_publish = platform_role_of(request.user) in POLICY_PUBLISHERS
     publish = PolicyPublishForm(initial={"document": newest.document})
     status = 200
     if request.method == "POST":

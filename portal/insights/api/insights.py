@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from governance.audit import Actor
 from portal.insights import maturity, roi
-from portal.insights.kpis import KpiReport, kpi_report
+from portal.insights.kpis import KPI_READERS, KpiReport, kpi_report
 from portal.insights.serializers import (
     AssessmentSerializer,
     KpiFilterSerializer,
@@ -28,11 +28,10 @@ from portal.insights.serializers import (
     RoiInputsSerializer,
     RoiSerializer,
 )
-from tenants.access import GOVERNANCE_ROLES, person_of
+from tenants.access import person_of
 from tenants.models import Tenant
 from tenants.routing import PlatformWideAPIView, TenantScopedAPIView
 
-KPI_READERS = GOVERNANCE_ROLES
 OWNERS = "manage"
 
 

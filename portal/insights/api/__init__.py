@@ -1,0 +1,1 @@
+"""The insights API: maturity, ROI and KPIs."""

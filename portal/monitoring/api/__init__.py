@@ -1,0 +1,1 @@
+"""The monitoring API: drift reports, monitors and baselines."""

@@ -1,0 +1,1 @@
+"""The tenants API: tenants, members, service tokens and webhook endpoints."""
