@@ -48,7 +48,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks import postgres_reachable
+from benchmarks import postgres_reachable, production_env
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "portal_bench_gateway"
@@ -67,14 +67,6 @@ PAYLOAD_ROWS = 4
 RATIO_TARGET = 0.8
 ADDED_MS_TARGET = 5.0
 ROLLBACK_TARGET = 5.0
-MINIMAL = {
-    "prohibited_practice": False,
-    "annex_iii_area": "none",
-    "narrow_procedural_task": False,
-    "profiles_people": False,
-    "interacts_with_people": False,
-    "generates_content": False,
-}
 
 
 def _fresh_database() -> None:
@@ -342,6 +334,7 @@ def _setup(mlflow_url: str) -> Setup:
     from mlflow import MlflowClient
     from rest_framework.test import APIClient
 
+    from governance.classification import MINIMAL_RISK_ANSWERS
     from portal.catalog.sync import registry_sync
     from portal.core.audit import Actor
     from portal.deployments.tests.serving import credit_features, log_constant_regressor
@@ -383,7 +376,7 @@ def _setup(mlflow_url: str) -> Setup:
     api.force_authenticate(user=user)
     answer = api.post(
         f"/api/v1/tenants/{TENANT}/models/{MODEL}/classification/",
-        {"answers": MINIMAL},
+        {"answers": MINIMAL_RISK_ANSWERS},
         format="json",
     )
     assert answer.status_code in (200, 201), answer.content
@@ -815,12 +808,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     os.environ.update(
         DATABASE_URL=DATABASE_URL,
-        DJANGO_SETTINGS_MODULE="portal.settings",
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
-        SECURE_SSL_REDIRECT="false",
-        PORTAL_VAR_DIR=str(folder),
+        **production_env(folder),
         SERVING_WORKERS=str(WORKERS[0]),
         CELERY_TASK_ALWAYS_EAGER="true",
         GATEWAY_RATE_LIMIT="100000000/min",

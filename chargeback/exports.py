@@ -20,6 +20,7 @@ from django.conf import settings
 from fpdf import FPDF, FontFace, XPos, YPos
 
 from chargeback.models import LineKind, Meter, Statement, StatementLine
+from chargeback.models.statements import line_columns
 from chargeback.services.metering import month_start, next_month
 from governance.cards_render import UNICODE_FONT
 from portal.core.downloads import csv_bytes
@@ -106,24 +107,7 @@ CSV_COLUMNS = (
     "tenant",
     "period",
     "state",
-    "position",
-    "kind",
-    "service",
-    "meter",
-    "deployment",
-    "resource_id",
-    "resource_name",
-    "model",
-    "model_version",
-    "instance_type",
-    "correction",
-    "description",
-    "quantity",
-    "unit",
-    "list_cost",
-    "contracted_cost",
-    "billed_cost",
-    "amount",
+    *line_columns(model="model"),
     "currency",
 )
 CSV_AMOUNTS = frozenset({"quantity", "list_cost", "contracted_cost", "billed_cost", "amount"})

@@ -22,8 +22,8 @@ from chargeback.models import (
     Statement,
 )
 from portal.core.queued import Queued, following, queued_work
-from tenants.access import platform_role_of
-from tenants.models import Membership, PlatformRole
+from tenants.access import FINANCE_ROLES, platform_role_of
+from tenants.selectors import unit_records_visible_to
 
 # Which sources price a target's instances, best first; the built-in catalog is the fallback.
 TARGET_SOURCES: dict[str, tuple[str, ...]] = {
@@ -160,9 +160,6 @@ def month_closes(*, months: int = 3, request: HttpRequest | None = None) -> Mont
     return MonthCloses(periods=periods, queued=queued)
 
 
-FINANCE_ROLES = {PlatformRole.FINANCE, PlatformRole.PLATFORM_ADMIN}
-
-
 def is_finance(principal: Any) -> bool:
     return platform_role_of(principal) in FINANCE_ROLES
 
@@ -170,12 +167,4 @@ def is_finance(principal: Any) -> bool:
 def visible_statements(principal: Any) -> QuerySet[Statement]:
     """The statements ``principal`` may read (a cross-tenant read, filtered by access)."""
     statements = Statement.objects.dangerously_across_tenants().select_related("tenant", "period")
-    if is_finance(principal):
-        return statements
-    token = getattr(principal, "token", None)
-    if token is not None:
-        if "read" not in token.scopes:
-            return statements.none()
-        return statements.filter(tenant_id=token.tenant_id, tenant__active=True)
-    member_of = Membership.objects.dangerously_across_tenants().filter(user_id=principal.pk)
-    return statements.filter(tenant_id__in=member_of.values("tenant_id"), tenant__active=True)
+    return unit_records_visible_to(principal, statements, readers=FINANCE_ROLES)

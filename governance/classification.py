@@ -31,6 +31,15 @@ ANNEX_III_AREAS: dict[str, str] = {
     "migration": "Migration, asylum and border control",
     "justice": "Administration of justice and democratic processes (elections)",
 }
+# The answers for a model with none of the traits above: it is minimal risk.
+MINIMAL_RISK_ANSWERS: dict[str, Any] = {
+    "prohibited_practice": False,
+    "annex_iii_area": "none",
+    "narrow_procedural_task": False,
+    "profiles_people": False,
+    "interacts_with_people": False,
+    "generates_content": False,
+}
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,11 @@ from typing import Any
 from django.db.models import Max, Prefetch, QuerySet
 
 from governance.models import ApprovalDecision, ApprovalRequest, AuditEvent, PolicyVersion
-from tenants.access import platform_role_of
-from tenants.models import Membership, PlatformRole
-from tenants.selectors import tenants_visible_to
+from tenants.access import GOVERNANCE_ROLES, platform_role_of
+from tenants.selectors import tenants_visible_to, unit_records_visible_to
 
-AUDIT_READERS = {PlatformRole.GOVERNANCE_LEAD, PlatformRole.PLATFORM_ADMIN}
-POLICY_PUBLISHERS = {PlatformRole.GOVERNANCE_LEAD, PlatformRole.PLATFORM_ADMIN}
+AUDIT_READERS = GOVERNANCE_ROLES
+POLICY_PUBLISHERS = GOVERNANCE_ROLES
 
 
 def audit_events_across_tenants(
@@ -78,9 +77,6 @@ def in_force_ids() -> set[int]:
     }
 
 
-QUEUE_READERS = {PlatformRole.GOVERNANCE_LEAD, PlatformRole.PLATFORM_ADMIN}
-
-
 def visible_approvals(principal: Any) -> QuerySet[ApprovalRequest]:
     """The approval requests ``principal`` may see (a cross-tenant read, filtered by access)."""
     decisions = ApprovalDecision.objects.dangerously_across_tenants().select_related("reviewer")
@@ -89,15 +85,7 @@ def visible_approvals(principal: Any) -> QuerySet[ApprovalRequest]:
         .select_related("tenant", "model_version__model", "deployment", "policy_version")
         .prefetch_related(Prefetch("decisions", queryset=decisions))
     )
-    if platform_role_of(principal) in QUEUE_READERS:
-        return approvals
-    token = getattr(principal, "token", None)
-    if token is not None:
-        if "read" not in token.scopes:
-            return approvals.none()
-        return approvals.filter(tenant_id=token.tenant_id, tenant__active=True)
-    tenant_ids = Membership.objects.dangerously_across_tenants().filter(user_id=principal.pk)
-    return approvals.filter(tenant_id__in=tenant_ids.values("tenant_id"), tenant__active=True)
+    return unit_records_visible_to(principal, approvals, readers=GOVERNANCE_ROLES)
 
 
 # What a list of approval requests never shows: the policy's document, and the JSON and text of

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import transaction
 
+from governance.classification import MINIMAL_RISK_ANSWERS
 from portal.core.audit import Actor
 from tenants import services
 from tenants.models import Membership, PlatformRole, Tenant, TenantRole, User
@@ -122,31 +123,19 @@ def seed_models(*, webhook_url: str = "") -> list[str]:
     return lines
 
 
+# Both credit models decide on access to essential services by profiling people.
+CREDIT_DECISIONS = {
+    "prohibited_practice": False,
+    "annex_iii_area": "essential_services",
+    "narrow_procedural_task": False,
+    "profiles_people": True,
+    "interacts_with_people": False,
+    "generates_content": False,
+}
 DEMO_CLASSIFICATIONS = {
-    "credit-scoring": {
-        "prohibited_practice": False,
-        "annex_iii_area": "essential_services",
-        "narrow_procedural_task": False,
-        "profiles_people": True,
-        "interacts_with_people": False,
-        "generates_content": False,
-    },
-    "credit-limit": {
-        "prohibited_practice": False,
-        "annex_iii_area": "essential_services",
-        "narrow_procedural_task": False,
-        "profiles_people": True,
-        "interacts_with_people": False,
-        "generates_content": False,
-    },
-    "churn-prediction": {
-        "prohibited_practice": False,
-        "annex_iii_area": "none",
-        "narrow_procedural_task": False,
-        "profiles_people": False,
-        "interacts_with_people": False,
-        "generates_content": False,
-    },
+    "credit-scoring": CREDIT_DECISIONS,
+    "credit-limit": CREDIT_DECISIONS,
+    "churn-prediction": MINIMAL_RISK_ANSWERS,
 }
 DEMO_CARD = {
     "intended_uses": "Pre-screening of retail loan applications; a credit officer decides.",
@@ -164,6 +153,7 @@ def seed_governance() -> list[str]:
     from governance.services.policies import policy_load_from_repo
     from portal.catalog.models import ModelVersion, RegisteredModel
     from portal.deployments.models import Deployment
+    from portal.deployments.services import DeploymentSpec
     from portal.deployments.workflow import deployment_request, model_classify
 
     lines = [f"Policy {v.name} v{v.version} loaded" for v in policy_load_from_repo(actor=ACTOR)]
@@ -195,9 +185,9 @@ def seed_governance() -> list[str]:
                 deployment = deployment_request(
                     actor=Actor.user(user),
                     tenant=tenant,
-                    version=version,
-                    environment=environment,
-                    instance_type="cpu.medium",
+                    spec=DeploymentSpec(
+                        version=version, environment=environment, instance_type="cpu.medium"
+                    ),
                     user=user,
                 )
                 lines.append(

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from tenants.access import platform_role_of
+from tenants.access import FINANCE_ROLES, GOVERNANCE_ROLES, platform_role_of
 from tenants.models import PlatformRole
 from tenants.selectors import tenant_choices_for
 
-# Who sees the platform-wide governance links (policies, the audit trail).
-GOVERNANCE_ROLES = {PlatformRole.GOVERNANCE_LEAD, PlatformRole.PLATFORM_ADMIN}
-# Who sees finance's review queue across units.
-FINANCE_ROLES = {PlatformRole.FINANCE, PlatformRole.PLATFORM_ADMIN}
 # URL name prefixes to the navigation link they belong under, for aria-current.
 SECTIONS = (
     ("approval-", "approvals"),

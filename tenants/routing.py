@@ -8,7 +8,7 @@ the same 404 as a missing one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from functools import wraps
 from typing import Any, ClassVar
 
@@ -17,7 +17,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from rest_framework import exceptions
 
-from tenants.access import tenant_capabilities
+from portal.core.errors import NotAllowed
+from tenants.access import platform_role_of, tenant_capabilities
 from tenants.models import Tenant, User
 from tenants.scoping import tenant_scope
 
@@ -83,6 +84,42 @@ class TenantScopedAPIView:
         context = super().get_serializer_context()  # type: ignore[misc]
         context["tenant"] = self.tenant
         return context
+
+
+class PlatformWideAPIView:
+    """Mixin for DRF views of platform-wide lists and acts (the audit trail, platform KPIs,
+    statements and month closes across units).
+
+    Only the platform roles in ``platform_roles`` reach the view's handlers; anyone else signed
+    in is answered 403 with ``platform_denied``. The check runs after authentication and
+    throttling; OPTIONS and methods the view does not handle are answered as by any view.
+    """
+
+    platform_roles: ClassVar[Collection[str]]
+    platform_denied: ClassVar[str]
+
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        handled = request.method != "OPTIONS" and hasattr(self, request.method.lower())
+        if handled and platform_role_of(request.user) not in self.platform_roles:
+            raise NotAllowed(self.platform_denied)
+
+
+def platform_page(roles: Collection[str], denied: str) -> Callable:
+    """Decorator for platform-wide page views (the audit trail, finance's queue, platform KPIs),
+    under ``login_required``: only the platform roles in ``roles`` see the page; anyone else
+    signed in gets a 403 saying ``denied``."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if platform_role_of(request.user) not in roles:
+                raise PermissionDenied(denied)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def tenant_page(capability: str | None = "read") -> Callable:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
+from tenants.access import platform_role_of, token_of
 from tenants.models import Membership, PlatformRole, Tenant
+
+R = TypeVar("R", bound=Model)
 
 
 @dataclass(frozen=True)
@@ -20,7 +24,7 @@ def tenants_visible_to(principal: Any) -> QuerySet[Tenant]:
     """Tenants a caller may open: platform roles see all of them, members their own, tokens one."""
     if not getattr(principal, "is_authenticated", False):
         return Tenant.objects.none()
-    token = getattr(principal, "token", None)
+    token = token_of(principal)
     if token is not None:
         return Tenant.objects.filter(pk=token.tenant_id, active=True)
     if principal.platform_role == PlatformRole.PLATFORM_ADMIN:
@@ -46,7 +50,7 @@ def tenant_choices_for(principal: Any) -> list[TenantChoice]:
     shows the switcher)."""
     if (
         getattr(principal, "is_authenticated", False)
-        and getattr(principal, "token", None) is None
+        and token_of(principal) is None
         and not principal.platform_role
     ):
         memberships = (
@@ -57,7 +61,7 @@ def tenant_choices_for(principal: Any) -> list[TenantChoice]:
         )
         return [TenantChoice(tenant=m.tenant, role=m.role) for m in memberships]
     tenants = list(tenants_visible_to(principal))
-    if getattr(principal, "token", None) is not None or not tenants:
+    if token_of(principal) is not None or not tenants:
         return [TenantChoice(tenant=t, role="token") for t in tenants]
     roles = dict(
         Membership.objects.dangerously_across_tenants()
@@ -67,3 +71,21 @@ def tenant_choices_for(principal: Any) -> list[TenantChoice]:
     return [
         TenantChoice(tenant=t, role=roles.get(t.pk) or principal.platform_role) for t in tenants
     ]
+
+
+def unit_records_visible_to(
+    principal: Any, records: QuerySet[R], *, readers: Collection[str]
+) -> QuerySet[R]:
+    """Which units' ``records`` a platform-wide list shows ``principal``: every unit's to the
+    platform roles in ``readers``; its own active unit's to a service token that may read; the
+    active units' they belong to to anyone else. ``records`` is a cross-tenant read of a model
+    with a ``tenant``."""
+    if platform_role_of(principal) in readers:
+        return records
+    token = token_of(principal)
+    if token is not None:
+        if "read" not in token.scopes:
+            return records.none()
+        return records.filter(tenant_id=token.tenant_id, tenant__active=True)
+    member_of = Membership.objects.dangerously_across_tenants().filter(user_id=principal.pk)
+    return records.filter(tenant_id__in=member_of.values("tenant_id"), tenant__active=True)

@@ -7,7 +7,6 @@ import contextlib
 import http.client
 import os
 import resource
-import secrets
 import socket
 import subprocess
 import threading
@@ -15,6 +14,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from benchmarks import production_env
 from benchmarks.load.settings import (
     ADMIN_URL,
     APP_PASSWORD,
@@ -193,12 +193,7 @@ def environment(folder: Path) -> dict[str, str]:
     env.update(
         DATABASE_URL=APP_URL,
         DATABASE_MIGRATE_URL=OWNER_URL,
-        DJANGO_SETTINGS_MODULE="portal.settings",
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
-        SECURE_SSL_REDIRECT="false",
-        PORTAL_VAR_DIR=str(folder),
+        **production_env(folder),
         CELERY_BROKER_URL="memory://localhost/",  # the seed's notifications and rollouts go nowhere
         CELERY_TASK_ALWAYS_EAGER="false",  # (bench_gateway, run before in `make bench`, sets it)
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",

@@ -9,6 +9,7 @@ import secrets
 import statistics
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.load.processes import analyze
@@ -49,7 +50,7 @@ def _seed_unit(index: int, people: dict, actor, now, months: list) -> dict:
     from portal.catalog.models import ModelVersion, RegisteredModel, SyncRun
     from portal.core.audit import Actor
     from portal.deployments.models import Deployment, DeploymentState, GatewayMinute
-    from portal.deployments.services import endpoint_default_name
+    from portal.deployments.services import DeploymentSpec, endpoint_default_name
     from portal.deployments.workflow import approval_decide, deployment_request, model_classify
     from tenants import services
     from tenants.scoping import tenant_scope
@@ -172,14 +173,16 @@ def _seed_unit(index: int, people: dict, actor, now, months: list) -> dict:
         for j, model in enumerate(models[:ENDPOINTS]):
             mine = versions[model.pk]
             environment = "staging" if model.risk_tier == "high" and j % 2 else "production"
+            newest = DeploymentSpec(
+                version=mine[-1],
+                environment=environment,
+                instance_type=INSTANCE_TYPES[j % len(INSTANCE_TYPES)],
+            )
             if j % 3 == 2:
                 deployment_request(
                     actor=requested_by,
                     tenant=tenant,
-                    version=mine[-1],
-                    environment=environment,
-                    instance_type=INSTANCE_TYPES[j % len(INSTANCE_TYPES)],
-                    replicas=1 + j % 2,
+                    spec=replace(newest, replicas=1 + j % 2),
                     user=engineer,
                 )
                 continue
@@ -221,10 +224,7 @@ def _seed_unit(index: int, people: dict, actor, now, months: list) -> dict:
                 deployment_request(
                     actor=requested_by,
                     tenant=tenant,
-                    version=mine[-1],
-                    environment=environment,
-                    instance_type=INSTANCE_TYPES[j % len(INSTANCE_TYPES)],
-                    name=name,
+                    spec=replace(newest, name=name),
                     user=engineer,
                 )
         # Decide some of the approvals: every third one approved, every fifth rejected.

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from chargeback.serializers import BudgetSetSerializer, BudgetStatusSerializer
 from chargeback.services.budgets import budget_set, budget_status
 from portal.core.audit import Actor
+from tenants.access import person_of
 from tenants.routing import TenantScopedAPIView
 
 READERS = ("read", "billing")
@@ -39,11 +40,10 @@ class BudgetView(TenantScopedAPIView, generics.GenericAPIView):
     def put(self, request: Request, tenant: str) -> Response:
         data = BudgetSetSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        person = None if getattr(request.user, "token", None) else request.user
         budget_set(
             actor=Actor.from_request(request),
             tenant=self.tenant,
-            user=person,
+            user=person_of(request),
             **data.validated_data,
         )
         return Response(BudgetStatusSerializer(budget_status(tenant=self.tenant)).data)

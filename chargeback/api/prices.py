@@ -32,10 +32,10 @@ from chargeback.services.prices import price_catalog_ensure, price_sources_ensur
 from chargeback.services.rate_cards import rate_card_in_force, rate_card_publish
 from portal.core.audit import Actor
 from portal.core.errors import NotAllowed
-from tenants.access import platform_role_of
+from tenants.access import FINANCE_ROLES, platform_role_of
 from tenants.models import PlatformRole
 
-RATE_CARD_HISTORY_READERS = {PlatformRole.PLATFORM_ADMIN, PlatformRole.FINANCE}
+RATE_CARD_HISTORY_READERS = FINANCE_ROLES
 
 
 def _is_platform_admin(request: Request) -> bool:

@@ -54,7 +54,8 @@ from chargeback.services.statements import (
 from portal.core.audit import Actor
 from portal.core.downloads import content_disposition
 from portal.core.errors import InvalidRequest, NotAllowed, NotFound
-from tenants.routing import TenantScopedAPIView
+from tenants.access import FINANCE_ROLES, person_of
+from tenants.routing import PlatformWideAPIView, TenantScopedAPIView
 from tenants.scoping import tenant_scope
 
 
@@ -96,14 +97,14 @@ def _lines_queryset() -> QuerySet[StatementLine]:
     ).order_by("position")
 
 
-class StatementListView(generics.ListAPIView):
+class StatementListView(PlatformWideAPIView, generics.ListAPIView):
     """Every tenant's statements, newest month first (finance and platform admins)."""
 
     serializer_class = StatementSerializer
+    platform_roles = FINANCE_ROLES
+    platform_denied = "Only finance and platform admins see every tenant's statements."
 
     def get_queryset(self) -> QuerySet[Statement]:
-        if not is_finance(self.request.user):
-            raise NotAllowed("Only finance and platform admins see every tenant's statements.")
         filters = StatementFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         statements = visible_statements(self.request.user)
@@ -351,10 +352,9 @@ class LineDisputeView(TenantScopedAPIView, generics.GenericAPIView):
             raise NotFound("Not found.")
         data = DisputeCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        person = None if getattr(request.user, "token", None) else request.user
         dispute = line_dispute(
             actor=Actor.from_request(request),
-            user=person,
+            user=person_of(request),
             line=line,
             comment=data.validated_data["comment"],
         )
@@ -364,26 +364,26 @@ class LineDisputeView(TenantScopedAPIView, generics.GenericAPIView):
 # --- Billing periods -------------------------------------------------------------------------------
 
 
-class BillingPeriodListView(generics.ListAPIView):
+class BillingPeriodListView(PlatformWideAPIView, generics.ListAPIView):
     """Each month's close: state, tenants processed of the total, the last error (finance)."""
 
     serializer_class = BillingPeriodSerializer
+    platform_roles = FINANCE_ROLES
+    platform_denied = "Only finance and platform admins see the month closes."
 
     def get_queryset(self) -> QuerySet[BillingPeriod]:
-        if not is_finance(self.request.user):
-            raise NotAllowed("Only finance and platform admins see the month closes.")
         return BillingPeriod.objects.order_by("-month")
 
 
-class BillingPeriodCloseView(generics.GenericAPIView):
+class BillingPeriodCloseView(PlatformWideAPIView, generics.GenericAPIView):
     """Queue the close of a month (default: the previous one); follow it on the list."""
 
     serializer_class = ClosePeriodSerializer
+    platform_roles = FINANCE_ROLES
+    platform_denied = "Only finance and platform admins close a month."
 
     @extend_schema(request=ClosePeriodSerializer, responses={202: None})
     def post(self, request: Request) -> Response:
-        if not is_finance(request.user):
-            raise NotAllowed("Only finance and platform admins close a month.")
         data = ClosePeriodSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         billing_period_close_queue(

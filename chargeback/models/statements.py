@@ -63,6 +63,31 @@ class LineKind(models.TextChoices):
     CREDIT = "credit", "Credit note"
 
 
+def line_columns(*, model: str) -> tuple[str, ...]:
+    """A statement line's columns in the order the API and the CSV export show them; ``model``
+    names the model's column (``model`` in the CSV, ``model_name`` in the API)."""
+    return (
+        "position",
+        "kind",
+        "service",
+        "meter",
+        "deployment",
+        "resource_id",
+        "resource_name",
+        model,
+        "model_version",
+        "instance_type",
+        "correction",
+        "description",
+        "quantity",
+        "unit",
+        "list_cost",
+        "contracted_cost",
+        "billed_cost",
+        "amount",
+    )
+
+
 class StatementLine(TenantOwnedModel):
     """One line of a statement: one meter of one resource (or a credit note), rounded once."""
 

@@ -14,6 +14,7 @@ from chargeback.models import (
     StatementLine,
     StatementState,
 )
+from chargeback.models.statements import line_columns
 from chargeback.serializers.fields import cents
 from chargeback.services.close import MONTH_PATTERN
 from portal.core.api.fields import StrictDecimalField
@@ -82,29 +83,7 @@ class StatementLineSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = StatementLine
-        fields = [
-            "id",
-            "position",
-            "kind",
-            "service",
-            "meter",
-            "deployment",
-            "resource_id",
-            "resource_name",
-            "model_name",
-            "model_version",
-            "instance_type",
-            "correction",
-            "description",
-            "quantity",
-            "unit",
-            "list_cost",
-            "contracted_cost",
-            "billed_cost",
-            "amount",
-            "credit_note",
-            "disputes",
-        ]
+        fields = ["id", *line_columns(model="model_name"), "credit_note", "disputes"]
         read_only_fields = fields
 
 

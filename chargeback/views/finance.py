@@ -15,7 +15,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
@@ -46,6 +45,8 @@ from portal.core.audit import Actor
 from portal.core.errors import PortalError
 from portal.core.paging import paginate
 from portal.core.queued import queued_address
+from tenants.access import FINANCE_ROLES
+from tenants.routing import platform_page
 
 PIVOT_MONTHS = 6
 DISPUTES_LISTED = 50
@@ -53,9 +54,9 @@ CLOSES_LISTED = 6
 ZERO = Decimal("0.00")
 
 
-def _finance_only(request: HttpRequest) -> None:
-    if not is_finance(request.user):
-        raise PermissionDenied("The review queue is open to finance and platform admins.")
+finance_only = platform_page(
+    FINANCE_ROLES, "The review queue is open to finance and platform admins."
+)
 
 
 @dataclass
@@ -197,8 +198,8 @@ def month_close_region(request: HttpRequest, *, months: int) -> HttpResponse | N
 
 
 @login_required
+@finance_only
 def finance_statements(request: HttpRequest) -> HttpResponse:
-    _finance_only(request)
     if request.method == "GET" and (region := month_close_region(request, months=CLOSES_LISTED)):
         return region
     if request.method == "POST":
@@ -223,9 +224,9 @@ def _refusal(label: str) -> str | None:
 
 @require_POST
 @login_required
+@finance_only
 def finance_close(request: HttpRequest) -> HttpResponse:
     """Queue a month's close (as POST /api/v1/billing-periods/close/ does) and follow it."""
-    _finance_only(request)
     form = MonthCloseForm(request.POST)
     if form.is_valid() and (refusal := _refusal(form.cleaned_data["month"])):
         form.add_error("month", refusal)

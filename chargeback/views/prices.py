@@ -20,11 +20,11 @@ from chargeback.models import PriceSource
 from chargeback.services.prices import price_catalog_ensure
 from chargeback.services.rate_cards import rate_card_in_force
 from portal.core.paging import paginate
-from tenants.access import platform_role_of
+from tenants.access import FINANCE_ROLES, platform_role_of
 from tenants.models import PlatformRole
 
 PAGE_SIZE = 50
-HEALTH_READERS = {PlatformRole.FINANCE, PlatformRole.PLATFORM_ADMIN}
+HEALTH_READERS = FINANCE_ROLES
 
 
 @login_required

@@ -11,18 +11,17 @@ from rest_framework.response import Response
 from governance import selectors
 from governance.models import AuditEvent
 from governance.serializers import AuditEventFilterSerializer, AuditEventSerializer
-from portal.core.errors import NotAllowed
-from tenants.access import platform_role_of
+from tenants.routing import PlatformWideAPIView
 
 
-class AuditEventListView(generics.ListAPIView):
+class AuditEventListView(PlatformWideAPIView, generics.ListAPIView):
     """Audit events of every tenant, newest first, with filters."""
 
     serializer_class = AuditEventSerializer
+    platform_roles = selectors.AUDIT_READERS
+    platform_denied = "The audit trail is open to governance leads and platform admins."
 
     def get_queryset(self) -> QuerySet[AuditEvent]:
-        if platform_role_of(self.request.user) not in selectors.AUDIT_READERS:
-            raise NotAllowed("The audit trail is open to governance leads and platform admins.")
         filters = AuditEventFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         criteria = dict(filters.validated_data)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from conftest import TEST_ACTOR
+from governance.classification import MINIMAL_RISK_ANSWERS
 from governance.services.cards import TEXT_FIELDS, card_get_or_create, card_update
 from portal.catalog.models import ModelVersion, RegisteredModel
 from portal.core.audit import Actor
+from portal.deployments.services import DeploymentSpec
 from portal.deployments.workflow import deployment_request, model_classify
 from tenants.scoping import tenant_scope
 
@@ -28,14 +30,7 @@ ANSWERS = {
         "interacts_with_people": True,
         "generates_content": True,
     },
-    "minimal": {
-        "prohibited_practice": False,
-        "annex_iii_area": "none",
-        "narrow_procedural_task": False,
-        "profiles_people": False,
-        "interacts_with_people": False,
-        "generates_content": False,
-    },
+    "minimal": MINIMAL_RISK_ANSWERS,
     "prohibited": {
         "prohibited_practice": True,
         "annex_iii_area": "none",
@@ -101,11 +96,13 @@ def request(tenant, version: ModelVersion, user, environment: str = "production"
         return deployment_request(
             actor=Actor.user(user),
             tenant=tenant,
-            version=version,
-            environment=environment,
-            instance_type=extra.pop("instance_type", "cpu.small"),
+            spec=DeploymentSpec(
+                version=version,
+                environment=environment,
+                instance_type=extra.pop("instance_type", "cpu.small"),
+                **extra,
+            ),
             user=user,
-            **extra,
         )
 
 

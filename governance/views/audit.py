@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -15,19 +14,19 @@ from governance.forms import AuditFilterForm
 from governance.models import AuditVerification
 from governance.selectors import AUDIT_READERS, audit_events_across_tenants
 from portal.core.paging import paginate
-from tenants.access import platform_role_of
+from tenants.routing import platform_page
 
 PAGE_SIZE = 50
 
 
-def _audit_readers_only(request: HttpRequest) -> None:
-    if platform_role_of(request.user) not in AUDIT_READERS:
-        raise PermissionDenied("The audit trail is open to governance leads and platform admins.")
+audit_readers_only = platform_page(
+    AUDIT_READERS, "The audit trail is open to governance leads and platform admins."
+)
 
 
 @login_required
+@audit_readers_only
 def audit_trail(request: HttpRequest) -> HttpResponse:
-    _audit_readers_only(request)
     form = AuditFilterForm(request.GET or None)
     criteria = {k: v for k, v in form.cleaned_data.items() if v} if form.is_valid() else {}
     events = audit_events_across_tenants(tenant_slug=criteria.pop("tenant", None), **criteria)
@@ -45,8 +44,8 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
+@audit_readers_only
 def audit_verify_now(request: HttpRequest) -> HttpResponse:
-    _audit_readers_only(request)
     run = audit_verification_run()
     if run.ok:
         messages.success(

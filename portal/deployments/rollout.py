@@ -73,6 +73,16 @@ def _endpoint(deployment: Deployment) -> list[Deployment]:
     )
 
 
+def _taking_traffic(deployment: Deployment) -> list[Deployment]:
+    """The endpoint's live revisions that take a share of its traffic (shadows take a copy),
+    locked, newest first."""
+    return [
+        r
+        for r in _endpoint(deployment)
+        if r.state == DeploymentState.LIVE and not r.shadow and r.traffic_weight
+    ]
+
+
 def _record_traffic(revisions: list[Deployment], why: str) -> None:
     for revision in revisions:
         revision.save(update_fields=["traffic_weight", "warm_until", "live_until"])
@@ -284,12 +294,7 @@ def revision_unhealthy(*, tenant_id: int, deployment_id: int, message: str) -> N
             return
         if deployment.state != DeploymentState.LIVE:
             return
-        revisions = _endpoint(deployment)
-        serving = [
-            r
-            for r in revisions
-            if r.state == DeploymentState.LIVE and not r.shadow and r.traffic_weight
-        ]
+        serving = _taking_traffic(deployment)
         if serving and serving[0].pk == deployment.pk:
             try:
                 _rollback(deployment, actor=SYSTEM, reason=message, automatic=True)
@@ -389,12 +394,7 @@ def revision_withdraw(*, actor: Actor, deployment: Deployment, reason: str) -> N
         deployment = _locked(deployment.pk)
         if deployment.state != DeploymentState.LIVE:
             return
-        revisions = _endpoint(deployment)
-        serving = [
-            r
-            for r in revisions
-            if r.state == DeploymentState.LIVE and not r.shadow and r.traffic_weight
-        ]
+        serving = _taking_traffic(deployment)
         if serving and serving[0].pk == deployment.pk:
             try:
                 _rollback(deployment, actor=actor, reason=reason, automatic=False)

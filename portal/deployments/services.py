@@ -9,6 +9,7 @@ request is ``portal.deployments.workflow``'s.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Max
@@ -66,35 +67,56 @@ def cost_estimate(
     return found.as_policy_cost()
 
 
-def _validate(
-    *,
-    version: ModelVersion,
-    environment: str,
-    target: str,
-    instance_type: str,
-    replicas: int,
-    canary_weight: int | None,
-    shadow: bool = False,
-) -> None:
-    if environment not in Environment.values:
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """What a deployment request asks for: which version to serve, where and how."""
+
+    version: ModelVersion
+    environment: str
+    instance_type: str
+    target: str = Target.LOCAL
+    replicas: int = 1
+    canary_weight: int | None = None
+    drift_monitor: bool = True
+    shadow: bool = False
+    name: str = ""  # the endpoint; by default ``<model>-<environment>``
+
+    @classmethod
+    def of(cls, deployment: Deployment) -> DeploymentSpec:
+        """What ``deployment`` was requested with."""
+        return cls(
+            version=deployment.model_version,
+            environment=deployment.environment,
+            instance_type=deployment.instance_type,
+            target=deployment.target,
+            replicas=deployment.replicas,
+            canary_weight=deployment.canary_weight,
+            drift_monitor=deployment.drift_monitor,
+            shadow=deployment.shadow,
+            name=deployment.name,
+        )
+
+
+def _validate(spec: DeploymentSpec) -> None:
+    if spec.environment not in Environment.values:
         raise InvalidRequest(f"environment must be one of: {', '.join(Environment.values)}.")
-    if target not in Target.values:
+    if spec.target not in Target.values:
         raise InvalidRequest(f"target must be one of: {', '.join(Target.values)}.")
-    if not INSTANCE_TYPE.match(instance_type or ""):
+    if not INSTANCE_TYPE.match(spec.instance_type or ""):
         raise InvalidRequest("instance_type must be a name such as 'cpu.small' or 'ml.m5.large'.")
-    if not 1 <= replicas <= 50:
+    if not 1 <= spec.replicas <= 50:
         raise InvalidRequest("replicas must be from 1 to 50.")
-    if canary_weight is not None and not 1 <= canary_weight <= 99:
+    if spec.canary_weight is not None and not 1 <= spec.canary_weight <= 99:
         raise InvalidRequest("canary_weight must be a percentage from 1 to 99, or left out.")
-    if shadow and canary_weight is not None:
+    if spec.shadow and spec.canary_weight is not None:
         raise InvalidRequest(
             "A shadow revision gets a copy of all traffic; leave canary_weight out for it."
         )
-    if version.gone_from_mlflow:
+    if spec.version.gone_from_mlflow:
         raise InvalidRequest("This version no longer exists in MLflow; pick another version.")
-    if version.status != VersionStatus.READY:
+    if spec.version.status != VersionStatus.READY:
         raise InvalidRequest("This version is not ready in MLflow yet; try again once it is.")
-    version_refuse_tampered(version)
+    version_refuse_tampered(spec.version)
 
 
 def version_refuse_tampered(version: ModelVersion) -> None:
@@ -177,32 +199,13 @@ def _next_revision(
 
 
 def deployment_record(
-    *,
-    actor: Actor,
-    tenant: Tenant,
-    version: ModelVersion,
-    environment: str,
-    target: str = Target.LOCAL,
-    instance_type: str,
-    replicas: int = 1,
-    canary_weight: int | None = None,
-    drift_monitor: bool = True,
-    shadow: bool = False,
-    name: str = "",
-    user: User | None = None,
+    *, actor: Actor, tenant: Tenant, spec: DeploymentSpec, user: User | None = None
 ) -> Deployment:
-    """Check a deployment request and record it, the next revision of endpoint ``name`` (by
-    default ``<model>-<environment>``), inside the caller's transaction."""
-    _validate(
-        version=version,
-        environment=environment,
-        target=target,
-        instance_type=instance_type,
-        replicas=replicas,
-        canary_weight=canary_weight,
-        shadow=shadow,
-    )
-    name = name or endpoint_default_name(version, environment)
+    """Check a deployment request and record it, the next revision of endpoint ``spec.name``
+    (by default ``<model>-<environment>``), inside the caller's transaction."""
+    _validate(spec)
+    version, environment, target = spec.version, spec.environment, spec.target
+    name = spec.name or endpoint_default_name(version, environment)
     revision = _next_revision(
         tenant=tenant, name=name, version=version, environment=environment, target=target
     )
@@ -210,14 +213,14 @@ def deployment_record(
         tenant=tenant,
         name=name,
         revision=revision,
-        shadow=shadow,
+        shadow=spec.shadow,
         model_version=version,
         environment=environment,
         target=target,
-        instance_type=instance_type,
-        replicas=replicas,
-        canary_weight=canary_weight,
-        drift_monitor=drift_monitor,
+        instance_type=spec.instance_type,
+        replicas=spec.replicas,
+        canary_weight=spec.canary_weight,
+        drift_monitor=spec.drift_monitor,
         requested_by=user,
         requested_by_label=actor.label,
     )
@@ -235,8 +238,8 @@ def deployment_record(
             "version": version.version,
             "environment": environment,
             "target": target,
-            "instance_type": instance_type,
-            "replicas": replicas,
+            "instance_type": spec.instance_type,
+            "replicas": spec.replicas,
         },
     )
     return deployment

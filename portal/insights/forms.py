@@ -9,6 +9,7 @@ from django import forms
 from portal.deployments.models import Environment
 from portal.insights.maturity import Checklist
 from portal.insights.models import RoiInputs
+from portal.insights.roi import EDITABLE
 
 YES_NO = [("yes", "Yes"), ("no", "No")]
 
@@ -36,17 +37,7 @@ class MaturityForm(forms.Form):
 class RoiInputsForm(forms.ModelForm):
     class Meta:
         model = RoiInputs
-        fields = [
-            "team_size",
-            "avg_salary",
-            "weeks_to_production_before",
-            "avg_incident_cost",
-            "incident_reduction",
-            "investment",
-            "models_per_year",
-            "weeks_to_production_with_platform",
-            "incidents_per_year",
-        ]
+        fields = list(EDITABLE)
         labels = {
             "team_size": "Team size (data scientists and ML engineers)",
             "avg_salary": "Average salary per year",

@@ -44,7 +44,7 @@ from portal.deployments.models import Deployment, DeploymentState, GatewayMinute
 from portal.insights.models import MaturityAssessment
 from portal.insights.questions import BANDS, Band
 from portal.monitoring.models import DriftRun
-from portal.monitoring.selectors import FINISHED, NO_RUN_REASON, DriftStatus
+from portal.monitoring.selectors import DriftStatus, drift_status_by_deployment
 from tenants.access import platform_role_of
 from tenants.models import Membership, PlatformRole, Tenant, TenantRole
 from tenants.scoping import tenant_scope
@@ -69,25 +69,7 @@ class EngineerPart:
 def _drift_across(deployment_ids: list[int]) -> dict[int, DriftStatus]:
     # The ids are the person's own deployments in units they belong to: one query for all units.
     runs = DriftRun.objects.dangerously_across_tenants()
-    latest = (
-        runs.filter(deployment_id=OuterRef("deployment_id"), status__in=FINISHED)
-        .order_by("-created_at", "-id")
-        .values("pk")[:1]
-    )
-    found = {
-        run.deployment_id: DriftStatus(
-            status=run.drift_status,
-            reason=run.reason,
-            run_id=run.pk,
-            checked_at=run.finished_at,
-            drifted_columns=tuple(run.drifted_columns),
-        )
-        for run in runs.filter(deployment_id__in=deployment_ids, pk=Subquery(latest)).only(
-            "deployment_id", "drift_status", "reason", "finished_at", "drifted_columns"
-        )
-    }
-    unknown = DriftStatus(status="unknown", reason=NO_RUN_REASON)
-    return {pk: found.get(pk, unknown) for pk in deployment_ids}
+    return drift_status_by_deployment(deployment_ids, runs=runs)
 
 
 def engineer_parts(user: Any, tenant_ids: list[int]) -> dict[int, EngineerPart]:

@@ -37,10 +37,11 @@ from django.utils import timezone
 from governance.models import AuditEvent, Incident
 from portal.catalog.models import RegisteredModel
 from portal.deployments.models import Deployment, Environment
-from tenants.models import PlatformRole, Tenant
+from tenants.access import GOVERNANCE_ROLES
+from tenants.models import Tenant
 
 # Who reads the platform's KPIs; a unit's own are for anyone who may read the unit.
-KPI_READERS = {PlatformRole.GOVERNANCE_LEAD, PlatformRole.PLATFORM_ADMIN}
+KPI_READERS = GOVERNANCE_ROLES
 ROLLOUT, ROLLBACK, FAILURE = "deployment.deploying", "deployment.rolled_back", "deployment.failed"
 MAX_MONTHS = 36
 

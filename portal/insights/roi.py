@@ -39,6 +39,7 @@ WEEKS_PER_YEAR = Decimal(52)
 HUNDRED = Decimal(100)
 YEAR = timedelta(days=365)
 WEEK_SECONDS = Decimal(7 * 24 * 3600)
+# The inputs an owner enters, in the order the form and the API take them.
 EDITABLE = (
     "team_size",
     "avg_salary",

@@ -10,6 +10,7 @@ from portal.deployments.models import Environment
 from portal.insights.kpis import MAX_MONTHS
 from portal.insights.models import RoiInputs
 from portal.insights.questions import level_label
+from portal.insights.roi import EDITABLE
 
 
 class ChecklistItemSerializer(serializers.Serializer):
@@ -99,17 +100,7 @@ class RoiInputsSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RoiInputs
-        fields = [
-            "team_size",
-            "avg_salary",
-            "weeks_to_production_before",
-            "avg_incident_cost",
-            "incident_reduction",
-            "investment",
-            "models_per_year",
-            "weeks_to_production_with_platform",
-            "incidents_per_year",
-        ]
+        fields = list(EDITABLE)
 
 
 class RoiFiguresSerializer(serializers.Serializer):

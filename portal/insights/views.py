@@ -21,9 +21,8 @@ from portal.insights.charts import level_chart, month_bars
 from portal.insights.forms import KpiFilterForm, MaturityForm, RoiInputsForm
 from portal.insights.kpis import KPI_READERS, KpiReport, MonthKpi, kpi_report
 from portal.insights.questions import BANDS
-from tenants.access import platform_role_of
 from tenants.models import Tenant
-from tenants.routing import TenantRequest, tenant_page
+from tenants.routing import TenantRequest, platform_page, tenant_page
 
 OWNERS = "manage"
 
@@ -177,9 +176,8 @@ def tenant_kpis_page(request: TenantRequest) -> HttpResponse:
 
 
 @login_required
+@platform_page(KPI_READERS, "Platform KPIs are open to governance leads and platform admins.")
 def platform_kpis_page(request: HttpRequest) -> HttpResponse:
-    if platform_role_of(request.user) not in KPI_READERS:
-        raise PermissionDenied("Platform KPIs are open to governance leads and platform admins.")
     form, criteria = _filters(request)
     report = kpi_report(tenants=list(Tenant.objects.order_by("name")), across=True, **criteria)
     return render(request, "insights/kpis.html", _kpi_context(report, form))

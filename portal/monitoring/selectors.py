@@ -33,19 +33,27 @@ class DriftStatus:
         return {"ok": "ok", "warning": "warn", "drift": "bad"}.get(self.status, "")
 
 
-def latest_runs(deployment_ids: Iterable[int]) -> QuerySet[DriftRun]:
+def latest_runs(
+    deployment_ids: Iterable[int], *, runs: QuerySet[DriftRun] | None = None
+) -> QuerySet[DriftRun]:
+    """The latest finished run of each deployment, among ``runs`` (by default the runs of the
+    tenant in scope)."""
+    runs = DriftRun.objects.all() if runs is None else runs
     latest = (
-        DriftRun.objects.filter(deployment_id=OuterRef("deployment_id"), status__in=FINISHED)
+        runs.filter(deployment_id=OuterRef("deployment_id"), status__in=FINISHED)
         .order_by("-created_at", "-id")
         .values("pk")[:1]
     )
-    return DriftRun.objects.filter(
+    return runs.filter(
         deployment_id__in=list(deployment_ids), status__in=FINISHED, pk=Subquery(latest)
     )
 
 
-def drift_status_by_deployment(deployment_ids: Iterable[int]) -> dict[int, DriftStatus]:
-    """Every given deployment's drift status, in one query; unknown where no run finished."""
+def drift_status_by_deployment(
+    deployment_ids: Iterable[int], *, runs: QuerySet[DriftRun] | None = None
+) -> dict[int, DriftStatus]:
+    """Every given deployment's drift status, in one query; unknown where no run finished.
+    ``runs`` as for ``latest_runs``."""
     ids = list(deployment_ids)
     found = {
         run.deployment_id: DriftStatus(
@@ -55,7 +63,7 @@ def drift_status_by_deployment(deployment_ids: Iterable[int]) -> dict[int, Drift
             checked_at=run.finished_at,
             drifted_columns=tuple(run.drifted_columns),
         )
-        for run in latest_runs(ids).only(
+        for run in latest_runs(ids, runs=runs).only(
             "deployment_id", "drift_status", "reason", "finished_at", "drifted_columns"
         )
     }

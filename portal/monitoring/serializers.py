@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from portal.core.api.fields import STRICT_FIELD_MAPPING
 from portal.monitoring.models import ActOn, Baseline, DriftRun, Monitor, Window
+from portal.monitoring.services.monitors import MONITOR_FIELDS
 
 
 class ColumnResultSerializer(serializers.Serializer):
@@ -81,25 +82,7 @@ class MonitorSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Monitor
-        fields = [
-            "id",
-            "endpoint",
-            "enabled",
-            "interval_minutes",
-            "window",
-            "window_rows",
-            "drift_share",
-            "column_overrides",
-            "act_on",
-            "alert_emails",
-            "alert",
-            "open_incident",
-            "retrain_webhook",
-            "review_high_risk",
-            "next_run_at",
-            "last_run_at",
-            "created_at",
-        ]
+        fields = ["id", "endpoint", *MONITOR_FIELDS, "next_run_at", "last_run_at", "created_at"]
         read_only_fields = ["id", "next_run_at", "last_run_at", "created_at"]
 
 

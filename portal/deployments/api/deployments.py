@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -24,15 +22,9 @@ from portal.deployments.serializers import (
     DeploymentSerializer,
     RollbackSerializer,
 )
-from tenants.models import User
+from portal.deployments.services import DeploymentSpec
+from tenants.access import person_answerable_for
 from tenants.routing import TenantScopedAPIView
-
-
-def _user(request: Request) -> User | None:
-    """The person behind a request; for a service token, the person who created it, so nobody
-    approves what their own pipeline asked for."""
-    token = getattr(request.user, "token", None)
-    return token.created_by if token is not None else cast(User, request.user)
 
 
 def _deployments() -> QuerySet[Deployment]:
@@ -66,9 +58,8 @@ class DeploymentListView(TenantScopedAPIView, generics.ListAPIView):
         deployment = workflow.deployment_request(
             actor=Actor.from_request(request),
             tenant=self.tenant,
-            version=version,
-            user=_user(request),
-            **given,
+            spec=DeploymentSpec(version=version, **given),
+            user=person_answerable_for(request),
         )
         return Response(
             DeploymentSerializer(_deployments().get(pk=deployment.pk)).data,

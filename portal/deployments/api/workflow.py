@@ -9,7 +9,6 @@ request does. The routes are the governance API's (``/api/v1/approvals/...``,
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import cast
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -41,23 +40,12 @@ from portal.deployments.workflow import (
     model_classify,
     policy_dry_run_version,
 )
-from tenants.access import platform_role_of, tenant_capabilities
-from tenants.models import Membership, Tenant, TenantRole, User
+from tenants.access import person_required, platform_role_of, tenant_capabilities
+from tenants.models import Membership, Tenant, TenantRole
 from tenants.routing import TenantScopedAPIView
 from tenants.scoping import tenant_scope
 
-
-def _person(request: Request) -> User | None:
-    """The person signed in, or None for a service token."""
-    return None if getattr(request.user, "token", None) else cast(User, request.user)
-
-
-def _human(request: Request) -> User:
-    """The person behind the request; a service token never decides."""
-    person = _person(request)
-    if person is None:
-        raise NotAllowed("Service tokens cannot decide approvals; a person must.")
-    return person
+PEOPLE_DECIDE = "Service tokens cannot decide approvals; a person must."
 
 
 class ApprovalDecisionView(generics.GenericAPIView):
@@ -68,7 +56,7 @@ class ApprovalDecisionView(generics.GenericAPIView):
     @extend_schema(request=DecideSerializer, responses=ApprovalSerializer)
     def post(self, request: Request, approval_id: int) -> Response:
         approval = visible_approval(request, approval_id)
-        reviewer = _human(request)
+        reviewer = person_required(request, why=PEOPLE_DECIDE)
         data = DecideSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         with tenant_scope(approval.tenant):
@@ -89,7 +77,7 @@ class ApprovalWithdrawView(generics.GenericAPIView):
     @extend_schema(request=None, responses=ApprovalSerializer)
     def post(self, request: Request, approval_id: int) -> Response:
         approval = visible_approval(request, approval_id)
-        person = _human(request)
+        person = person_required(request, why=PEOPLE_DECIDE)
         with tenant_scope(approval.tenant):
             is_owner = Membership.objects.filter(user_id=person.pk, role=TenantRole.OWNER).exists()
             if approval.requested_by_id != person.pk and not is_owner:
@@ -126,8 +114,9 @@ class ClassificationView(TenantScopedAPIView, generics.GenericAPIView):
 
     @extend_schema(request=ClassifySerializer, responses={201: RiskClassificationSerializer})
     def post(self, request: Request, tenant: str, name: str) -> Response:
-        if getattr(request.user, "token", None) is not None:
-            raise NotAllowed("A risk classification is a person's judgement; sign in to answer it.")
+        person = person_required(
+            request, why="A risk classification is a person's judgement; sign in to answer it."
+        )
         model = get_object_or_404(RegisteredModel.objects.all(), name=name)
         data = ClassifySerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -135,7 +124,7 @@ class ClassificationView(TenantScopedAPIView, generics.GenericAPIView):
             actor=Actor.from_request(request),
             model=model,
             answers=data.validated_data["answers"],
-            user=_person(request),
+            user=person,
         )
         return Response(
             RiskClassificationSerializer(classification).data, status=status.HTTP_201_CREATED

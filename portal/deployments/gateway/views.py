@@ -19,7 +19,14 @@ from portal.core.errors import Unauthenticated, request_error
 from portal.deployments.gateway import protocol
 from portal.deployments.gateway.protocol import Payload, PayloadError
 from portal.deployments.gateway.recorder import recorder
-from portal.deployments.gateway.routes import Backend, Caller, RateLimiter, caller_for, route_for
+from portal.deployments.gateway.routes import (
+    Backend,
+    Caller,
+    RateLimiter,
+    Route,
+    caller_for,
+    route_for,
+)
 from portal.deployments.unix_http import UnixPools
 from portal.monitoring.capture import CaptureRecord
 
@@ -101,17 +108,29 @@ def _authenticate(request: HttpRequest, tenant: str) -> Caller | HttpResponse:
     return caller
 
 
-@csrf_exempt
-def invocations(request: HttpRequest, tenant: str, deployment: str) -> HttpResponse:
-    if request.method != "POST":
-        return _error(405, "BAD_REQUEST", "Send predictions with POST.", Allow="POST")
-    started = time.perf_counter()
+def _caller_and_route(
+    request: HttpRequest, tenant: str, deployment: str
+) -> tuple[Caller, Route] | HttpResponse:
+    """The token's caller and the endpoint's route, or the gateway's answer when either is
+    missing (another tenant's endpoint is the same 404 as a missing one)."""
     caller = _authenticate(request, tenant)
     if isinstance(caller, HttpResponse):
         return caller if caller.status_code != 404 else _not_found(deployment)
     route = route_for(caller.tenant_id, deployment)
     if route is None:
         return _not_found(deployment)
+    return caller, route
+
+
+@csrf_exempt
+def invocations(request: HttpRequest, tenant: str, deployment: str) -> HttpResponse:
+    if request.method != "POST":
+        return _error(405, "BAD_REQUEST", "Send predictions with POST.", Allow="POST")
+    started = time.perf_counter()
+    found = _caller_and_route(request, tenant, deployment)
+    if isinstance(found, HttpResponse):
+        return found
+    caller, route = found
     backend = route.choose()
     if backend is None:
         return _error(
@@ -255,12 +274,10 @@ def _shadow(
 @csrf_exempt
 def ping(request: HttpRequest, tenant: str, deployment: str) -> HttpResponse:
     """200 when the endpoint has a revision serving, like a model server's ``/ping``."""
-    caller = _authenticate(request, tenant)
-    if isinstance(caller, HttpResponse):
-        return caller if caller.status_code != 404 else _not_found(deployment)
-    route = route_for(caller.tenant_id, deployment)
-    if route is None:
-        return _not_found(deployment)
+    found = _caller_and_route(request, tenant, deployment)
+    if isinstance(found, HttpResponse):
+        return found
+    _, route = found
     if not route.backends:
         return _error(503, "TEMPORARILY_UNAVAILABLE", f"'{route.endpoint}' is not serving.")
     return HttpResponse("\n", status=200, content_type="application/json")

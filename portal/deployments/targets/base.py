@@ -40,6 +40,17 @@ def revision_target_name(*, tenant: str, name: str, revision: int, limit: int = 
     return base[: limit - len(suffix)].rstrip("-") + suffix
 
 
+def replica_count(value: Any) -> int:
+    """The replicas a target's ``config`` asks for: a whole number of at least 1."""
+    try:
+        replicas = int(value)
+    except (TypeError, ValueError):
+        replicas = 0
+    if replicas < 1:
+        raise TargetError(f"Replicas must be a whole number of at least 1, not '{value}'.")
+    return replicas
+
+
 class DeploymentTarget(abc.ABC):
     """A place model versions are served. Implementations keep no per-request state."""
 

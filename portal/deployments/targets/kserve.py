@@ -37,6 +37,7 @@ from portal.deployments.targets.base import (
     TargetError,
     TargetNotFound,
     TargetState,
+    replica_count,
 )
 
 GROUP = "serving.kserve.io"
@@ -150,7 +151,7 @@ class KServeTarget(DeploymentTarget):
         """The ``InferenceService`` that serves ``model_uri`` under ``name``."""
         config = config or {}
         instance_type = str(config.get("instance_type") or "cpu.small")
-        replicas = _replicas(config.get("replicas", 1))
+        replicas = replica_count(config.get("replicas", 1))
         labels = {LABEL_MANAGED_BY: MANAGED_BY, **_portal_labels(config)}
         return {
             "apiVersion": f"{GROUP}/{VERSION}",
@@ -285,7 +286,7 @@ class KServeTarget(DeploymentTarget):
             model["resources"] = _resources(instance_type).as_requirements()
             metadata["annotations"] = {ANNOTATION_INSTANCE_TYPE: instance_type}
         if config.get("replicas") is not None:
-            replicas = _replicas(config["replicas"])
+            replicas = replica_count(config["replicas"])
             predictor.update(minReplicas=replicas, maxReplicas=max(replicas, 2 * replicas))
         if labels := _portal_labels(config):
             metadata["labels"] = labels
@@ -709,16 +710,6 @@ def _resources(instance_type: str) -> Resources:
         raise TargetError(
             f"KServe has no instance type '{instance_type}'; use one of {known}."
         ) from None
-
-
-def _replicas(value: Any) -> int:
-    try:
-        replicas = int(value)
-    except (TypeError, ValueError):
-        replicas = 0
-    if replicas < 1:
-        raise TargetError(f"Replicas must be a whole number of at least 1, not '{value}'.")
-    return replicas
 
 
 def _portal_labels(config: dict[str, Any]) -> dict[str, str]:

@@ -30,6 +30,7 @@ from portal.deployments.targets.base import (
     TargetError,
     TargetNotFound,
     TargetState,
+    replica_count,
 )
 
 # The portal's instance types (chargeback/default_prices.yaml prices them like these).
@@ -133,7 +134,7 @@ class SageMakerTarget(DeploymentTarget):
                     "model: pass the model URI as well."
                 )
             if config.get("replicas") is not None:
-                self._scale(name, _replicas(config["replicas"]))
+                self._scale(name, replica_count(config["replicas"]))
             return self.get_deployment(name)
         client = self._client()
         deploy_config = {**self.deploy_config(config), "mode": "replace"}
@@ -199,7 +200,7 @@ class SageMakerTarget(DeploymentTarget):
             "instance_type": sagemaker_instance_type(
                 str(config.get("instance_type") or "cpu.small")
             ),
-            "instance_count": _replicas(config.get("replicas", 1)),
+            "instance_count": replica_count(config.get("replicas", 1)),
             # Return once SageMaker accepted the request; the rollout polls get_deployment.
             "synchronous": False,
             "archive": True,
@@ -345,16 +346,6 @@ def _aws_cause(
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return None
-
-
-def _replicas(value: Any) -> int:
-    try:
-        replicas = int(value)
-    except (TypeError, ValueError):
-        replicas = 0
-    if replicas < 1:
-        raise TargetError(f"Replicas must be a whole number of at least 1, not '{value}'.")
-    return replicas
 
 
 def _first_line(error: BaseException) -> str:

@@ -26,6 +26,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from conftest import client_for, make_token
+from governance.classification import MINIMAL_RISK_ANSWERS
 from portal.catalog.sync import registry_sync
 from portal.deployments import sandbox
 from portal.deployments.models import Deployment
@@ -41,14 +42,7 @@ from portal.deployments.tests.serving import (
 from portal.deployments.unix_http import UnixPools, read_secret
 from tenants.scoping import tenant_scope
 
-MINIMAL = {
-    "prohibited_practice": False,
-    "annex_iii_area": "none",
-    "narrow_procedural_task": False,
-    "profiles_people": False,
-    "interacts_with_people": False,
-    "generates_content": False,
-}
+MINIMAL = MINIMAL_RISK_ANSWERS
 
 
 def register(tenant, person, mlflow_server, name: str, logged: tuple[str, str]) -> None:

@@ -16,6 +16,7 @@ import pytest
 from django.test import Client
 
 from conftest import client_for, make_token
+from governance.classification import MINIMAL_RISK_ANSWERS
 from governance.models import Incident
 from portal.catalog.sync import registry_sync
 from portal.deployments.gateway import routes
@@ -33,14 +34,7 @@ from tenants.scoping import tenant_scope
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_celery")]
 
-MINIMAL = {
-    "prohibited_practice": False,
-    "annex_iii_area": "none",
-    "narrow_procedural_task": False,
-    "profiles_people": False,
-    "interacts_with_people": False,
-    "generates_content": False,
-}
+MINIMAL = MINIMAL_RISK_ANSWERS
 _logged: dict[tuple[str, str], tuple[str, str]] = {}
 
 

@@ -41,6 +41,7 @@ from portal.deployments.forms import DeploymentFilterForm, DeploymentRequestForm
 from portal.deployments.models import Deployment, DeploymentState, GatewayMinute
 from portal.deployments.rollout import deployment_rollback
 from portal.deployments.selectors import deployments_listed, local_model_servers
+from portal.deployments.services import DeploymentSpec
 from portal.deployments.workflow import deployment_request
 from portal.monitoring.selectors import drift_status_by_deployment
 from tenants.access import platform_role_of
@@ -180,9 +181,7 @@ def _submit(request: TenantRequest, form: DeploymentRequestForm) -> Deployment |
     """Ask for the deployment; a refusal lands next to its field and returns None."""
     data = form.cleaned_data
     try:
-        return deployment_request(
-            actor=Actor.user(request.user),
-            tenant=request.tenant,
+        spec = DeploymentSpec(
             version=data["model_version"],
             environment=data["environment"],
             target=data["target"],
@@ -192,7 +191,9 @@ def _submit(request: TenantRequest, form: DeploymentRequestForm) -> Deployment |
             drift_monitor=data["drift_monitor"],
             shadow=data["shadow"],
             name=data["name"],
-            user=request.user,
+        )
+        return deployment_request(
+            actor=Actor.user(request.user), tenant=request.tenant, spec=spec, user=request.user
         )
     except PortalError as problem:
         form.add_error(_field_of(problem.detail), problem.detail)

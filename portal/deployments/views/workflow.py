@@ -11,7 +11,7 @@ pages' (``/governance/approvals/<id>/``, ``/governance/policies/<name>/``,
 from __future__ import annotations
 
 import difflib
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -50,8 +50,8 @@ from portal.deployments.workflow import (
     model_classify,
     policy_dry_run_version,
 )
-from tenants.access import platform_role_of
-from tenants.models import Membership, PlatformRole, Tenant, TenantRole, User
+from tenants.access import person_required, platform_role_of
+from tenants.models import Membership, PlatformRole, Tenant, TenantRole
 from tenants.routing import TenantRequest, tenant_page
 from tenants.scoping import tenant_scope
 from tenants.selectors import member_tenant_ids, tenants_visible_to
@@ -65,9 +65,7 @@ CLASSIFIERS = {"write", "govern"}
 HISTORY_SHOWN = 50
 
 
-def _person(request: HttpRequest) -> User:
-    """The person signed in to a page behind ``login_required``."""
-    return cast(User, request.user)
+SIGNED_IN = "Sign in to decide approvals and publish policies."
 
 
 def _visible_approval(request: HttpRequest, approval_id: int) -> ApprovalRequest:
@@ -87,7 +85,7 @@ def _decide(request: HttpRequest, approval: ApprovalRequest, form: DecisionForm)
     verdict = form.cleaned_data["verdict"]
     approval = approval_decide(
         actor=Actor.user(request.user),
-        reviewer=_person(request),
+        reviewer=person_required(request, why=SIGNED_IN),
         approval=approval,
         verdict=verdict,
         comment=form.cleaned_data["comment"].strip(),
@@ -113,7 +111,7 @@ def _progress(approval: ApprovalRequest) -> list[dict[str, Any]]:
 
 
 def _page_context(request: HttpRequest, approval: ApprovalRequest) -> dict[str, Any]:
-    user = _person(request)
+    user = person_required(request, why=SIGNED_IN)
     deployment, version = approval.deployment, approval.model_version
     decisions = list(approval.decisions.all())
     mine = next((d for d in decisions if d.reviewer_id == user.pk), None)
@@ -341,7 +339,7 @@ def policy_detail(request: HttpRequest, name: str) -> HttpResponse:
                     document=publish.cleaned_data["document"],
                     note=publish.cleaned_data["note"],
                     source="page",
-                    user=_person(request),
+                    user=person_required(request, why=SIGNED_IN),
                 )
             except PortalError as problem:
                 publish.add_error("document", problem.detail)

@@ -22,8 +22,9 @@ from governance.services.policies import policy_context, policy_decide, policy_d
 from portal.catalog.models import ModelVersion
 from portal.core.audit import Actor, audit_record
 from portal.core.errors import Conflict
-from portal.deployments.models import Deployment, DeploymentState, Target
+from portal.deployments.models import Deployment, DeploymentState
 from portal.deployments.services import (
+    DeploymentSpec,
     cost_estimate,
     deployment_record,
     deployment_transition,
@@ -32,31 +33,22 @@ from portal.deployments.services import (
 from tenants.models import Tenant, User
 
 
-def request_context(
-    *,
-    tenant: Tenant,
-    version: ModelVersion,
-    environment: str,
-    target: str,
-    instance_type: str,
-    replicas: int,
-    drift_monitor: bool,
-) -> dict[str, Any]:
+def request_context(*, tenant: Tenant, spec: DeploymentSpec) -> dict[str, Any]:
     """The context a policy decides a request like this on, with the request's cost estimate."""
     return policy_context(
         tenant=tenant,
-        version=version,
-        environment=environment,
-        target=target,
-        instance_type=instance_type,
-        replicas=replicas,
-        drift_monitor=drift_monitor,
+        version=spec.version,
+        environment=spec.environment,
+        target=spec.target,
+        instance_type=spec.instance_type,
+        replicas=spec.replicas,
+        drift_monitor=spec.drift_monitor,
         cost=cost_estimate(
-            environment=environment,
-            target=target,
-            instance_type=instance_type,
-            replicas=replicas,
-            drift_monitor=drift_monitor,
+            environment=spec.environment,
+            target=spec.target,
+            instance_type=spec.instance_type,
+            replicas=spec.replicas,
+            drift_monitor=spec.drift_monitor,
             tenant=tenant,
         ),
     )
@@ -79,8 +71,7 @@ def policy_dry_run_version(
     Returns the policy version used (None for a draft document), the decision and the context.
     Runs inside the tenant's scope.
     """
-    context = request_context(
-        tenant=tenant,
+    spec = DeploymentSpec(
         version=version,
         environment=environment,
         target=target,
@@ -88,20 +79,13 @@ def policy_dry_run_version(
         replicas=replicas,
         drift_monitor=drift_monitor,
     )
+    context = request_context(tenant=tenant, spec=spec)
     policy, decision = policy_dry_run_trusted(context=context, document=document, tenant=tenant)
     return policy, decision, context
 
 
 def _decide(deployment: Deployment, tenant: Tenant) -> tuple[PolicyVersion, Decision]:
-    context = request_context(
-        tenant=tenant,
-        version=deployment.model_version,
-        environment=deployment.environment,
-        target=deployment.target,
-        instance_type=deployment.instance_type,
-        replicas=deployment.replicas,
-        drift_monitor=deployment.drift_monitor,
-    )
+    context = request_context(tenant=tenant, spec=DeploymentSpec.of(deployment))
     return policy_decide(tenant=tenant, context=context)
 
 
@@ -183,39 +167,14 @@ def _apply_decision(*, actor: Actor, deployment: Deployment, tenant: Tenant) -> 
 
 @transaction.atomic
 def deployment_request(
-    *,
-    actor: Actor,
-    tenant: Tenant,
-    version: ModelVersion,
-    environment: str,
-    target: str = Target.LOCAL,
-    instance_type: str,
-    replicas: int = 1,
-    canary_weight: int | None = None,
-    drift_monitor: bool = True,
-    shadow: bool = False,
-    name: str = "",
-    user: User | None = None,
+    *, actor: Actor, tenant: Tenant, spec: DeploymentSpec, user: User | None = None
 ) -> Deployment:
-    """Record a deployment request, the next revision of endpoint ``name`` (by default
+    """Record a deployment request, the next revision of endpoint ``spec.name`` (by default
     ``<model>-<environment>``), and let the policy in force decide what it needs.
 
     Open requests for the same endpoint are superseded by this one.
     """
-    deployment = deployment_record(
-        actor=actor,
-        tenant=tenant,
-        version=version,
-        environment=environment,
-        target=target,
-        instance_type=instance_type,
-        replicas=replicas,
-        canary_weight=canary_weight,
-        drift_monitor=drift_monitor,
-        shadow=shadow,
-        name=name,
-        user=user,
-    )
+    deployment = deployment_record(actor=actor, tenant=tenant, spec=spec, user=user)
     older = Deployment.objects.filter(
         tenant=tenant, name=deployment.name, state=DeploymentState.PENDING_APPROVAL
     ).exclude(pk=deployment.pk)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from governance.models import ApprovalRequest, ApprovalState, Incident, RiskClassification
@@ -52,16 +53,11 @@ def _withdraw_cover(*, actor: Actor, model: RegisteredModel, tier: str) -> None:
             actor=actor, approval=approval, reason="the model's risk tier changed"
         )
     if tier == RiskTier.PROHIBITED:
-        waiting = Deployment.objects.filter(
-            model_version__model=model, state=DeploymentState.APPROVED
-        ).select_for_update()
-        for deployment in waiting:
-            deployment_transition(
-                actor=actor,
-                deployment=deployment,
-                to="cancelled",
-                reason="The model is now classified as prohibited; it is never deployed.",
-            )
+        _cancel_approved(
+            Deployment.objects.filter(model_version__model=model),
+            actor=actor,
+            reason="The model is now classified as prohibited; it is never deployed.",
+        )
 
 
 def approvals_void_for_version(
@@ -80,17 +76,20 @@ def approvals_void_for_version(
         else:
             approval_supersede(actor=actor, approval=approval, reason=reason)
         voided.append(approval)
-    waiting = Deployment.objects.filter(
-        model_version=version, state=DeploymentState.APPROVED
-    ).select_for_update()
-    for deployment in waiting:
-        deployment_transition(
-            actor=actor,
-            deployment=deployment,
-            to="cancelled",
-            reason=f"Its approval no longer applies: {reason}.",
-        )
+    _cancel_approved(
+        Deployment.objects.filter(model_version=version),
+        actor=actor,
+        reason=f"Its approval no longer applies: {reason}.",
+    )
     return voided
+
+
+def _cancel_approved(deployments: QuerySet[Deployment], *, actor: Actor, reason: str) -> None:
+    """Cancel those of ``deployments`` approved but not rolled out yet, inside the caller's
+    transaction."""
+    waiting = deployments.filter(state=DeploymentState.APPROVED).select_for_update()
+    for deployment in waiting:
+        deployment_transition(actor=actor, deployment=deployment, to="cancelled", reason=reason)
 
 
 @transaction.atomic

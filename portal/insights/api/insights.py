@@ -17,7 +17,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from portal.core.audit import Actor
-from portal.core.errors import NotAllowed
 from portal.insights import maturity, roi
 from portal.insights.kpis import KPI_READERS, KpiReport, kpi_report
 from portal.insights.serializers import (
@@ -29,9 +28,9 @@ from portal.insights.serializers import (
     RoiInputsSerializer,
     RoiSerializer,
 )
-from tenants.access import platform_role_of
+from tenants.access import person_of
 from tenants.models import Tenant
-from tenants.routing import TenantScopedAPIView
+from tenants.routing import PlatformWideAPIView, TenantScopedAPIView
 
 OWNERS = "manage"
 
@@ -63,10 +62,6 @@ def roi_payload(tenant: Tenant) -> dict[str, Any]:
     }
 
 
-def _person(request: Request) -> Any:
-    return None if getattr(request.user, "token", None) else request.user
-
-
 class MaturityView(TenantScopedAPIView, APIView):
     """The unit's maturity checklist: the portal's answers with their evidence, the owner's
     answers of the latest assessment, the level now and the assessments over time.
@@ -87,7 +82,7 @@ class MaturityView(TenantScopedAPIView, APIView):
         assessment = maturity.maturity_assess(
             actor=Actor.from_request(request),
             tenant=self.tenant,
-            user=_person(request),
+            user=person_of(request),
             answers=data.validated_data["answers"],
         )
         return Response(AssessmentSerializer(assessment).data, status=status.HTTP_201_CREATED)
@@ -142,14 +137,15 @@ class TenantKpiView(TenantScopedAPIView, APIView):
         return Response(_report_data(report))
 
 
-class PlatformKpiView(APIView):
+class PlatformKpiView(PlatformWideAPIView, APIView):
     """KPIs by month for the whole platform and for every unit (governance leads and platform
     admins)."""
 
+    platform_roles = KPI_READERS
+    platform_denied = "Platform KPIs are open to governance leads and platform admins."
+
     @extend_schema(parameters=[KpiFilterSerializer], responses=KpiReportSerializer)
     def get(self, request: Request) -> Response:
-        if platform_role_of(request.user) not in KPI_READERS:
-            raise NotAllowed("Platform KPIs are open to governance leads and platform admins.")
         tenants = list(Tenant.objects.order_by("name"))
         report = kpi_report(tenants=tenants, across=True, **_filters(request))
         return Response(_report_data(report))

@@ -18,6 +18,7 @@ from portal.monitoring.models import DriftRun, Monitor
 from portal.monitoring.services.runs import drift_run_request
 
 MONITORED_STATES = (DeploymentState.LIVE,)
+# What a monitor's owner sets, in the order the API shows it.
 MONITOR_FIELDS = (
     "enabled",
     "interval_minutes",
