@@ -186,11 +186,15 @@ def _queue_page(
 
 
 def month_close_region(request: HttpRequest, *, months: int) -> HttpResponse | None:
-    """The month-close region alone, when a page's live refresh asks for it (static/portal/
-    live.js sends ``X-Live-Region``): the pages that show it would otherwise compute all the
-    rest again every three seconds while a close runs. None for any other request, and for
-    people who do not see month closes (finance and platform admins do)."""
-    if request.headers.get("X-Live-Region") != "month-close" or not is_finance(request.user):
+    """The month-close region alone, when a page's live refresh asks for it (htmx polls the
+    region with ``HX-Request`` and ``HX-Target: month-close``, see portal/_live.html): the pages
+    that show it would otherwise compute all the rest again every three seconds while a close
+    runs. None for any other request, and for people who do not see month closes (finance and
+    platform admins do)."""
+    polled = request.headers.get("HX-Request") == "true"
+    if not polled or request.headers.get("HX-Target") != "month-close":
+        return None
+    if not is_finance(request.user):
         return None
     closes = month_closes(months=months, request=request)
     return render(request, "chargeback/_month_close.html", {"closes": closes})
