@@ -141,18 +141,6 @@ class CardReviewForm(forms.Form):
     )
 
 
-class IncidentFilterForm(forms.Form):
-    q = forms.CharField(
-        required=False, max_length=200, label="Search", help_text="Title, description or model."
-    )
-    status = forms.ChoiceField(
-        required=False, choices=[("", "any status"), *IncidentStatus.choices]
-    )
-    severity = forms.ChoiceField(
-        required=False, choices=[("", "any severity"), *IncidentSeverity.choices]
-    )
-
-
 class IncidentOpenForm(forms.Form):
     title = forms.CharField(max_length=200, help_text="What is wrong, in one line.")
     severity = forms.ChoiceField(choices=IncidentSeverity.choices, initial=IncidentSeverity.SEV3)
