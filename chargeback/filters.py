@@ -13,7 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from chargeback.forms import MonthField
 from chargeback.models import PriceItem, PriceService, Statement, StatementState
 from chargeback.services.close import MONTH_PATTERN, parse_month
-from portal.filters import ListFilter
+from portal.filters import ListFilter, SlugFilter
 
 # The finance queue's filters; the API also filters by tenant, and calls the month ``period``.
 STATEMENT_PAGE_FILTERS = ("state", "month")
@@ -32,11 +32,6 @@ class MonthFilter(django_filters.CharFilter):
         return qs.filter(**{self.field_name: parse_month(value)})
 
 
-@extend_schema_field({"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"})
-class SlugFilter(django_filters.CharFilter):
-    field_class = forms.SlugField
-
-
 class StatementFilter(ListFilter):
     state = django_filters.ChoiceFilter(
         choices=StatementState.choices, empty_label="any state", label="State"
@@ -49,12 +44,8 @@ class StatementFilter(ListFilter):
         model = Statement
         fields: list[str] = []
 
-    def listed(self) -> QuerySet[Statement]:
-        """Money is not listed on a filter the page cannot read: no statement while a value is
-        not valid."""
-        if self.is_bound and not self.is_valid():
-            return self.queryset.none()
-        return self.qs
+    # Money is not listed on a filter the page cannot read.
+    nothing_while_invalid = True
 
 
 class PriceFilter(ListFilter):
@@ -80,11 +71,14 @@ class PriceFilter(ListFilter):
         super().__init__(*args, **kwargs)
         if sources is not None:
             # The page chooses among the sources it shows; the API takes any name.
-            self.filters["source"] = django_filters.ChoiceFilter(
-                field_name="snapshot__source__name",
-                choices=[(name, name) for name in sources],
-                empty_label="every source",
-                label="Source",
+            self.offer(
+                "source",
+                django_filters.ChoiceFilter(
+                    field_name="snapshot__source__name",
+                    choices=[(name, name) for name in sources],
+                    empty_label="every source",
+                    label="Source",
+                ),
             )
 
     def search(self, items: QuerySet[PriceItem], name: str, text: str) -> QuerySet[PriceItem]:
