@@ -14,9 +14,9 @@ from django.views.decorators.http import require_POST
 
 from governance.audit import Actor
 from portal.catalog import selectors, services, tasks
+from portal.catalog.filters import CatalogFilter
 from portal.catalog.forms import (
     AssignForm,
-    CatalogSearchForm,
     ModelMetadataForm,
     UnassignedSearchForm,
     assignable_units,
@@ -44,15 +44,14 @@ CONFLICTS_SHOWN = 200  # the whole list is in the API (GET /api/v1/catalog/confl
 
 @tenant_page("read")
 def catalog_list(request: TenantRequest) -> HttpResponse:
-    form = CatalogSearchForm(request.GET or None)
-    criteria = {k: v for k, v in form.cleaned_data.items() if v} if form.is_valid() else {}
-    listing = paginate(request, selectors.models_search(**criteria))
+    filters = CatalogFilter(request.GET or None, queryset=selectors.models_search())
+    listing = paginate(request, filters.listed())
     return render(
         request,
         "catalog/list.html",
         {
             "tenant": request.tenant,
-            "form": form,
+            "form": filters.form,
             **listing,
             "last_sync": selectors.sync_last_success(),
             "failed_sync": selectors.sync_failed_since_success(),
