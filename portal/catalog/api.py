@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from governance.audit import Actor
 from portal.api.schema import ERRORS
 from portal.catalog import selectors, services, tasks
-from portal.catalog.filters import CatalogFilter
+from portal.catalog.filters import CatalogFilter, UnassignedFilter
 from portal.catalog.models import (
     CatalogJob,
     ModelOwnership,
@@ -147,8 +147,12 @@ class UnassignedModelListView(generics.ListAPIView):
     """Registered models in MLflow that match no tenant (platform admins)."""
 
     serializer_class = UnassignedModelSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = UnassignedFilter
 
     def get_queryset(self) -> QuerySet[UnassignedModel]:
+        if getattr(self, "swagger_fake_view", False):  # the schema: no request
+            return UnassignedModel.objects.none()
         _require_platform_admin(self.request)
         return UnassignedModel.objects.order_by("name")
 

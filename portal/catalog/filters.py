@@ -1,12 +1,14 @@
-"""The filters of a unit's catalog, for its page and GET /api/v1/tenants/<t>/models/."""
+"""The filters of a unit's catalog (its page and GET /api/v1/tenants/<t>/models/) and of the
+unassigned models (their page and GET /api/v1/catalog/unassigned/)."""
 
 from __future__ import annotations
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, TextField
+from django.db.models.functions import Cast
 
-from portal.catalog.models import RegisteredModel
+from portal.catalog.models import RegisteredModel, UnassignedModel
 from portal.catalog.selectors import ORDERINGS
 from portal.filters import ListFilter
 
@@ -93,3 +95,27 @@ class CatalogFilter(ListFilter):
         self, models: QuerySet[RegisteredModel], name: str, ordering: str
     ) -> QuerySet[RegisteredModel]:
         return models.order_by(ORDERINGS[ordering], "pk")
+
+
+class UnassignedFilter(ListFilter):
+    """The search of the models in MLflow that match no unit (platform admins)."""
+
+    q = django_filters.CharFilter(
+        method="search",
+        max_length=256,
+        label="Search",
+        help_text="A name, or a tag's key or value.",
+        widget=forms.TextInput(attrs={"placeholder": "name, tag key or value"}),
+    )
+
+    class Meta:
+        model = UnassignedModel
+        fields: list[str] = []
+
+    def search(
+        self, models: QuerySet[UnassignedModel], name: str, text: str
+    ) -> QuerySet[UnassignedModel]:
+        # Tags are a small JSON object: matched as text, keys and values alike.
+        return models.annotate(tags_text=Cast("mlflow_tags", TextField())).filter(
+            Q(name__icontains=text) | Q(tags_text__icontains=text)
+        )

@@ -4,15 +4,6 @@ from django.db.models import QuerySet
 from tenants.models import Tenant
 
 
-class UnassignedSearchForm(forms.Form):
-    q = forms.CharField(
-        required=False,
-        label="Search",
-        max_length=256,
-        widget=forms.TextInput(attrs={"placeholder": "name, tag key or value"}),
-    )
-
-
 class ModelMetadataForm(forms.Form):
     owner = forms.CharField(
         required=False, max_length=150, help_text="The person accountable for the model."

@@ -5,8 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch, Q, TextField
-from django.db.models.functions import Cast
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -14,11 +13,10 @@ from django.views.decorators.http import require_POST
 
 from governance.audit import Actor
 from portal.catalog import selectors, services, tasks
-from portal.catalog.filters import CatalogFilter
+from portal.catalog.filters import CatalogFilter, UnassignedFilter
 from portal.catalog.forms import (
     AssignForm,
     ModelMetadataForm,
-    UnassignedSearchForm,
     assignable_units,
 )
 from portal.catalog.models import (
@@ -143,22 +141,18 @@ def _platform_admin_only(request: HttpRequest) -> None:
 @login_required
 def unassigned_list(request: HttpRequest) -> HttpResponse:
     _platform_admin_only(request)
-    search = UnassignedSearchForm(request.GET or None)
-    models = UnassignedModel.objects.order_by("name")
-    if search.is_valid() and (text := search.cleaned_data["q"].strip()):
-        # Tags are a small JSON object: matched as text, keys and values alike.
-        models = models.annotate(tags_text=Cast("mlflow_tags", TextField())).filter(
-            Q(name__icontains=text) | Q(tags_text__icontains=text)
-        )
+    search = UnassignedFilter(
+        request.GET or None, queryset=UnassignedModel.objects.order_by("name")
+    )
     return render(
         request,
         "catalog/unassigned.html",
         {
             "conflicts": list(ownership_conflicts()[:CONFLICTS_SHOWN]),
-            "search": search,
+            "search": search.form,
             "units": list(assignable_units()),
             "total": UnassignedModel.objects.count(),
-            **paginate(request, models),
+            **paginate(request, search.listed()),
         },
     )
 
