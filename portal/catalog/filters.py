@@ -27,13 +27,11 @@ class CatalogFilter(ListFilter):
     q = django_filters.CharFilter(
         method="search",
         label="Search",
-        help_text="Searches names and descriptions.",
         widget=forms.TextInput(attrs={"placeholder": "name or description"}),
     )
     tag = django_filters.CharFilter(
         method="tagged",
         label="Tag",
-        help_text="A tag key, or key=value.",
         widget=forms.TextInput(attrs={"placeholder": "key or key=value"}),
     )
     owner = django_filters.CharFilter(lookup_expr="iexact", label="Owner")
@@ -41,7 +39,6 @@ class CatalogFilter(ListFilter):
         field_name="aliases",
         lookup_expr="has_key",
         label="Alias",
-        help_text="Models with a version under this alias.",
     )
     status = django_filters.ChoiceFilter(
         choices=[("active", "in MLflow"), ("gone", "gone from MLflow")],
@@ -104,7 +101,6 @@ class UnassignedFilter(ListFilter):
         method="search",
         max_length=256,
         label="Search",
-        help_text="A name, or a tag's key or value.",
         widget=forms.TextInput(attrs={"placeholder": "name, tag key or value"}),
     )
 
