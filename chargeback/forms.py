@@ -8,7 +8,6 @@ from typing import Any
 
 from django import forms
 
-from chargeback.models import PriceService, StatementState
 from chargeback.services.close import parse_month
 from portal.core.errors import InvalidRequest
 
@@ -97,13 +96,6 @@ class MonthField(forms.CharField):
                 raise forms.ValidationError("Write the month as YYYY-MM, e.g. 2026-10.") from None
 
 
-class StatementFilterForm(forms.Form):
-    state = forms.ChoiceField(
-        required=False, choices=[("", "any state"), *StatementState.choices], label="State"
-    )
-    month = MonthField(required=False, label="Month")
-
-
 class MonthCloseForm(forms.Form):
     """The month to close; its ids (``close-month``) stay apart from the statement filter's."""
 
@@ -117,19 +109,3 @@ class MonthCloseForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "close-%s")
         super().__init__(*args, **kwargs)
-
-
-class PriceFilterForm(forms.Form):
-    q = forms.CharField(
-        required=False,
-        label="Search",
-        widget=forms.TextInput(attrs={"placeholder": "instance type, SKU, region, description"}),
-    )
-    service = forms.ChoiceField(
-        required=False, choices=[("", "any service"), *PriceService.choices]
-    )
-    source = forms.ChoiceField(required=False, label="Source")
-
-    def __init__(self, *args: Any, sources: list[str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["source"].choices = [("", "every source"), *((s, s) for s in sources)]  # type: ignore[attr-defined]

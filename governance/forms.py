@@ -9,39 +9,17 @@ from django.db.models import QuerySet
 
 from governance.classification import QUESTIONS
 from governance.models import (
-    ApprovalState,
     Environment,
     IncidentSeverity,
     IncidentStatus,
     Verdict,
 )
 from governance.services.cards import COMPLETENESS_ITEMS, TEXT_FIELDS
-from portal.catalog.models import RegisteredModel, RiskTier
+from portal.catalog.models import RegisteredModel
 from tenants.models import Tenant
 
 YES_NO = [("yes", "Yes"), ("no", "No")]
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
-
-
-def _tenant_choices(tenants: QuerySet[Tenant], *, empty: str) -> list[tuple[str, str]]:
-    return [("", empty), *((t.slug, t.name) for t in tenants.order_by("name"))]
-
-
-class ApprovalFilterForm(forms.Form):
-    q = forms.CharField(
-        required=False, max_length=200, label="Search", help_text="Model name or requester."
-    )
-    state = forms.ChoiceField(
-        required=False, choices=[("", "any state"), *ApprovalState.choices], label="State"
-    )
-    risk_tier = forms.ChoiceField(
-        required=False, choices=[("", "any risk tier"), *RiskTier.choices], label="Risk tier"
-    )
-    tenant = forms.ChoiceField(required=False, label="Unit")
-
-    def __init__(self, *args: Any, tenants: QuerySet[Tenant], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["tenant"].choices = _tenant_choices(tenants, empty="every unit")  # type: ignore[attr-defined]
 
 
 class DecisionForm(forms.Form):
@@ -141,18 +119,6 @@ class CardReviewForm(forms.Form):
     )
 
 
-class IncidentFilterForm(forms.Form):
-    q = forms.CharField(
-        required=False, max_length=200, label="Search", help_text="Title, description or model."
-    )
-    status = forms.ChoiceField(
-        required=False, choices=[("", "any status"), *IncidentStatus.choices]
-    )
-    severity = forms.ChoiceField(
-        required=False, choices=[("", "any severity"), *IncidentSeverity.choices]
-    )
-
-
 class IncidentOpenForm(forms.Form):
     title = forms.CharField(max_length=200, help_text="What is wrong, in one line.")
     severity = forms.ChoiceField(choices=IncidentSeverity.choices, initial=IncidentSeverity.SEV3)
@@ -185,29 +151,3 @@ class IncidentChangeForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Needed to resolve: what was done, and what prevents it happening again.",
     )
-
-
-class AuditFilterForm(forms.Form):
-    tenant = forms.ChoiceField(required=False, label="Unit")
-    action = forms.CharField(
-        required=False,
-        help_text="An action such as approval.decided, or a prefix ending in '.' such as approval.",
-    )
-    object_type = forms.CharField(required=False, label="Object type")
-    actor = forms.CharField(required=False, help_text="A username or a token prefix.")
-    since = forms.DateTimeField(
-        required=False,
-        label="Since (UTC)",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),
-    )
-    until = forms.DateTimeField(
-        required=False,
-        label="Until (UTC)",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        choices = _tenant_choices(Tenant.objects.all(), empty="every unit")
-        choices.insert(1, ("platform", "platform-wide events"))
-        self.fields["tenant"].choices = choices  # type: ignore[attr-defined]

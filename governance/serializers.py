@@ -5,7 +5,6 @@ from rest_framework import serializers
 from governance.models import (
     ApprovalDecision,
     ApprovalRequest,
-    ApprovalState,
     AuditEvent,
     Environment,
     Incident,
@@ -48,18 +47,6 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
     def get_actor(self, event: AuditEvent) -> dict:
         return {"type": event.actor_type, "id": event.actor_id, "label": event.actor_label}
-
-
-class AuditEventFilterSerializer(serializers.Serializer):
-    tenant = serializers.CharField(required=False, help_text="A tenant slug, or 'platform'.")
-    action = serializers.CharField(
-        required=False, help_text="An action, or a prefix ending in '.' such as 'token.'."
-    )
-    object_type = serializers.CharField(required=False)
-    object_id = serializers.CharField(required=False)
-    actor = serializers.CharField(required=False, help_text="A username or a token prefix.")
-    since = serializers.DateTimeField(required=False)
-    until = serializers.DateTimeField(required=False)
 
 
 # --- Risk classification ----------------------------------------------------------------------
@@ -220,11 +207,6 @@ class DecideSerializer(serializers.Serializer):
                 {"comment": "Say why, so the unit knows what to change."}
             )
         return data
-
-
-class ApprovalFilterSerializer(serializers.Serializer):
-    state = serializers.ChoiceField(choices=ApprovalState.choices, required=False)
-    tenant = serializers.SlugField(required=False)
 
 
 # --- Model cards --------------------------------------------------------------------------------

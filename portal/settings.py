@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_filters",
     "django_guid",
     "csp",
     "portal.core",
@@ -540,6 +541,9 @@ SPECTACULAR_SETTINGS = {
         "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
     },
     "SECURITY": [{"bearerAuth": []}],
+    # The filters of a list are read from an empty queryset of its model: the default manager of
+    # tenant-owned models refuses any query, an empty one too, without a tenant scope.
+    "DEFAULT_QUERY_MANAGER": "_base_manager",
     "ENUM_NAME_OVERRIDES": {
         "DeploymentEnvironmentEnum": "portal.deployments.models.Environment",
         "RiskTierEnum": "portal.catalog.models.RiskTier",

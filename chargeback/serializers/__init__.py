@@ -5,7 +5,6 @@ from chargeback.serializers.estimates import EstimatePlanSerializer, EstimateSer
 from chargeback.serializers.prices import (
     ManualPricesResultSerializer,
     ManualPricesSerializer,
-    PriceFilterSerializer,
     PriceItemSerializer,
     PriceSourceHealthSerializer,
     PriceSourceSerializer,
@@ -20,7 +19,6 @@ from chargeback.serializers.statements import (
     DisputeRejectSerializer,
     DisputeSerializer,
     StatementDetailSerializer,
-    StatementFilterSerializer,
     StatementSerializer,
     VoidSerializer,
 )
@@ -39,14 +37,12 @@ __all__ = [
     "EstimateSerializer",
     "ManualPricesResultSerializer",
     "ManualPricesSerializer",
-    "PriceFilterSerializer",
     "PriceItemSerializer",
     "PriceSourceHealthSerializer",
     "PriceSourceSerializer",
     "RateCardPublishSerializer",
     "RateCardSerializer",
     "StatementDetailSerializer",
-    "StatementFilterSerializer",
     "StatementSerializer",
     "VoidSerializer",
 ]

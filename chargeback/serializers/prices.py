@@ -10,13 +10,6 @@ from chargeback.models import PriceItem, PriceService, PriceSource, PricingUnit
 from portal.core.api.fields import StrictDecimalField
 
 
-class PriceFilterSerializer(serializers.Serializer):
-    service = serializers.ChoiceField(choices=PriceService.choices, required=False)
-    instance_type = serializers.CharField(max_length=64, required=False)
-    source = serializers.CharField(max_length=64, required=False, help_text="A source's name.")  # type: ignore[assignment]  # a field named like Field.source
-    region = serializers.CharField(max_length=64, required=False)
-
-
 class PriceItemSerializer(serializers.ModelSerializer):
     source = serializers.CharField(source="snapshot.source.name", read_only=True)  # type: ignore[assignment]  # a field named like Field.source
     source_kind = serializers.CharField(source="snapshot.source.kind", read_only=True)

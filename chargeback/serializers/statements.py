@@ -12,7 +12,6 @@ from chargeback.models import (
     LineDispute,
     Statement,
     StatementLine,
-    StatementState,
 )
 from chargeback.models.statements import line_columns
 from chargeback.serializers.fields import cents
@@ -44,12 +43,6 @@ class ClosePeriodSerializer(serializers.Serializer):
         help_text="The month to close, YYYY-MM (default: the previous month); it must have ended.",
         required=False,
     )
-
-
-class StatementFilterSerializer(serializers.Serializer):
-    period = serializers.RegexField(MONTH_PATTERN, required=False, help_text="YYYY-MM")
-    state = serializers.ChoiceField(choices=StatementState.choices, required=False)
-    tenant = serializers.SlugField(required=False, help_text="A tenant's slug.")
 
 
 class DisputeSerializer(serializers.ModelSerializer):

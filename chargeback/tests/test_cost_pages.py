@@ -313,7 +313,7 @@ def test_finance_queues_a_months_close_from_the_queue_and_follows_it(company, oc
     page = finance.get("/finance/statements/").content.decode()
     assert '2026-10: <span class="badge ok">closed</span>' in page
     assert 'action="/finance/close/"' in page and "Close the month" in page
-    assert 'id="month-close" data-live-refresh' not in page
+    assert 'id="month-close" hx-get' not in page
 
     asked = finance.post("/finance/close/", {"month": "2026-09"})
     assert asked.status_code == 302 and "?queued=" in asked["Location"]
@@ -324,7 +324,8 @@ def test_finance_queues_a_months_close_from_the_queue_and_follows_it(company, oc
     waiting = finance.get(asked["Location"]).content.decode()
     assert "The close of 2026-09 is queued" in waiting
     assert "A close is queued; it starts when a worker takes it" in waiting
-    assert 'id="month-close" data-live-refresh="3"' in waiting and "portal/live.js" in waiting
+    assert 'id="month-close" hx-get="/finance/statements/?queued=' in waiting
+    assert 'hx-trigger="every 3s"' in waiting and "portal/htmx.min.js" in waiting
 
     BillingPeriod.objects.create(month=date(2026, 9, 1), state="closing", total=4, processed=3)
     running = finance.get(asked["Location"]).content.decode()
@@ -362,10 +363,13 @@ def test_a_live_refresh_of_the_month_close_answers_that_region_alone(company):
     from chargeback.models import BillingPeriod
 
     BillingPeriod.objects.create(month=date(2026, 9, 1), state="closing", total=4, processed=3)
-    live = {"HTTP_X_LIVE_REGION": "month-close"}
+    live = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "month-close"}
     for url in ("/finance/statements/", "/"):
         region = signed_in(company.fiona).get(url, **live).content.decode()
-        assert region.lstrip().startswith('<div id="month-close" data-live-refresh="3">'), url
+        polled = (
+            f'<div id="month-close" hx-get="{url}" hx-trigger="every 3s" hx-select="#month-close"'
+        )
+        assert region.lstrip().startswith(polled), url
         assert '<progress id="close-2026-09" value="3" max="4">' in region
         assert "<html" not in region and "Statements" not in region
 

@@ -23,7 +23,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from chargeback.forms import MonthCloseForm, StatementFilterForm
+from chargeback.filters import STATEMENT_PAGE_FILTERS, StatementFilter
+from chargeback.forms import MonthCloseForm
 from chargeback.models import (
     BillingPeriod,
     DisputeState,
@@ -36,7 +37,6 @@ from chargeback.selectors import is_finance, month_closes, visible_statements
 from chargeback.services.close import (
     billing_period_close_queue,
     month_to_close,
-    parse_month,
     previous_month,
 )
 from chargeback.services.statements import FROZEN
@@ -107,19 +107,6 @@ def totals_by_tenant_and_month(statements: QuerySet[Statement]) -> Pivot:
     return pivot
 
 
-def _filtered(request: HttpRequest, form: StatementFilterForm) -> QuerySet[Statement]:
-    statements = visible_statements(request.user)
-    if not form.is_bound:
-        return statements
-    if not form.is_valid():
-        return statements.none()
-    if state := form.cleaned_data["state"]:
-        statements = statements.filter(state=state)
-    if month := form.cleaned_data["month"]:
-        statements = statements.filter(period__month=parse_month(month))
-    return statements
-
-
 def _open_disputes() -> list[LineDispute]:
     # Finance settles disputes of every unit; the caller checked the role.
     return list(
@@ -165,15 +152,19 @@ def _queue_page(
     failure: Failure | None = None,
     close_form: MonthCloseForm | None = None,
 ) -> HttpResponse:
-    form = StatementFilterForm(request.GET or None)
-    statements = _filtered(request, form)
+    filters = StatementFilter(
+        request.GET or None,
+        queryset=visible_statements(request.user),
+        only=STATEMENT_PAGE_FILTERS,
+    )
+    statements = filters.listed()
     listed = statements.annotate(open_disputes=_open_dispute_count()).order_by(
         "-period__month", "tenant__slug", "id"
     )
     if close_form is None:
         close_form = MonthCloseForm(initial={"month": f"{previous_month(timezone.now()):%Y-%m}"})
     context: dict[str, Any] = {
-        "form": form,
+        "form": filters.form,
         **paginate(request, listed),
         "pivot": totals_by_tenant_and_month(statements),
         "disputes": _open_disputes(),
@@ -187,11 +178,15 @@ def _queue_page(
 
 
 def month_close_region(request: HttpRequest, *, months: int) -> HttpResponse | None:
-    """The month-close region alone, when a page's live refresh asks for it (static/portal/
-    live.js sends ``X-Live-Region``): the pages that show it would otherwise compute all the
-    rest again every three seconds while a close runs. None for any other request, and for
-    people who do not see month closes (finance and platform admins do)."""
-    if request.headers.get("X-Live-Region") != "month-close" or not is_finance(request.user):
+    """The month-close region alone, when a page's live refresh asks for it (htmx polls the
+    region with ``HX-Request`` and ``HX-Target: month-close``, see portal/_live.html): the pages
+    that show it would otherwise compute all the rest again every three seconds while a close
+    runs. None for any other request, and for people who do not see month closes (finance and
+    platform admins do)."""
+    polled = request.headers.get("HX-Request") == "true"
+    if not polled or request.headers.get("HX-Target") != "month-close":
+        return None
+    if not is_finance(request.user):
         return None
     closes = month_closes(months=months, request=request)
     return render(request, "chargeback/_month_close.html", {"closes": closes})

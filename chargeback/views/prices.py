@@ -10,12 +10,11 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from chargeback import selectors, tasks
-from chargeback.forms import PriceFilterForm
+from chargeback.filters import PRICE_PAGE_FILTERS, PriceFilter
 from chargeback.models import PriceSource
 from chargeback.services.prices import price_catalog_ensure
 from chargeback.services.rate_cards import rate_card_in_force
@@ -40,19 +39,13 @@ def price_catalog(request: HttpRequest) -> HttpResponse:
         return redirect("price-catalog")
     price_catalog_ensure()
     sources = list(PriceSource.objects.select_related("current_snapshot").order_by("name"))
-    form = PriceFilterForm(request.GET or None, sources=[s.name for s in sources])
-    criteria = form.cleaned_data if form.is_valid() else {}
-    items = selectors.prices_in_force(
-        service=criteria.get("service", ""), source=criteria.get("source", "")
+    filters = PriceFilter(
+        request.GET or None,
+        queryset=selectors.prices_in_force(),
+        sources=[s.name for s in sources],
+        only=PRICE_PAGE_FILTERS,
     )
-    if q := criteria.get("q", "").strip():
-        items = items.filter(
-            Q(instance_type__icontains=q)
-            | Q(sku__icontains=q)
-            | Q(region__icontains=q)
-            | Q(description__icontains=q)
-        )
-    listing = paginate(request, items, per_page=PAGE_SIZE)
+    listing = paginate(request, filters.listed(), per_page=PAGE_SIZE)
     return render(
         request,
         "chargeback/prices.html",
@@ -60,7 +53,7 @@ def price_catalog(request: HttpRequest) -> HttpResponse:
             "sources": sources,
             "show_health": role in HEALTH_READERS,
             "can_refresh": role == PlatformRole.PLATFORM_ADMIN,
-            "form": form,
+            "form": filters.form,
             **listing,
             "card": rate_card_in_force(),
         },

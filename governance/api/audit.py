@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import generics
-from rest_framework.request import Request
-from rest_framework.response import Response
 
 from governance import selectors
+from governance.filters import AuditFilter
 from governance.models import AuditEvent
-from governance.serializers import AuditEventFilterSerializer, AuditEventSerializer
+from governance.serializers import AuditEventSerializer
 from tenants.routing import PlatformWideAPIView
 
 
@@ -20,15 +19,10 @@ class AuditEventListView(PlatformWideAPIView, generics.ListAPIView):
     serializer_class = AuditEventSerializer
     platform_roles = selectors.AUDIT_READERS
     platform_denied = "The audit trail is open to governance leads and platform admins."
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = AuditFilter
 
     def get_queryset(self) -> QuerySet[AuditEvent]:
-        filters = AuditEventFilterSerializer(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        criteria = dict(filters.validated_data)
-        return selectors.audit_events_across_tenants(
-            tenant_slug=criteria.pop("tenant", None), **criteria
-        )
-
-    @extend_schema(parameters=[AuditEventFilterSerializer])
-    def get(self, request: Request, *args, **kwargs) -> Response:
-        return super().get(request, *args, **kwargs)
+        if getattr(self, "swagger_fake_view", False):  # the schema: no request
+            return AuditEvent._base_manager.none()
+        return selectors.audit_events_across_tenants()

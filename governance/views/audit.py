@@ -10,10 +10,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from governance.audit import audit_verification_run
-from governance.forms import AuditFilterForm
+from governance.filters import AUDIT_PAGE_FILTERS, AuditFilter
 from governance.models import AuditVerification
 from governance.selectors import AUDIT_READERS, audit_events_across_tenants
 from portal.core.paging import paginate
+from tenants.models import Tenant
 from tenants.routing import platform_page
 
 PAGE_SIZE = 50
@@ -27,15 +28,18 @@ audit_readers_only = platform_page(
 @login_required
 @audit_readers_only
 def audit_trail(request: HttpRequest) -> HttpResponse:
-    form = AuditFilterForm(request.GET or None)
-    criteria = {k: v for k, v in form.cleaned_data.items() if v} if form.is_valid() else {}
-    events = audit_events_across_tenants(tenant_slug=criteria.pop("tenant", None), **criteria)
-    listing = paginate(request, events, per_page=PAGE_SIZE)
+    filters = AuditFilter(
+        request.GET or None,
+        queryset=audit_events_across_tenants(),
+        units=Tenant.objects.all(),
+        only=AUDIT_PAGE_FILTERS,
+    )
+    listing = paginate(request, filters.listed(), per_page=PAGE_SIZE)
     return render(
         request,
         "governance/audit.html",
         {
-            "form": form,
+            "form": filters.form,
             **listing,
             "verification": AuditVerification.objects.order_by("-started_at").first(),
         },

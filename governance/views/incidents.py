@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from governance.filters import IncidentFilter
 from governance.forms import (
     IncidentChangeForm,
-    IncidentFilterForm,
     IncidentNoteForm,
     IncidentOpenForm,
 )
@@ -54,27 +53,17 @@ def incident_list(request: TenantRequest) -> HttpResponse:
                 return redirect(
                     "incident-detail", tenant=request.tenant.slug, incident_id=incident.pk
                 )
-    filters = IncidentFilterForm(request.GET or None)
-    incidents = Incident.objects.select_related("model").order_by("-opened_at", "-id")
-    if filters.is_valid():
-        given = filters.cleaned_data
-        if text := given["q"].strip():
-            incidents = incidents.filter(
-                Q(title__icontains=text)
-                | Q(description__icontains=text)
-                | Q(model__name__icontains=text)
-            )
-        if given["status"]:
-            incidents = incidents.filter(status=given["status"])
-        if given["severity"]:
-            incidents = incidents.filter(severity=given["severity"])
-    listing = paginate(request, incidents)
+    filters = IncidentFilter(
+        request.GET or None,
+        queryset=Incident.objects.select_related("model").order_by("-opened_at", "-id"),
+    )
+    listing = paginate(request, filters.listed())
     return render(
         request,
         "governance/incident_list.html",
         {
             "tenant": request.tenant,
-            "filters": filters,
+            "filters": filters.form,
             **listing,
             "form": opening,
             "can_write": can_write,

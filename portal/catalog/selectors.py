@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Func, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Func, IntegerField, OuterRef, QuerySet, Subquery
 
 from portal.catalog.models import ModelVersion, RegisteredModel, SyncRun, SyncStatus
 
@@ -14,17 +14,9 @@ ORDERINGS = {
 }
 
 
-def models_search(
-    *,
-    q: str = "",
-    tag: str = "",
-    owner: str = "",
-    alias: str = "",
-    status: str = "",
-    risk_tier: str = "",
-    ordering: str = "name",
-) -> QuerySet[RegisteredModel]:
-    """The tenant's catalog with the latest version and version count, in one query.
+def models_search() -> QuerySet[RegisteredModel]:
+    """The tenant's catalog by name, with the latest version and version count, in one query
+    (``portal.catalog.filters.CatalogFilter`` searches, filters and orders it otherwise).
 
     Both figures are correlated subqueries over the (model, version) index, so the database
     computes them for the rows of the page only, and the page's count never joins the versions.
@@ -37,28 +29,7 @@ def models_search(
             output_field=IntegerField(),
         ),
     )
-    if q:
-        models = models.filter(Q(name__icontains=q) | Q(description__icontains=q))
-    if tag:
-        key, has_value, value = tag.partition("=")
-        models = (
-            models.filter(**{f"mlflow_tags__{key}": value})
-            if has_value
-            else models.filter(mlflow_tags__has_key=key)
-        )
-    if owner:
-        models = models.filter(owner__iexact=owner)
-    if alias:
-        models = models.filter(aliases__has_key=alias)
-    if risk_tier == "unclassified":
-        models = models.filter(risk_tier="")
-    elif risk_tier:
-        models = models.filter(risk_tier=risk_tier)
-    if status == "active":
-        models = models.filter(gone_from_mlflow=False)
-    elif status == "gone":
-        models = models.filter(gone_from_mlflow=True)
-    return models.order_by(ORDERINGS.get(ordering, "name"), "pk")
+    return models.order_by(ORDERINGS["name"], "pk")
 
 
 def sync_last_success() -> SyncRun | None:

@@ -183,22 +183,6 @@ class RegisterFromRunSerializer(serializers.Serializer):
         return data
 
 
-class CatalogListFilterSerializer(serializers.Serializer):
-    q = serializers.CharField(required=False, help_text="Searches names and descriptions.")
-    tag = serializers.CharField(required=False, help_text="A tag key, or key=value.")
-    owner = serializers.CharField(required=False)
-    alias = serializers.CharField(
-        required=False, help_text="Models with a version under this alias."
-    )
-    status = serializers.ChoiceField(choices=["active", "gone"], required=False)
-    risk_tier = serializers.ChoiceField(
-        choices=["prohibited", "high", "limited", "minimal", "unclassified"], required=False
-    )
-    ordering = serializers.ChoiceField(
-        choices=["name", "-name", "updated", "-updated"], required=False
-    )
-
-
 class SyncRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = SyncRun

@@ -5,19 +5,17 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch, Q, TextField
-from django.db.models.functions import Cast
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from portal.catalog import selectors, services, tasks
+from portal.catalog.filters import CatalogFilter, UnassignedFilter
 from portal.catalog.forms import (
     AssignForm,
-    CatalogSearchForm,
     ModelMetadataForm,
-    UnassignedSearchForm,
     assignable_units,
 )
 from portal.catalog.models import (
@@ -44,15 +42,14 @@ CONFLICTS_SHOWN = 200  # the whole list is in the API (GET /api/v1/catalog/confl
 
 @tenant_page("read")
 def catalog_list(request: TenantRequest) -> HttpResponse:
-    form = CatalogSearchForm(request.GET or None)
-    criteria = {k: v for k, v in form.cleaned_data.items() if v} if form.is_valid() else {}
-    listing = paginate(request, selectors.models_search(**criteria))
+    filters = CatalogFilter(request.GET or None, queryset=selectors.models_search())
+    listing = paginate(request, filters.listed())
     return render(
         request,
         "catalog/list.html",
         {
             "tenant": request.tenant,
-            "form": form,
+            "form": filters.form,
             **listing,
             "last_sync": selectors.sync_last_success(),
             "failed_sync": selectors.sync_failed_since_success(),
@@ -144,22 +141,18 @@ def _platform_admin_only(request: HttpRequest) -> None:
 @login_required
 def unassigned_list(request: HttpRequest) -> HttpResponse:
     _platform_admin_only(request)
-    search = UnassignedSearchForm(request.GET or None)
-    models = UnassignedModel.objects.order_by("name")
-    if search.is_valid() and (text := search.cleaned_data["q"].strip()):
-        # Tags are a small JSON object: matched as text, keys and values alike.
-        models = models.annotate(tags_text=Cast("mlflow_tags", TextField())).filter(
-            Q(name__icontains=text) | Q(tags_text__icontains=text)
-        )
+    search = UnassignedFilter(
+        request.GET or None, queryset=UnassignedModel.objects.order_by("name")
+    )
     return render(
         request,
         "catalog/unassigned.html",
         {
             "conflicts": list(ownership_conflicts()[:CONFLICTS_SHOWN]),
-            "search": search,
+            "search": search.form,
             "units": list(assignable_units()),
             "total": UnassignedModel.objects.count(),
-            **paginate(request, models),
+            **paginate(request, search.listed()),
         },
     )
 

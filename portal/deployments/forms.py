@@ -7,23 +7,8 @@ from typing import Any
 from django import forms
 
 from portal.catalog.models import ModelVersion
-from portal.deployments.models import DeploymentState, Environment, Target
+from portal.deployments.models import Environment, Target
 from portal.deployments.services import ENDPOINT_NAME
-
-SORTS = [("endpoint", "endpoint, newest revision first"), ("newest", "newest request first")]
-
-
-class DeploymentFilterForm(forms.Form):
-    q = forms.CharField(
-        required=False,
-        label="Search",
-        widget=forms.TextInput(attrs={"placeholder": "endpoint or model name"}),
-    )
-    state = forms.ChoiceField(required=False, choices=[("", "any state"), *DeploymentState.choices])
-    environment = forms.ChoiceField(
-        required=False, choices=[("", "any environment"), *Environment.choices]
-    )
-    sort = forms.ChoiceField(required=False, choices=SORTS, label="Sort by")
 
 
 class DeploymentRequestForm(forms.Form):

@@ -32,7 +32,7 @@ def test_a_running_sync_finishes_on_the_page_without_a_reload_or_a_blocked_style
 
     with tenant_scope(company.a):
         SyncRun.objects.filter(pk=running.pk).update(status="succeeded", models_seen=4)
-    page.locator("#sync-status:not([data-live-refresh])").wait_for(timeout=10000)
+    page.locator("#sync-status:not([hx-trigger])").wait_for(timeout=10000)
 
     assert page.get_by_role("status").count() == 0
     assert page.locator("#sync-status td", has_text="succeeded").count() == 1
@@ -42,3 +42,33 @@ def test_a_running_sync_finishes_on_the_page_without_a_reload_or_a_blocked_style
     aligned = page.locator("td.amount").first.evaluate("cell => getComputedStyle(cell).textAlign")
     assert aligned == "right"
     assert blocked == []
+
+
+def test_a_failed_poll_leaves_the_region_as_it_was_and_the_next_poll_follows_the_work(
+    page, live_server, company
+):
+    with tenant_scope(company.a):
+        running = SyncRun.objects.create(tenant=company.a, trigger="page")
+    sign_in(page, live_server, "amir")
+    polls: list[str] = []
+
+    def fail_the_first_two_polls(route):
+        if route.request.headers.get("hx-request") != "true":
+            route.continue_()
+            return
+        polls.append(route.request.url)
+        if len(polls) == 1:
+            route.abort("connectionreset")
+        elif len(polls) == 2:
+            route.fulfill(status=503, body="The portal is restarting.")
+        else:
+            route.continue_()
+
+    page.route(f"**/t/{company.a.slug}/sync/", fail_the_first_two_polls)
+    page.goto(f"{live_server.url}/t/{company.a.slug}/sync/")
+    with tenant_scope(company.a):
+        SyncRun.objects.filter(pk=running.pk).update(status="succeeded", models_seen=4)
+
+    page.locator("#sync-status:not([hx-trigger])").wait_for(timeout=20000)
+    assert len(polls) == 3
+    assert page.locator("#sync-status td", has_text="succeeded").count() == 1

@@ -99,17 +99,16 @@ def test_a_running_sync_is_followed_in_place_instead_of_reloading_the_whole_page
         running = SyncRun.objects.create(tenant=company.a, trigger="page", models_seen=3)
     url = f"/t/{company.a.slug}/sync/"
     html = signed_in(company.amir).get(url).content.decode()
-    assert (
-        'id="sync-status" data-live-refresh="3"' in html and '<progress id="sync-progress">' in html
-    )
-    assert "/static/portal/live.js" in html
+    assert f'id="sync-status" hx-get="{url}" hx-trigger="every 3s"' in html
+    assert '<progress id="sync-progress">' in html
+    assert "/static/portal/htmx.min.js" in html
     assert '<noscript><meta http-equiv="refresh"' in html
     assert html.count('http-equiv="refresh"') == 1
 
     with tenant_scope(company.a):
         SyncRun.objects.filter(pk=running.pk).update(status="succeeded")
     done = signed_in(company.amir).get(url).content.decode()
-    assert "data-live-refresh" not in done and 'http-equiv="refresh"' not in done
+    assert "hx-trigger" not in done and 'http-equiv="refresh"' not in done
 
 
 def test_platform_admins_search_and_page_through_many_unassigned_models(company):
@@ -162,7 +161,7 @@ def test_a_queued_sync_is_followed_on_the_page_until_a_worker_starts_it(company)
     assert asked.status_code == 302 and "?queued=" in asked["Location"]
 
     waiting = engineer.get(asked["Location"]).content.decode()
-    assert "The sync is queued" in waiting and 'data-live-refresh="3"' in waiting
+    assert "The sync is queued" in waiting and 'hx-trigger="every 3s"' in waiting
 
     with tenant_scope(company.a):
         SyncRun.objects.create(tenant=company.a, trigger="page", deep=True, models_seen=2)
@@ -174,7 +173,7 @@ def test_a_queued_sync_is_followed_on_the_page_until_a_worker_starts_it(company)
         SyncRun.objects.update(status="succeeded", started_at=long_ago - timedelta(minutes=1))
     stalled = engineer.get(queued_address(f"/t/{company.a.slug}/sync/", now=long_ago)).content
     assert "has not started: no worker has taken it yet" in stalled.decode()
-    assert b"data-live-refresh" not in stalled
+    assert b"hx-trigger" not in stalled
 
     forged = engineer.get(f"/t/{company.a.slug}/sync/", {"queued": "99999999999999"}).content
     assert b"queued" not in forged.split(b'id="sync-status"')[1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
@@ -14,6 +15,7 @@ from portal.catalog.models import ModelVersion
 from portal.core.audit import Actor
 from portal.core.errors import InvalidRequest
 from portal.deployments import rollout, workflow
+from portal.deployments.filters import ORDERINGS, DeploymentFilter
 from portal.deployments.models import Deployment
 from portal.deployments.selectors import deployments_listed
 from portal.deployments.serializers import (
@@ -33,15 +35,17 @@ def _deployments() -> QuerySet[Deployment]:
 
 
 class DeploymentListView(TenantScopedAPIView, generics.ListAPIView):
-    """The tenant's deployments, newest first. POST requests a deployment of a model version."""
+    """The tenant's deployments, newest first unless sorted, filtered as the list page filters
+    them. POST requests a deployment of a model version."""
 
     serializer_class = DeploymentSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = DeploymentFilter
 
     def get_queryset(self) -> QuerySet[Deployment]:
-        deployments = _deployments()
-        if state := self.request.query_params.get("state"):
-            deployments = deployments.filter(state=state)
-        return deployments.order_by("-created_at", "-id")
+        if getattr(self, "swagger_fake_view", False):  # the schema: no request, no tenant
+            return Deployment._base_manager.none()
+        return _deployments().order_by(*ORDERINGS["newest"])
 
     @extend_schema(request=DeploymentRequestSerializer, responses={201: DeploymentSerializer})
     def post(self, request: Request, tenant: str) -> Response:

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -37,7 +37,8 @@ from portal.core.audit import Actor
 from portal.core.errors import PortalError
 from portal.core.paging import paginate
 from portal.deployments import sandbox
-from portal.deployments.forms import DeploymentFilterForm, DeploymentRequestForm, RollbackForm
+from portal.deployments.filters import ORDERINGS, DeploymentFilter
+from portal.deployments.forms import DeploymentRequestForm, RollbackForm
 from portal.deployments.models import Deployment, DeploymentState, GatewayMinute
 from portal.deployments.rollout import deployment_rollback
 from portal.deployments.selectors import deployments_listed, local_model_servers
@@ -80,31 +81,19 @@ def _deployments() -> QuerySet[Deployment]:
 
 @tenant_page("read")
 def deployment_list(request: TenantRequest) -> HttpResponse:
-    form = DeploymentFilterForm(request.GET or None)
-    criteria = form.cleaned_data if form.is_valid() else {}
-    deployments = deployments_listed()
-    if q := criteria.get("q", "").strip():
-        deployments = deployments.filter(
-            Q(name__icontains=q) | Q(model_version__model__name__icontains=q)
-        )
-    if state := criteria.get("state"):
-        deployments = deployments.filter(state=state)
-    if environment := criteria.get("environment"):
-        deployments = deployments.filter(environment=environment)
-    if criteria.get("sort") == "newest":
-        deployments = deployments.order_by("-created_at", "-id")
-    else:
-        deployments = deployments.order_by("name", "-revision")
-    listing = paginate(request, deployments)
+    filters = DeploymentFilter(
+        request.GET or None, queryset=deployments_listed().order_by(*ORDERINGS["endpoint"])
+    )
+    listing = paginate(request, filters.listed())
     return render(
         request,
         "deployments/list.html",
         {
             "tenant": request.tenant,
-            "form": form,
+            "form": filters.form,
             **listing,
             "drift_statuses": drift_status_by_deployment(d.pk for d in listing["page"]),
-            "by_endpoint": criteria.get("sort") != "newest",
+            "by_endpoint": not filters.newest_first,
             "can_request": "write" in request.capabilities,
         },
     )

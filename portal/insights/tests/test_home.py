@@ -173,7 +173,8 @@ def test_finance_follows_the_month_close_and_exports_finalized_statements_from_h
         )
     head, html = signed_in(company.fiona).get("/").content.decode().split("<main", 1)
     assert '<progress id="close-2026-11" value="1" max="2">' in html and "1 of 2" in html
-    assert 'id="month-close" data-live-refresh="3"' in html and "portal/live.js" in head
+    assert 'id="month-close" hx-get="/" hx-trigger="every 3s"' in html
+    assert "portal/htmx.min.js" in head
     assert '2026-10: <span class="badge ok">closed</span>' in html
     assert "Finalized statements to export" in html and "CB-2026-0001" in html
     export = f"/api/v1/statements/{final.pk}/export/?format="
@@ -224,5 +225,6 @@ def test_a_platform_admin_follows_a_month_close_from_home(company):
     assert "<h3>Month close</h3>" in html
     assert '<progress id="close-2026-11" value="1" max="2">' in html
     assert "The close stopped: PostgreSQL went away." in html
-    assert 'id="month-close" data-live-refresh="3"' in html and "portal/live.js" in head
+    assert 'id="month-close" hx-get="/" hx-trigger="every 3s"' in html
+    assert "portal/htmx.min.js" in head
     assert 'href="/finance/statements/#month-close"' in html

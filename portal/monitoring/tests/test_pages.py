@@ -95,13 +95,13 @@ def test_a_running_drift_run_shows_its_progress_and_the_page_follows_it_in_place
     html = signed_in(company.ava).get(url).content.decode()
     assert '<progress id="drift-progress" value="40" max="100">' in html
     assert "40%" in html and "column 2 of 5" in html
-    assert 'id="drift-report" data-live-refresh="3"' in html
-    assert "/static/portal/live.js" in html
+    assert f'id="drift-report" hx-get="{url}" hx-trigger="every 3s"' in html
+    assert "/static/portal/htmx.min.js" in html
 
     with tenant_scope(company.a):
         DriftRun.objects.filter(pk=running.pk).update(status="succeeded", progress=100)
     done = signed_in(company.ava).get(url).content.decode()
-    assert "<progress" not in done and "data-live-refresh" not in done
+    assert "<progress" not in done and "hx-trigger" not in done
 
 
 def test_another_tenant_gets_a_404_for_the_drift_page(company):
