@@ -106,3 +106,21 @@ def test_tenant_b_sees_none_of_a_incidents(company):
         .json()
         == NOT_FOUND_BODY
     )
+
+
+def test_the_api_filters_incidents_as_their_page_does_and_names_a_filter_it_cannot_read(company):
+    with tenant_scope(company.a):
+        for title, severity in (("Predictions all zero", "sev1"), ("Slow answers", "sev3")):
+            incident_open(
+                actor=Actor.system("drift"), tenant_id=company.a.pk, title=title, severity=severity
+            )
+    viewer = client_for(company.ava)
+
+    def titles(**given: str) -> list[str]:
+        return [incident["title"] for incident in viewer.get(URL, given).json()["results"]]
+
+    assert titles(severity="sev3") == ["Slow answers"]
+    assert titles(q="ZERO") == ["Predictions all zero"]
+    assert titles(status="open", severity="sev1") == ["Predictions all zero"]
+    refused = viewer.get(URL, {"status": "lost"})
+    assert refused.status_code == 400 and refused.json()["detail"].startswith("status: ")

@@ -72,3 +72,33 @@ def test_a_failed_poll_leaves_the_region_as_it_was_and_the_next_poll_follows_the
     page.locator("#sync-status:not([hx-trigger])").wait_for(timeout=20000)
     assert len(polls) == 3
     assert page.locator("#sync-status td", has_text="succeeded").count() == 1
+
+
+def test_finance_follows_a_month_close_on_the_queue_until_it_is_closed(page, live_server, company):
+    from datetime import date
+
+    from chargeback.models import BillingPeriod
+
+    closing = BillingPeriod.objects.create(
+        month=date(2026, 9, 1), state="closing", total=4, processed=1
+    )
+    polled: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            polled.append(request.headers.get("hx-target", ""))
+            if request.headers.get("hx-request") == "true"
+            else None
+        ),
+    )
+    sign_in(page, live_server, "fiona")
+    page.goto(f"{live_server.url}/finance/statements/")
+    assert page.locator("#close-2026-09").is_visible()
+    page.evaluate("window.stillTheSamePage = true")
+
+    BillingPeriod.objects.filter(pk=closing.pk).update(state="closed", processed=4)
+    page.locator("#month-close:not([hx-trigger])").wait_for(timeout=15000)
+
+    assert page.locator("#month-close li", has_text="2026-09: closed").count() == 1
+    assert polled and set(polled) == {"month-close"}
+    assert page.evaluate("window.stillTheSamePage") is True

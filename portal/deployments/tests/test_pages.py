@@ -10,6 +10,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from conftest import client_for
 from governance.tests.conftest import classify, make_version, request
 from portal.deployments import rollout
 from portal.deployments.models import Deployment, GatewayMinute
@@ -139,6 +140,26 @@ def test_the_list_searches_by_model_and_filters_by_state_and_environment(company
 
     nothing = amir.get(list_url(company.a), {"q": "no-such"}).content.decode()
     assert "No deployments match." in nothing
+
+
+def test_the_api_filters_deployments_as_the_list_does_and_names_a_filter_it_cannot_read(
+    company, endpoint
+):
+    other = make_version(company.a, "fraud-detector")
+    classify(company.a, other, "high")
+    request(company.a, other, company.amir, environment="production")
+    api = client_for(company.amir)
+    url = f"/api/v1/tenants/{company.a.slug}/deployments/"
+
+    def names(**given: str) -> list[str]:
+        return [deployment["name"] for deployment in api.get(url, given).json()["results"]]
+
+    assert names(q="fraud") == ["fraud-detector-production"]
+    assert names(state="rejected") == ["fraud-detector-production"]
+    assert set(names(environment="staging")) == {"churn-model-staging"}
+    assert names(sort="newest")[0] == "fraud-detector-production"
+    refused = api.get(url, {"state": "lost"})
+    assert refused.status_code == 400 and refused.json()["detail"].startswith("state: ")
 
 
 def test_the_list_pages_and_reads_the_same_number_of_queries_whatever_the_page_holds(company):
