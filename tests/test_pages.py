@@ -7,7 +7,8 @@ import re
 import pytest
 from django.test import Client
 
-from conftest import PASSWORD, ROOT_DIR
+from tests.builders import PASSWORD
+from tests.processes import ROOT_DIR
 
 
 def signed_in(user) -> Client:

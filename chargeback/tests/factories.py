@@ -73,7 +73,7 @@ def closed_month(company, month: str = "2026-10"):
         next_month,
         usage_record_many,
     )
-    from conftest import TEST_ACTOR
+    from tests.builders import TEST_ACTOR
 
     first = parse_month(month)
     a = live_deployment(

@@ -15,10 +15,10 @@ from chargeback.services.metering import (
     usage_record_many,
 )
 from chargeback.tests.factories import at, live_deployment, requests_event
-from conftest import TEST_ACTOR
 from portal.catalog.models import ModelVersion
 from portal.core.errors import InvalidRequest
 from tenants.scoping import tenant_scope
+from tests.builders import TEST_ACTOR
 
 pytestmark = pytest.mark.django_db
 OCTOBER = at("2026-10-01 00:00:00").date()

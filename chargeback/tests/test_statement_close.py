@@ -13,10 +13,10 @@ from chargeback.services.close import billing_period_close, period_statements, t
 from chargeback.services.rate_cards import rate_card_publish
 from chargeback.services.statements import credit_issue, statement_finalize
 from chargeback.tests.factories import at, closed_month
-from conftest import TEST_ACTOR
 from governance.models import AuditEvent
 from portal.core.errors import InvalidRequest
 from tenants.scoping import tenant_scope
+from tests.builders import TEST_ACTOR
 
 pytestmark = pytest.mark.django_db
 

@@ -17,10 +17,10 @@ from chargeback import tasks
 from chargeback.exports import FOCUS_COLUMNS
 from chargeback.models import Statement, StatementLine, UsageEvent
 from chargeback.tests.factories import closed_month, live_deployment
-from conftest import client_for
 from governance.models import AuditEvent
 from portal.core.errors import InvalidRequest
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db
 FOCUS_MANDATORY = (
@@ -217,7 +217,7 @@ def test_the_focus_export_has_every_mandatory_column_with_valid_values(company, 
     _, a, _ = october
     with tenant_scope(company.a):
         from chargeback.services.statements import credit_issue, statement_finalize
-        from conftest import TEST_ACTOR
+        from tests.builders import TEST_ACTOR
 
         statement_finalize(actor=TEST_ACTOR, statement=a)
         credit_issue(actor=TEST_ACTOR, statement=a, amount=Decimal("0.05"), reason="Goodwill.")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import TEST_ACTOR
 from governance.classification import MINIMAL_RISK_ANSWERS
 from governance.services.cards import TEXT_FIELDS, card_get_or_create, card_update
 from portal.catalog.models import ModelVersion, RegisteredModel
@@ -12,6 +11,7 @@ from portal.core.audit import Actor
 from portal.deployments.services import DeploymentSpec
 from portal.deployments.workflow import deployment_request, model_classify
 from tenants.scoping import tenant_scope
+from tests.builders import TEST_ACTOR
 
 ANSWERS = {
     "high": {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import add_member, client_for, make_token, make_user
 from governance.models import ApprovalRequest
 from governance.services.policies import policy_load_from_repo
 from governance.tests.conftest import ANSWERS, classify, make_version, request
@@ -12,6 +11,7 @@ from governance.tests.test_policies import DEFAULT, publish
 from portal.deployments.models import Deployment
 from tenants.models import TenantRole
 from tenants.scoping import tenant_scope
+from tests.builders import add_member, client_for, make_token, make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import add_member, client_for, make_token, make_user
 from governance.models import ApprovalRequest, AuditEvent
 from governance.tests.conftest import classify, make_version, request
 from portal.catalog.models import ModelVersion
@@ -13,6 +12,7 @@ from portal.deployments.models import Deployment
 from portal.deployments.selectors import approval_in_force
 from tenants.models import PlatformRole, TenantRole
 from tenants.scoping import tenant_scope
+from tests.builders import add_member, client_for, make_token, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -342,8 +342,8 @@ def test_a_pipeline_request_cannot_be_approved_by_the_person_whose_token_made_it
 
     from django.utils import timezone
 
-    from conftest import TEST_ACTOR
     from tenants.services import token_create
+    from tests.builders import TEST_ACTOR
 
     lead_owner = make_user("lars", platform_role=PlatformRole.GOVERNANCE_LEAD)
     add_member(company.a, lead_owner, TenantRole.OWNER)

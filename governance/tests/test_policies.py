@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import client_for
 from governance.models import AuditEvent, PolicyVersion
 from governance.services.policies import policy_load_from_repo
 from governance.tests.conftest import classify, make_version, request
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import client_for, make_token
 from tenants.models import Membership, ServiceToken
 from tenants.scoping import tenant_scope
+from tests.builders import client_for, make_token
 
 MISSING = "no-such-unit"
 

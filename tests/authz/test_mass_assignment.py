@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 
 from chargeback.models import Budget, CreditNote, LineDispute, Statement, StatementState
-from conftest import client_for
 from governance.models import ApprovalDecision, Incident, ModelCard, RiskClassification
 from governance.tests.conftest import ANSWERS
 from portal.catalog.models import RegisteredModel
@@ -18,6 +17,7 @@ from portal.deployments.models import Deployment, DeploymentState
 from portal.monitoring.models import Baseline, Monitor
 from tenants.models import Membership, ServiceToken, WebhookEndpoint
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from chargeback.models import LineDispute, Statement, StatementLine
 from chargeback.services.statements import line_dispute
 from chargeback.tests.factories import closed_month
-from conftest import TEST_ACTOR, Company, make_company, make_token
 from governance.models import ApprovalRequest, Incident
 from governance.services.incidents import incident_open
 from governance.services.policies import policy_in_force
@@ -34,6 +33,7 @@ from tenants.models import (
 )
 from tenants.notifications import webhook_endpoint_create
 from tenants.scoping import dangerously_across_tenants, tenant_scope
+from tests.builders import TEST_ACTOR, Company, make_company, make_token
 
 MISSING_SLUG = "no-such-unit"
 MISSING_ID = 987654321

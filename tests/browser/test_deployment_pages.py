@@ -7,7 +7,7 @@ import pytest
 from governance.tests.conftest import classify, make_version
 from portal.deployments.models import Deployment
 from tenants.scoping import tenant_scope
-from tests.browser.conftest import sign_in
+from tests.builders import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

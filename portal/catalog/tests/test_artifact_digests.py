@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from conftest import client_for
 from governance.models import ApprovalRequest, AuditEvent, Incident
 from governance.tests.conftest import classify, complete_card, request
 from governance.tests.test_approvals import decide
@@ -17,6 +16,7 @@ from portal.catalog.models import ModelVersion
 from portal.catalog.sync import registry_sync
 from portal.deployments.models import Deployment
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -6,11 +6,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from conftest import client_for
 from governance.models import AuditEvent
 from portal.catalog.models import ModelVersion, RegisteredModel, SyncRun
 from portal.catalog.sync import registry_sync, unassigned_scan
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db
 

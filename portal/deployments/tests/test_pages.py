@@ -10,11 +10,11 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from conftest import client_for
 from governance.tests.conftest import classify, make_version, request
 from portal.deployments import rollout
 from portal.deployments.models import Deployment, GatewayMinute
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db
 

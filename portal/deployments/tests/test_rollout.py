@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import client_for
 from governance.tests.conftest import classify, high_risk_version, make_version, request
 from portal.deployments import rollout
 from portal.deployments.models import Deployment
 from portal.deployments.workflow import deployment_review_request
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 
 pytestmark = pytest.mark.usefixtures("eager_celery")
 __all__ = ["high_risk_version"]  # a fixture these tests share with governance's

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from conftest import client_for, make_token
 from governance.classification import MINIMAL_RISK_ANSWERS
 from governance.models import Incident
 from portal.catalog.sync import registry_sync
@@ -31,6 +30,7 @@ from portal.deployments.tests.serving import (
 )
 from portal.monitoring.models import CapturedRequest
 from tenants.scoping import tenant_scope
+from tests.builders import client_for, make_token
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_celery")]
 

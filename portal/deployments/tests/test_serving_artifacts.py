@@ -12,7 +12,6 @@ import time
 
 import pytest
 
-from conftest import client_for
 from governance.models import Incident
 from portal.catalog.mlflow_adapter import MlflowRegistry
 from portal.catalog.sync import registry_sync
@@ -21,6 +20,7 @@ from portal.deployments.runtime import HEARTBEAT_SECONDS, ServingRuntime
 from portal.deployments.tests.serving import log_constant_regressor, serving_runtime, wait_for
 from portal.deployments.tests.test_serving import MINIMAL, wait_live
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 from tests.stalling_proxy import StallingProxy
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_celery")]

@@ -9,12 +9,12 @@ from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
-from conftest import TEST_ACTOR
 from governance.models import Incident
 from portal.core.audit import audit_record
 from portal.deployments.models import Deployment
 from portal.monitoring.models import Monitor
 from tenants.scoping import tenant_scope
+from tests.builders import TEST_ACTOR
 
 
 def signed_in(user) -> Client:

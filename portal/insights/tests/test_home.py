@@ -11,7 +11,6 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chargeback.models import BillingPeriod, Budget, PriceSource, Statement
-from conftest import add_member
 from governance.models import ApprovalRequest, AuditVerification, ModelCertification, PolicyVersion
 from governance.tests.conftest import classify, make_version
 from portal.catalog.models import RegisteredModel, SyncRun
@@ -21,6 +20,7 @@ from portal.insights.tests.conftest import deploy, incident, signed_in
 from portal.monitoring.models import DriftRun
 from tenants.models import TenantRole
 from tenants.scoping import tenant_scope
+from tests.builders import add_member
 
 pytestmark = pytest.mark.django_db
 
