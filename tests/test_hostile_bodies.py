@@ -18,7 +18,7 @@ from django.db import close_old_connections
 from rest_framework.test import APIClient
 
 from chargeback.tests.factories import live_deployment
-from governance.tests.conftest import make_version
+from governance.tests.builders import make_version
 from portal.deployments.models import Deployment
 from tenants.scoping import tenant_scope
 from tests.builders import make_token

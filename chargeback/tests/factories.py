@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from chargeback.services.metering import UsageInput
-from governance.tests.conftest import make_version
+from governance.tests.builders import make_version
 from portal.deployments.models import Deployment, DeploymentState
 from tenants.scoping import tenant_scope
 

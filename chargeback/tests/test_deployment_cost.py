@@ -8,7 +8,7 @@ import pytest
 
 from chargeback.services.estimates import to_cents
 from governance.services.policies import policy_publish
-from governance.tests.conftest import classify, make_version, request
+from governance.tests.builders import classify, make_version, request
 from portal.deployments.services import cost_estimate
 from tenants.scoping import tenant_scope
 from tests.builders import TEST_ACTOR, client_for

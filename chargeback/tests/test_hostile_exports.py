@@ -20,7 +20,7 @@ import pytest
 from chargeback.models import Statement
 from chargeback.services.statements import credit_issue, statement_finalize
 from chargeback.tests.factories import closed_month
-from governance.tests.conftest import make_version
+from governance.tests.builders import make_version
 from portal.catalog.models import ModelVersion
 from tenants.scoping import tenant_scope
 from tests.builders import TEST_ACTOR, client_for

@@ -6,7 +6,7 @@ import pytest
 
 from governance.models import ApprovalRequest
 from governance.services.policies import policy_load_from_repo
-from governance.tests.conftest import ANSWERS, classify, make_version, request
+from governance.tests.builders import ANSWERS, classify, make_version, request
 from governance.tests.test_policies import DEFAULT, publish
 from portal.deployments.models import Deployment
 from tenants.models import TenantRole

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from governance.models import ApprovalRequest, AuditEvent
-from governance.tests.conftest import classify, make_version, request
+from governance.tests.builders import classify, make_version, request
 from portal.catalog.models import ModelVersion
 from portal.core.api.errors import NOT_FOUND_BODY
 from portal.deployments.models import Deployment
@@ -107,7 +107,7 @@ def test_a_new_version_needs_a_new_approval(company, high_risk_version):
     decide(company.grace, first_approval.pk)
     decide(company.gus, first_approval.pk)
     v2 = make_version(company.a, version=2)
-    from governance.tests.conftest import complete_card
+    from governance.tests.builders import complete_card
 
     complete_card(company.a, v2)
 

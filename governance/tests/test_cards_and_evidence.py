@@ -11,7 +11,7 @@ from urllib.parse import quote, unquote
 import pytest
 
 from governance.models import AuditEvent
-from governance.tests.conftest import classify, make_version, request
+from governance.tests.builders import classify, make_version, request
 from portal.core.api.errors import NOT_FOUND_BODY
 from tenants.scoping import tenant_scope
 from tests.builders import client_for

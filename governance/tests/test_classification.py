@@ -6,7 +6,7 @@ import pytest
 
 from governance.classification import CLASSIFIER_VERSION, classify
 from governance.models import AuditEvent
-from governance.tests.conftest import ANSWERS, make_version
+from governance.tests.builders import ANSWERS, make_version
 from portal.core.api.errors import NOT_FOUND_BODY
 from tenants.scoping import tenant_scope
 from tests.builders import client_for

@@ -8,7 +8,7 @@ import pytest
 
 from governance.models import AuditEvent, Incident
 from governance.services.incidents import incident_open
-from governance.tests.conftest import classify, make_version, request
+from governance.tests.builders import classify, make_version, request
 from portal.core.api.errors import NOT_FOUND_BODY
 from portal.core.audit import Actor
 from tenants.scoping import tenant_scope

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from governance.models import ApprovalRequest, Incident, PolicyVersion
 from governance.services.policies import POLICY_DIR, policy_in_force
-from governance.tests.conftest import classify, make_version, request
+from governance.tests.builders import classify, make_version, request
 from portal.catalog.models import RegisteredModel
 from portal.deployments.models import Deployment
 from tenants.scoping import tenant_scope

@@ -8,7 +8,7 @@ import pytest
 
 from governance.models import AuditEvent, PolicyVersion
 from governance.services.policies import policy_load_from_repo
-from governance.tests.conftest import classify, make_version, request
+from governance.tests.builders import classify, make_version, request
 from tenants.scoping import tenant_scope
 from tests.builders import client_for
 

@@ -15,7 +15,7 @@ from governance.models import PolicyVersion
 from governance.policy import SAMPLE_CONTEXT, content_hash
 from governance.policy_budget import Outcome, rules_evaluate
 from governance.services.policies import policy_load_from_repo
-from governance.tests.conftest import classify, make_version, request
+from governance.tests.builders import classify, make_version, request
 from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db

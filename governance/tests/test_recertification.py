@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from governance.models import AuditEvent, ModelCertification
-from governance.tests.conftest import request
+from governance.tests.builders import request
 from portal.deployments.tasks import daily_checks
 from tenants.scoping import tenant_scope
 from tests.builders import client_for

@@ -11,7 +11,7 @@ import pytest
 
 from chargeback.models import Budget, CreditNote, LineDispute, Statement, StatementState
 from governance.models import ApprovalDecision, Incident, ModelCard, RiskClassification
-from governance.tests.conftest import ANSWERS
+from governance.tests.builders import ANSWERS
 from portal.catalog.models import RegisteredModel
 from portal.deployments.models import Deployment, DeploymentState
 from portal.monitoring.models import Baseline, Monitor

@@ -17,7 +17,7 @@ from chargeback.tests.factories import closed_month
 from governance.models import ApprovalRequest, Incident
 from governance.services.incidents import incident_open
 from governance.services.policies import policy_in_force
-from governance.tests.conftest import classify, complete_card, make_version, request
+from governance.tests.builders import classify, complete_card, make_version, request
 from portal.catalog.models import CatalogJob, JobKind, ModelVersion, UnassignedModel
 from portal.deployments.models import Deployment
 from portal.monitoring.models import Monitor

@@ -18,7 +18,7 @@ from chargeback.exports import FOCUS_COLUMNS
 from chargeback.models import Statement
 from chargeback.tests.factories import closed_month
 from governance.services.incidents import incident_open
-from governance.tests.conftest import classify, make_version, request
+from governance.tests.builders import classify, make_version, request
 from portal.catalog.models import ModelVersion
 from portal.deployments import rollout
 from portal.deployments.gateway.recorder import recorder

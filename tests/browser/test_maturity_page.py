@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from governance.tests.conftest import make_version
+from governance.tests.builders import make_version
 from portal.insights.models import MaturityAssessment
 from tenants.scoping import tenant_scope
 from tests.builders import sign_in

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from governance.models import ApprovalRequest, AuditEvent, Incident
-from governance.tests.conftest import classify, complete_card, request
+from governance.tests.builders import classify, complete_card, request
 from governance.tests.test_approvals import decide
 from portal.catalog.digests import manifest_digest, manifest_mismatches, manifest_of_folder
 from portal.catalog.models import ModelVersion

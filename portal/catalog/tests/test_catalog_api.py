@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 
 from governance.models import AuditEvent
-from governance.tests.conftest import make_version
+from governance.tests.builders import make_version
 from portal.catalog.models import RegisteredModel, SyncRun
 from portal.catalog.sync import registry_sync
 from portal.catalog.webhooks import sign

@@ -10,7 +10,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from governance.tests.conftest import classify, make_version, request
+from governance.tests.builders import classify, make_version, request
 from portal.deployments import rollout
 from portal.deployments.models import Deployment, GatewayMinute
 from tenants.scoping import tenant_scope

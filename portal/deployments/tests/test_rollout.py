@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from governance.tests.conftest import classify, high_risk_version, make_version, request
+from governance.tests.builders import classify, make_version, request
+from governance.tests.conftest import high_risk_version
 from portal.deployments import rollout
 from portal.deployments.models import Deployment
 from portal.deployments.workflow import deployment_review_request

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from chargeback.models import BillingPeriod, Budget, PriceSource, Statement
 from governance.models import ApprovalRequest, AuditVerification, ModelCertification, PolicyVersion
-from governance.tests.conftest import classify, make_version
+from governance.tests.builders import classify, make_version
 from portal.catalog.models import RegisteredModel, SyncRun
 from portal.deployments.models import GatewayMinute
 from portal.insights.models import MaturityAssessment

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from governance.tests.conftest import make_version
+from governance.tests.builders import make_version
 from portal.catalog.models import RegisteredModel
 from portal.insights.kpis import kpi_report
 from portal.insights.tests.conftest import deploy, event, incident, signed_in

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from governance.models import AuditEvent
-from governance.tests.conftest import make_version
+from governance.tests.builders import make_version
 from portal.insights.models import MaturityAssessment
 from portal.insights.tests.conftest import deploy, monitor, signed_in
 from tenants.scoping import tenant_scope

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from governance.models import ApprovalRequest, ModelCertification, PolicyVersion
 from governance.services.cards import card_get_or_create, card_update
-from governance.tests.conftest import classify, make_version
+from governance.tests.builders import classify, make_version
 from portal.catalog.models import ModelVersion, RegisteredModel, SyncRun
 from portal.deployments.models import GatewayMinute
 from portal.insights import probes

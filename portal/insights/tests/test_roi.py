@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from governance.models import AuditEvent
-from governance.tests.conftest import make_version
+from governance.tests.builders import make_version
 from portal.catalog.models import ModelVersion
 from portal.insights.roi import RoiFigures, roi_estimate, roi_formula, roi_measurements
 from portal.insights.tests.conftest import deploy, incident, monitor, signed_in
