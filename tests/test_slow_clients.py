@@ -32,7 +32,7 @@ import pytest
 from django.conf import settings
 
 from portal.deployments.targets.base import TargetState
-from portal.monitoring.tests.conftest import make_deployment
+from portal.monitoring.tests.builders import make_deployment
 from tenants.scoping import tenant_scope
 from tests.builders import make_token
 from tests.processes import (

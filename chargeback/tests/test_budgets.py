@@ -22,7 +22,7 @@ from chargeback.services.budgets import (
 )
 from chargeback.services.metering import metering_run
 from chargeback.tasks import check_budgets
-from chargeback.tests.factories import at, live_deployment
+from chargeback.tests.builders import at, live_deployment
 from governance.models import AuditEvent
 from tenants import notifications, webhooks
 from tenants.scoping import tenant_scope

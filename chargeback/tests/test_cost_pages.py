@@ -9,7 +9,7 @@ from django.test import Client
 
 from chargeback.models import Budget, LineDispute, Statement, StatementLine
 from chargeback.services.budgets import budget_set
-from chargeback.tests.factories import closed_month
+from chargeback.tests.builders import closed_month
 from governance.models import AuditEvent
 from tenants.scoping import tenant_scope
 from tests.builders import TEST_ACTOR

@@ -19,7 +19,7 @@ import pytest
 
 from chargeback.models import Statement
 from chargeback.services.statements import credit_issue, statement_finalize
-from chargeback.tests.factories import closed_month
+from chargeback.tests.builders import closed_month
 from governance.tests.builders import make_version
 from portal.catalog.models import ModelVersion
 from tenants.scoping import tenant_scope

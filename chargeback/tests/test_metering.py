@@ -14,7 +14,7 @@ from chargeback.services.metering import (
     meter_storage,
     usage_record_many,
 )
-from chargeback.tests.factories import at, live_deployment, requests_event
+from chargeback.tests.builders import at, live_deployment, requests_event
 from portal.catalog.models import ModelVersion
 from portal.core.errors import InvalidRequest
 from tenants.scoping import tenant_scope

@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from chargeback.services.prices import price_source_refresh
-from chargeback.tests.conftest import source
+from chargeback.tests.builders import source
 from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db

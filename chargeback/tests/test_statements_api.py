@@ -16,7 +16,7 @@ from django.utils import timezone
 from chargeback import tasks
 from chargeback.exports import FOCUS_COLUMNS
 from chargeback.models import Statement, StatementLine, UsageEvent
-from chargeback.tests.factories import closed_month, live_deployment
+from chargeback.tests.builders import closed_month, live_deployment
 from governance.models import AuditEvent
 from portal.core.errors import InvalidRequest
 from tenants.scoping import tenant_scope
@@ -269,7 +269,7 @@ def test_finance_sees_the_progress_of_each_month_close(company, october):
 def test_finance_queues_a_month_close_and_a_unit_member_cannot(
     company, eager_celery, django_capture_on_commit_callbacks
 ):
-    from chargeback.tests.factories import live_deployment
+    from chargeback.tests.builders import live_deployment
 
     live_deployment(company.a, live_from="2026-10-05 10:15:30", live_until="2026-10-05 12:00:00")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from chargeback.models import LineDispute, Statement, StatementLine
 from chargeback.services.statements import line_dispute
-from chargeback.tests.factories import closed_month
+from chargeback.tests.builders import closed_month
 from governance.models import ApprovalRequest, Incident
 from governance.services.incidents import incident_open
 from governance.services.policies import policy_in_force
@@ -22,7 +22,7 @@ from portal.catalog.models import CatalogJob, JobKind, ModelVersion, UnassignedM
 from portal.deployments.models import Deployment
 from portal.monitoring.models import Monitor
 from portal.monitoring.services import baseline_from_upload, monitor_create
-from portal.monitoring.tests.conftest import make_deployment
+from portal.monitoring.tests.builders import make_deployment
 from tenants.models import (
     DeliveryStatus,
     Membership,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chargeback.models import Statement
-from chargeback.tests.factories import closed_month
+from chargeback.tests.builders import closed_month
 from tenants.scoping import tenant_scope
 from tests.builders import sign_in
 

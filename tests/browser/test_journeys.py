@@ -16,7 +16,7 @@ import pytest
 
 from chargeback.exports import FOCUS_COLUMNS
 from chargeback.models import Statement
-from chargeback.tests.factories import closed_month
+from chargeback.tests.builders import closed_month
 from governance.services.incidents import incident_open
 from governance.tests.builders import classify, make_version, request
 from portal.catalog.models import ModelVersion

@@ -27,7 +27,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 from schemathesis.core.failures import AcceptedNegativeData, ServerError
 
-from chargeback.tests.factories import closed_month
+from chargeback.tests.builders import closed_month
 from portal.catalog.models import UnassignedModel
 from tenants.models import TokenScope
 from tenants.scoping import dangerously_across_tenants

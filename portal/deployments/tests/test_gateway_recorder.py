@@ -17,7 +17,7 @@ from portal.deployments.models import GatewayMinute
 from portal.deployments.targets.base import TargetState
 from portal.monitoring.capture import CaptureRecord
 from portal.monitoring.models import CapturedRequest
-from portal.monitoring.tests.conftest import make_deployment
+from portal.monitoring.tests.builders import make_deployment
 from tenants.scoping import tenant_scope
 from tests.builders import make_token
 

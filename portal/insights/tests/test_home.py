@@ -16,11 +16,11 @@ from governance.tests.builders import classify, make_version
 from portal.catalog.models import RegisteredModel, SyncRun
 from portal.deployments.models import GatewayMinute
 from portal.insights.models import MaturityAssessment
-from portal.insights.tests.conftest import deploy, incident, signed_in
+from portal.insights.tests.builders import deploy, incident
 from portal.monitoring.models import DriftRun
 from tenants.models import TenantRole
 from tenants.scoping import tenant_scope
-from tests.builders import add_member
+from tests.builders import add_member, signed_in
 
 pytestmark = pytest.mark.django_db
 

@@ -13,9 +13,10 @@ from governance.tests.builders import classify, make_version
 from portal.catalog.models import ModelVersion, RegisteredModel, SyncRun
 from portal.deployments.models import GatewayMinute
 from portal.insights import probes
-from portal.insights.tests.conftest import TEST_ACTOR, deploy, monitor, rollback
+from portal.insights.tests.builders import deploy, monitor, rollback
 from portal.monitoring.models import Monitor
 from tenants.scoping import tenant_scope
+from tests.builders import TEST_ACTOR
 
 pytestmark = pytest.mark.django_db
 

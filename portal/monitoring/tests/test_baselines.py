@@ -10,7 +10,7 @@ from portal.core.errors import InvalidRequest
 from portal.monitoring import engine, services
 from portal.monitoring.models import Baseline, BaselineSource
 from portal.monitoring.profiles import profile_dump, profile_load
-from portal.monitoring.tests.conftest import capture, make_deployment, traffic
+from portal.monitoring.tests.builders import capture, make_deployment, traffic
 from tenants.scoping import tenant_scope
 
 pytestmark = pytest.mark.django_db

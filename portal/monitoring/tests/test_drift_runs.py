@@ -12,7 +12,7 @@ from portal.core.audit import Actor
 from portal.monitoring import services
 from portal.monitoring.models import DriftRun, Monitor
 from portal.monitoring.store import capture_compact
-from portal.monitoring.tests.conftest import capture, make_deployment
+from portal.monitoring.tests.builders import capture, make_deployment
 from portal.monitoring.tests.test_baselines import training_csv
 from tenants import notifications, webhooks
 from tenants.models import WebhookDelivery

@@ -6,7 +6,7 @@ from django.test import Client
 
 from portal.monitoring.models import DriftRun
 from portal.monitoring.selectors import drift_status_by_deployment
-from portal.monitoring.tests.conftest import make_deployment
+from portal.monitoring.tests.builders import make_deployment
 from tenants.scoping import tenant_scope
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""Rows the insights tests build on: deployments at given times, rollbacks, monitors, incidents."""
+"""Builders of the rows the insights tests build on: deployments at given times, rollbacks, monitors, incidents."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from unittest import mock
 
 from django.db import transaction
-from django.test import Client
 from django.utils import timezone
 
 from governance.models import Incident
@@ -15,12 +14,6 @@ from portal.deployments.models import Deployment
 from portal.monitoring.models import Monitor
 from tenants.scoping import tenant_scope
 from tests.builders import TEST_ACTOR
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def deploy(
