@@ -7,14 +7,8 @@ import re
 import pytest
 from django.test import Client
 
-from tests.builders import PASSWORD
+from tests.builders import PASSWORD, signed_in
 from tests.processes import ROOT_DIR
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.django_db

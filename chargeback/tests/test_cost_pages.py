@@ -5,22 +5,15 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 
 from chargeback.models import Budget, LineDispute, Statement, StatementLine
 from chargeback.services.budgets import budget_set
 from chargeback.tests.builders import closed_month
 from governance.models import AuditEvent
 from tenants.scoping import tenant_scope
-from tests.builders import TEST_ACTOR
+from tests.builders import TEST_ACTOR, signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -14,7 +13,7 @@ from governance.tests.builders import classify, make_version, request
 from portal.deployments import rollout
 from portal.deployments.models import Deployment, GatewayMinute
 from tenants.scoping import tenant_scope
-from tests.builders import client_for
+from tests.builders import client_for, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -25,12 +24,6 @@ SIGNATURE = {
         {"name": "region", "type": "string"},
     ]
 }
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def reload(tenant, deployment_id: int) -> Deployment:
