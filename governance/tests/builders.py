@@ -1,10 +1,12 @@
 """Builders of the catalog rows and governance steps the governance tests build on.
 
-A model version of a unit, its classification into a risk tier, its completed card, and a
-deployment request of it; no MLflow needed.
+A model version of a unit, its classification into a risk tier, its completed card, a
+deployment request of it, a reviewer's decision and a published policy; no MLflow needed.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from governance.classification import MINIMAL_RISK_ANSWERS
 from governance.services.cards import TEXT_FIELDS, card_get_or_create, card_update
@@ -13,7 +15,7 @@ from portal.core.audit import Actor
 from portal.deployments.services import DeploymentSpec
 from portal.deployments.workflow import deployment_request, model_classify
 from tenants.scoping import tenant_scope
-from tests.builders import TEST_ACTOR
+from tests.builders import TEST_ACTOR, client_for
 
 ANSWERS = {
     "high": {
@@ -43,6 +45,8 @@ ANSWERS = {
     },
 }
 GOOD_METRICS = {"val_accuracy": 0.91, "fairness_gap": 0.02}
+# The repository's default policy: tests publish variants of it.
+DEFAULT = (Path(__file__).resolve().parents[1] / "policies" / "default.yaml").read_text()
 
 
 def make_version(
@@ -106,3 +110,17 @@ def request(tenant, version: ModelVersion, user, environment: str = "production"
             ),
             user=user,
         )
+
+
+def publish(user, document: str, note: str = ""):
+    return client_for(user).post(
+        "/api/v1/policies/", {"document": document, "note": note}, format="json"
+    )
+
+
+def decide(user, approval_id: int, verdict: str = "approve", comment: str = ""):
+    return client_for(user).post(
+        f"/api/v1/approvals/{approval_id}/decisions/",
+        {"verdict": verdict, "comment": comment},
+        format="json",
+    )

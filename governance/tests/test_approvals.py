@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from governance.models import ApprovalRequest, AuditEvent
-from governance.tests.builders import classify, make_version, request
+from governance.tests.builders import classify, decide, make_version, request
 from portal.catalog.models import ModelVersion
 from portal.core.api.errors import NOT_FOUND_BODY
 from portal.deployments.models import Deployment
@@ -15,14 +15,6 @@ from tenants.scoping import tenant_scope
 from tests.builders import add_member, client_for, make_token, make_user
 
 pytestmark = pytest.mark.django_db
-
-
-def decide(user, approval_id: int, verdict: str = "approve", comment: str = ""):
-    return client_for(user).post(
-        f"/api/v1/approvals/{approval_id}/decisions/",
-        {"verdict": verdict, "comment": comment},
-        format="json",
-    )
 
 
 def state_of(tenant, deployment_id: int) -> str:

@@ -9,8 +9,7 @@ import pytest
 from django.test import Client
 
 from governance.models import ApprovalRequest, AuditEvent, Incident
-from governance.tests.builders import classify, complete_card, request
-from governance.tests.test_approvals import decide
+from governance.tests.builders import classify, complete_card, decide, request
 from portal.catalog.digests import manifest_digest, manifest_mismatches, manifest_of_folder
 from portal.catalog.models import ModelVersion
 from portal.catalog.sync import registry_sync

@@ -1,14 +1,18 @@
-"""Builders for monitoring tests: a model version, a live deployment of it, captured traffic."""
+"""Builders for monitoring tests: a model version, a live deployment of it, captured traffic, and
+training data to take a baseline from."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 import numpy as np
+import pandas as pd
 from django.utils import timezone
 
 from portal.catalog.models import ModelVersion, RegisteredModel
+from portal.core.audit import Actor
 from portal.deployments.models import Deployment, DeploymentState
+from portal.monitoring import services
 from portal.monitoring.capture import CaptureRecord, capture_write_many
 from tenants.models import Tenant
 from tenants.scoping import tenant_scope
@@ -81,3 +85,24 @@ def capture(
         for start in range(0, rows, per_request)
     ]
     return capture_write_many(records)
+
+
+def training_csv(rows: int = 2000, **shape) -> bytes:
+    values, predictions = traffic(rows, **shape)
+    frame = pd.DataFrame(values, columns=["income", "age", "region"]).assign(
+        label=predictions, ignored=1
+    )
+    return frame.to_csv(index=False).encode()
+
+
+def with_baseline(tenant, **kwargs):
+    deployment = make_deployment(tenant, **kwargs)
+    with tenant_scope(tenant):
+        services.baseline_from_upload(
+            version=deployment.model_version,
+            content=training_csv(3000),
+            filename="train.csv",
+            prediction_column="label",
+            actor=Actor.system("test"),
+        )
+    return deployment

@@ -6,8 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from portal.monitoring.models import Baseline, DriftRun, Monitor
-from portal.monitoring.tests.builders import make_deployment
-from portal.monitoring.tests.test_baselines import training_csv
+from portal.monitoring.tests.builders import make_deployment, training_csv
 from tenants.scoping import tenant_scope
 from tests.builders import client_for
 
