@@ -12,6 +12,7 @@ from django.utils import timezone
 from governance.tests.builders import classify, make_version, request
 from portal.deployments import rollout
 from portal.deployments.models import Deployment, GatewayMinute
+from portal.deployments.tests.builders import reload
 from tenants.scoping import tenant_scope
 from tests.builders import client_for, signed_in
 
@@ -24,11 +25,6 @@ SIGNATURE = {
         {"name": "region", "type": "string"},
     ]
 }
-
-
-def reload(tenant, deployment_id: int) -> Deployment:
-    with tenant_scope(tenant):
-        return Deployment.objects.get(pk=deployment_id)
 
 
 def make_live(tenant, deployment_id: int) -> Deployment:
