@@ -14,17 +14,12 @@ from django.test import Client
 from governance.models import AuditEvent
 from governance.tests.builders import make_version
 from portal.catalog.models import RegisteredModel, SyncRun
-from portal.catalog.sync import registry_sync
+from portal.catalog.tests.builders import sync
 from portal.catalog.webhooks import sign
 from tenants.scoping import tenant_scope
 from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def sync(tenant):
-    with tenant_scope(tenant):
-        return registry_sync(tenant=tenant)
 
 
 def models_url(tenant, suffix: str = "") -> str:
