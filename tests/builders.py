@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -121,3 +122,10 @@ def sign_in(page, live_server, username: str) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("heading", name=re.compile(r"^Welcome, ")).wait_for()
+
+
+def sql_rows(sql: str, params: list | None = None) -> list[tuple]:
+    """The rows of a raw query on the test's connection, past the ORM and its tenant scoping."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params or [])
+        return cursor.fetchall()

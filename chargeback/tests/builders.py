@@ -11,7 +11,7 @@ from pathlib import Path
 from django.conf import settings
 
 from chargeback.fetch import PriceFetchError
-from chargeback.models import PriceSource
+from chargeback.models import PriceSource, StatementLine
 from chargeback.price_sources import azure_first_page_url
 from chargeback.services.close import billing_period_close, parse_month
 from chargeback.services.metering import (
@@ -157,3 +157,8 @@ def closed_month(company, month: str = "2026-10"):
     end = month_start(next_month(first))
     metering_run(until=end)
     return billing_period_close(month=first, actor=TEST_ACTOR, now=end)
+
+
+def first_line(statement) -> StatementLine:
+    with tenant_scope(statement.tenant_id):
+        return StatementLine.objects.filter(statement=statement).order_by("position").first()

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from chargeback.models import Budget, LineDispute, Statement, StatementLine
+from chargeback.models import Budget, LineDispute, Statement
 from chargeback.services.budgets import budget_set
-from chargeback.tests.builders import closed_month
+from chargeback.tests.builders import closed_month, first_line
 from governance.models import AuditEvent
 from tenants.scoping import tenant_scope
 from tests.builders import TEST_ACTOR, signed_in
@@ -29,11 +29,6 @@ def costs_url(tenant) -> str:
 
 def statement_url(tenant, statement) -> str:
     return f"/t/{tenant.slug}/statements/{statement.pk}/"
-
-
-def first_line(statement) -> StatementLine:
-    with tenant_scope(statement.tenant_id):
-        return StatementLine.objects.filter(statement=statement).order_by("position").first()
 
 
 # --- the unit's costs -----------------------------------------------------------------------------

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from chargeback import tasks
 from chargeback.exports import FOCUS_COLUMNS
-from chargeback.models import Statement, StatementLine, UsageEvent
-from chargeback.tests.builders import closed_month, live_deployment
+from chargeback.models import Statement, UsageEvent
+from chargeback.tests.builders import closed_month, first_line, live_deployment
 from governance.models import AuditEvent
 from portal.core.errors import InvalidRequest
 from tenants.scoping import tenant_scope
@@ -59,11 +59,6 @@ def october(company):
     period = closed_month(company)
     statements = {s.tenant_id: s for s in Statement.objects.dangerously_across_tenants()}
     return period, statements[company.a.pk], statements[company.b.pk]
-
-
-def first_line(statement) -> StatementLine:
-    with tenant_scope(statement.tenant_id):
-        return StatementLine.objects.filter(statement=statement).order_by("position").first()
 
 
 def test_finance_reads_every_tenants_statements_in_a_constant_number_of_queries(company, october):
