@@ -3,6 +3,7 @@
 The company every test can use: two business units, Acme Retail ("a") and Bravo Marketing ("b"),
 with an owner, an engineer and a viewer in A, an owner and an engineer in B, and the platform
 people: two governance leads, finance and a platform admin. Bob of B has no access to A's things.
+``tests.builders`` builds them; tests import builders from there, never from a conftest.
 """
 
 from __future__ import annotations
@@ -10,25 +11,15 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
-from django.utils import timezone
 from rest_framework.test import APIClient
 
-from portal.core.audit import Actor
-from tenants import services
-from tenants.models import PlatformRole, ServiceToken, Tenant, TenantRole, User
 from tenants.row_security import grant_app_role
-from tenants.scoping import tenant_scope
-
-ROOT_DIR = Path(__file__).resolve().parent
-TEST_ACTOR = Actor.system("test fixture")
-PASSWORD = "correct-horse-battery"
+from tests.builders import Company, make_company
 
 
 def _redis_reachable() -> bool:
@@ -125,84 +116,9 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def make_user(username: str, *, platform_role: str = "") -> User:
-    user = User.objects.create_user(
-        username=username,
-        password=PASSWORD,
-        email=f"{username}@example.com",
-        first_name=username.capitalize(),
-    )
-    if platform_role:
-        services.user_set_platform_role(actor=TEST_ACTOR, user=user, platform_role=platform_role)
-    return user
-
-
-def add_member(tenant: Tenant, user: User, role: str) -> None:
-    with tenant_scope(tenant):
-        services.membership_add(actor=TEST_ACTOR, tenant=tenant, user=user, role=role)
-
-
-def make_token(
-    tenant: Tenant, scopes: list[str], *, name: str = "ci", days: int = 30
-) -> tuple[ServiceToken, str]:
-    with tenant_scope(tenant):
-        return services.token_create(
-            actor=TEST_ACTOR,
-            tenant=tenant,
-            name=name,
-            scopes=scopes,
-            expires_at=timezone.now() + timedelta(days=days),
-            created_by=None,
-        )
-
-
-@dataclass
-class Company:
-    a: Tenant
-    b: Tenant
-    alice: User  # owner of A
-    amir: User  # engineer of A
-    ava: User  # viewer of A
-    bob: User  # owner of B
-    ben: User  # engineer of B
-    grace: User  # governance lead
-    gus: User  # second governance lead
-    fiona: User  # finance
-    adam: User  # platform admin
-
-
 @pytest.fixture
 def company(db) -> Company:
     return make_company()
-
-
-def make_company() -> Company:
-    """The two units and their people (the ``company`` fixture, for fixtures of wider scope)."""
-    a = services.tenant_create(
-        actor=TEST_ACTOR, slug="acme-retail", name="Acme Retail", cost_center="CC-1"
-    )
-    b = services.tenant_create(
-        actor=TEST_ACTOR, slug="bravo-marketing", name="Bravo Marketing", cost_center="CC-2"
-    )
-    people = Company(
-        a=a,
-        b=b,
-        alice=make_user("alice"),
-        amir=make_user("amir"),
-        ava=make_user("ava"),
-        bob=make_user("bob"),
-        ben=make_user("ben"),
-        grace=make_user("grace", platform_role=PlatformRole.GOVERNANCE_LEAD),
-        gus=make_user("gus", platform_role=PlatformRole.GOVERNANCE_LEAD),
-        fiona=make_user("fiona", platform_role=PlatformRole.FINANCE),
-        adam=make_user("adam", platform_role=PlatformRole.PLATFORM_ADMIN),
-    )
-    add_member(a, people.alice, TenantRole.OWNER)
-    add_member(a, people.amir, TenantRole.ENGINEER)
-    add_member(a, people.ava, TenantRole.VIEWER)
-    add_member(b, people.bob, TenantRole.OWNER)
-    add_member(b, people.ben, TenantRole.ENGINEER)
-    return people
 
 
 @pytest.fixture
@@ -218,15 +134,6 @@ def eager_celery():
 @pytest.fixture
 def api() -> APIClient:
     return APIClient()
-
-
-def client_for(user: User | None = None, *, token: str | None = None) -> APIClient:
-    client = APIClient()
-    if user is not None:
-        client.force_authenticate(user=user)
-    if token is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
 
 
 # --- MLflow ---------------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.test import Client
 
-from conftest import ROOT_DIR, client_for
-from tests.processes import AppServer
+from tests.builders import client_for
+from tests.processes import ROOT_DIR, AppServer
 
 
 @pytest.mark.django_db

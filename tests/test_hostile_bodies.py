@@ -17,11 +17,11 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from rest_framework.test import APIClient
 
-from chargeback.tests.factories import live_deployment
-from conftest import make_token
-from governance.tests.conftest import make_version
+from chargeback.tests.builders import live_deployment
+from governance.tests.builders import make_version
 from portal.deployments.models import Deployment
 from tenants.scoping import tenant_scope
+from tests.builders import make_token
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 

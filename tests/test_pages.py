@@ -7,13 +7,8 @@ import re
 import pytest
 from django.test import Client
 
-from conftest import PASSWORD, ROOT_DIR
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+from tests.builders import PASSWORD, signed_in
+from tests.processes import ROOT_DIR
 
 
 @pytest.mark.django_db

@@ -10,7 +10,7 @@ import secrets
 import pytest
 from django.test import Client
 
-from conftest import PASSWORD
+from tests.builders import PASSWORD
 from tests.test_settings import manage
 
 pytestmark = pytest.mark.django_db

@@ -16,12 +16,12 @@ from django.conf import settings
 from django_guid import clear_guid, get_guid, set_guid
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from conftest import make_token
 from portal.catalog.models import SyncRun
 from portal.catalog.tasks import sync_tenant
 from portal.core import outbox
 from portal.core.models import TaskOutbox
 from tenants.scoping import tenant_scope
+from tests.builders import make_token
 from tests.processes import AppServer, CeleryWorker, database_url, wait_for
 
 # The format of settings.LOGGING: "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] ..."

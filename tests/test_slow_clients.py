@@ -31,10 +31,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from conftest import make_token
 from portal.deployments.targets.base import TargetState
-from portal.monitoring.tests.conftest import make_deployment
+from portal.monitoring.tests.builders import make_deployment
 from tenants.scoping import tenant_scope
+from tests.builders import make_token
 from tests.processes import (
     AppServer,
     database_url,

@@ -22,11 +22,11 @@ from chargeback.services.budgets import (
 )
 from chargeback.services.metering import metering_run
 from chargeback.tasks import check_budgets
-from chargeback.tests.factories import at, live_deployment
-from conftest import TEST_ACTOR, client_for
+from chargeback.tests.builders import at, live_deployment
 from governance.models import AuditEvent
 from tenants import notifications, webhooks
 from tenants.scoping import tenant_scope
+from tests.builders import TEST_ACTOR, client_for
 
 pytestmark = pytest.mark.django_db
 T4_HOUR = Decimal("0.736") * Decimal("1.1")  # gpu.t4 list price plus the default 10% markup

@@ -5,22 +5,15 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 
-from chargeback.models import Budget, LineDispute, Statement, StatementLine
+from chargeback.models import Budget, LineDispute, Statement
 from chargeback.services.budgets import budget_set
-from chargeback.tests.factories import closed_month
-from conftest import TEST_ACTOR
+from chargeback.tests.builders import closed_month, first_line
 from governance.models import AuditEvent
 from tenants.scoping import tenant_scope
+from tests.builders import TEST_ACTOR, signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -36,11 +29,6 @@ def costs_url(tenant) -> str:
 
 def statement_url(tenant, statement) -> str:
     return f"/t/{tenant.slug}/statements/{statement.pk}/"
-
-
-def first_line(statement) -> StatementLine:
-    with tenant_scope(statement.tenant_id):
-        return StatementLine.objects.filter(statement=statement).order_by("position").first()
 
 
 # --- the unit's costs -----------------------------------------------------------------------------

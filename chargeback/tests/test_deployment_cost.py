@@ -7,11 +7,11 @@ from decimal import Decimal
 import pytest
 
 from chargeback.services.estimates import to_cents
-from conftest import TEST_ACTOR, client_for
 from governance.services.policies import policy_publish
-from governance.tests.conftest import classify, make_version, request
+from governance.tests.builders import classify, make_version, request
 from portal.deployments.services import cost_estimate
 from tenants.scoping import tenant_scope
+from tests.builders import TEST_ACTOR, client_for
 
 pytestmark = pytest.mark.django_db
 BUDGET_POLICY = """

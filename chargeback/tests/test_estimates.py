@@ -9,10 +9,10 @@ import pytest
 from chargeback.services.estimates import estimate
 from chargeback.services.prices import price_source_refresh
 from chargeback.services.rate_cards import rate_card_publish
-from chargeback.tests.conftest import source
-from conftest import TEST_ACTOR, client_for
-from governance.tests.conftest import classify, make_version, request
+from chargeback.tests.builders import source
+from governance.tests.builders import classify, make_version, request
 from portal.core.errors import InvalidRequest
+from tests.builders import TEST_ACTOR, client_for
 
 pytestmark = pytest.mark.django_db
 HOURS = Decimal(730)

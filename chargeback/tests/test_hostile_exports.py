@@ -19,11 +19,11 @@ import pytest
 
 from chargeback.models import Statement
 from chargeback.services.statements import credit_issue, statement_finalize
-from chargeback.tests.factories import closed_month
-from conftest import TEST_ACTOR, client_for
-from governance.tests.conftest import make_version
+from chargeback.tests.builders import closed_month
+from governance.tests.builders import make_version
 from portal.catalog.models import ModelVersion
 from tenants.scoping import tenant_scope
+from tests.builders import TEST_ACTOR, client_for
 
 pytestmark = pytest.mark.django_db
 HOSTILE = "=2+5+cmd|' -C calc'!A0"

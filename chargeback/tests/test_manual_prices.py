@@ -8,8 +8,8 @@ import pytest
 
 from chargeback.models import PriceSnapshot, PriceSource
 from chargeback.selectors import hourly_price
-from conftest import client_for
 from governance.models import AuditEvent
+from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db
 ITEMS = "/api/v1/price-sources/on-prem/items/"

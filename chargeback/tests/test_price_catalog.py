@@ -10,7 +10,7 @@ from chargeback.models import PriceSnapshot, PricingUnit
 from chargeback.selectors import prices_in_force
 from chargeback.services.prices import price_catalog_ensure, price_source_refresh
 from chargeback.services.rate_cards import rate_card_in_force
-from chargeback.tests.conftest import source
+from chargeback.tests.builders import source
 
 pytestmark = pytest.mark.django_db
 PORTAL_TYPES = ["cpu.small", "cpu.medium", "cpu.large", "gpu.t4", "gpu.a10", "gpu.a100"]

@@ -10,7 +10,7 @@ import pytest
 from chargeback import fetch
 from chargeback.models import RefreshStatus
 from chargeback.services.prices import price_source_refresh
-from chargeback.tests.conftest import source
+from chargeback.tests.builders import source
 from tests.slow_peers import TricklingServer
 
 pytestmark = pytest.mark.django_db

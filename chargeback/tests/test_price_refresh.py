@@ -15,7 +15,7 @@ from chargeback.models import PriceItem, PriceSnapshot, RefreshStatus
 from chargeback.price_sources import azure_first_page_url
 from chargeback.services.prices import price_source_refresh
 from chargeback.tasks import refresh_prices
-from chargeback.tests.conftest import AWS_HOST, AWS_OFFER_URL, recorded, source
+from chargeback.tests.builders import AWS_HOST, AWS_OFFER_URL, recorded, source
 
 pytestmark = pytest.mark.django_db
 NEXT_OFFER_URL = f"{AWS_HOST}/offers/v1.0/aws/AmazonSageMaker/20250701000000/us-east-1/index.json"

@@ -7,8 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from chargeback.services.prices import price_source_refresh
-from chargeback.tests.conftest import source
-from conftest import client_for
+from chargeback.tests.builders import source
+from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db
 PRICES = "/api/v1/prices/"

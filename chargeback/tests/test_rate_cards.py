@@ -8,8 +8,8 @@ import pytest
 
 from chargeback.models import RateCard
 from chargeback.services.rate_cards import rate_card_in_force
-from conftest import client_for
 from governance.models import AuditEvent
+from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/rate-cards/"

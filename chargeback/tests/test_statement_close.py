@@ -12,11 +12,11 @@ from chargeback.models import BillingPeriod, PeriodState, Statement, StatementLi
 from chargeback.services.close import billing_period_close, period_statements, to_cent
 from chargeback.services.rate_cards import rate_card_publish
 from chargeback.services.statements import credit_issue, statement_finalize
-from chargeback.tests.factories import at, closed_month
-from conftest import TEST_ACTOR
+from chargeback.tests.builders import at, closed_month
 from governance.models import AuditEvent
 from portal.core.errors import InvalidRequest
 from tenants.scoping import tenant_scope
+from tests.builders import TEST_ACTOR
 
 pytestmark = pytest.mark.django_db
 

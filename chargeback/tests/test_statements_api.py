@@ -15,12 +15,12 @@ from django.utils import timezone
 
 from chargeback import tasks
 from chargeback.exports import FOCUS_COLUMNS
-from chargeback.models import Statement, StatementLine, UsageEvent
-from chargeback.tests.factories import closed_month, live_deployment
-from conftest import client_for
+from chargeback.models import Statement, UsageEvent
+from chargeback.tests.builders import closed_month, first_line, live_deployment
 from governance.models import AuditEvent
 from portal.core.errors import InvalidRequest
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db
 FOCUS_MANDATORY = (
@@ -59,11 +59,6 @@ def october(company):
     period = closed_month(company)
     statements = {s.tenant_id: s for s in Statement.objects.dangerously_across_tenants()}
     return period, statements[company.a.pk], statements[company.b.pk]
-
-
-def first_line(statement) -> StatementLine:
-    with tenant_scope(statement.tenant_id):
-        return StatementLine.objects.filter(statement=statement).order_by("position").first()
 
 
 def test_finance_reads_every_tenants_statements_in_a_constant_number_of_queries(company, october):
@@ -217,7 +212,7 @@ def test_the_focus_export_has_every_mandatory_column_with_valid_values(company, 
     _, a, _ = october
     with tenant_scope(company.a):
         from chargeback.services.statements import credit_issue, statement_finalize
-        from conftest import TEST_ACTOR
+        from tests.builders import TEST_ACTOR
 
         statement_finalize(actor=TEST_ACTOR, statement=a)
         credit_issue(actor=TEST_ACTOR, statement=a, amount=Decimal("0.05"), reason="Goodwill.")
@@ -269,7 +264,7 @@ def test_finance_sees_the_progress_of_each_month_close(company, october):
 def test_finance_queues_a_month_close_and_a_unit_member_cannot(
     company, eager_celery, django_capture_on_commit_callbacks
 ):
-    from chargeback.tests.factories import live_deployment
+    from chargeback.tests.builders import live_deployment
 
     live_deployment(company.a, live_from="2026-10-05 10:15:30", live_until="2026-10-05 12:00:00")
 

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import add_member, client_for, make_token, make_user
 from governance.models import ApprovalRequest
 from governance.services.policies import policy_load_from_repo
-from governance.tests.conftest import ANSWERS, classify, make_version, request
-from governance.tests.test_policies import DEFAULT, publish
+from governance.tests.builders import (
+    ANSWERS,
+    DEFAULT,
+    classify,
+    decide,
+    make_version,
+    publish,
+    request,
+)
 from portal.deployments.models import Deployment
 from tenants.models import TenantRole
 from tenants.scoping import tenant_scope
+from tests.builders import add_member, client_for, make_token, make_user
 
 pytestmark = pytest.mark.django_db
-
-
-def decide(user, approval_id: int, verdict: str = "approve", comment: str = ""):
-    return client_for(user).post(
-        f"/api/v1/approvals/{approval_id}/decisions/",
-        {"verdict": verdict, "comment": comment},
-        format="json",
-    )
 
 
 def approval_of(company, deployment) -> ApprovalRequest:

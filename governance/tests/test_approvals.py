@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import add_member, client_for, make_token, make_user
 from governance.models import ApprovalRequest, AuditEvent
-from governance.tests.conftest import classify, make_version, request
+from governance.tests.builders import classify, decide, make_version, request
 from portal.catalog.models import ModelVersion
 from portal.core.api.errors import NOT_FOUND_BODY
 from portal.deployments.models import Deployment
 from portal.deployments.selectors import approval_in_force
 from tenants.models import PlatformRole, TenantRole
 from tenants.scoping import tenant_scope
+from tests.builders import add_member, client_for, make_token, make_user
 
 pytestmark = pytest.mark.django_db
-
-
-def decide(user, approval_id: int, verdict: str = "approve", comment: str = ""):
-    return client_for(user).post(
-        f"/api/v1/approvals/{approval_id}/decisions/",
-        {"verdict": verdict, "comment": comment},
-        format="json",
-    )
 
 
 def state_of(tenant, deployment_id: int) -> str:
@@ -107,7 +99,7 @@ def test_a_new_version_needs_a_new_approval(company, high_risk_version):
     decide(company.grace, first_approval.pk)
     decide(company.gus, first_approval.pk)
     v2 = make_version(company.a, version=2)
-    from governance.tests.conftest import complete_card
+    from governance.tests.builders import complete_card
 
     complete_card(company.a, v2)
 
@@ -342,8 +334,8 @@ def test_a_pipeline_request_cannot_be_approved_by_the_person_whose_token_made_it
 
     from django.utils import timezone
 
-    from conftest import TEST_ACTOR
     from tenants.services import token_create
+    from tests.builders import TEST_ACTOR
 
     lead_owner = make_user("lars", platform_role=PlatformRole.GOVERNANCE_LEAD)
     add_member(company.a, lead_owner, TenantRole.OWNER)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import client_for, make_token
+from tests.builders import client_for, make_token
 
 URL = "/api/v1/audit-events/"
 

@@ -21,7 +21,6 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from conftest import TEST_ACTOR, client_for, make_user
 from governance.audit import audit_verify, event_payload, event_seal
 from governance.models import AuditChainHead, AuditEvent, AuditEventImmutable
 from governance.seals import canonical
@@ -29,6 +28,7 @@ from portal.core.audit import audit_record
 from tenants import services
 from tenants.models import Tenant
 from tenants.scoping import dangerously_across_tenants, tenant_scope
+from tests.builders import TEST_ACTOR, client_for, make_user, sql_rows
 
 
 @contextmanager
@@ -70,12 +70,6 @@ def triggers_disabled():
 def unkeyed_hash(event: AuditEvent) -> str:
     """A well-computed SHA-256 of an event's content and link, as the trail once was chained."""
     return hashlib.sha256(canonical(event_payload(event))).hexdigest()
-
-
-def sql_rows(sql: str, params: list | None = None) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params or [])
-        return cursor.fetchall()
 
 
 # On PostgreSQL the tampering happens on another connection, which sees committed rows only.

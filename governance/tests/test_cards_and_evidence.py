@@ -10,11 +10,11 @@ from urllib.parse import quote, unquote
 
 import pytest
 
-from conftest import client_for
 from governance.models import AuditEvent
-from governance.tests.conftest import classify, make_version, request
+from governance.tests.builders import classify, make_version, request
 from portal.core.api.errors import NOT_FOUND_BODY
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db
 CARD = "/api/v1/tenants/acme-retail/models/credit-scorer/versions/1/card/"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import client_for
 from governance.classification import CLASSIFIER_VERSION, classify
 from governance.models import AuditEvent
-from governance.tests.conftest import ANSWERS, make_version
+from governance.tests.builders import ANSWERS, make_version
 from portal.core.api.errors import NOT_FOUND_BODY
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/tenants/acme-retail/models/credit-scorer/classification/"

@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import client_for
 from governance.models import AuditEvent, Incident
 from governance.services.incidents import incident_open
-from governance.tests.conftest import classify, make_version, request
+from governance.tests.builders import classify, make_version, request
 from portal.core.api.errors import NOT_FOUND_BODY
 from portal.core.audit import Actor
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/tenants/acme-retail/incidents/"

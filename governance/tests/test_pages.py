@@ -7,23 +7,17 @@ import re
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from governance.models import ApprovalRequest, Incident, PolicyVersion
 from governance.services.policies import POLICY_DIR, policy_in_force
-from governance.tests.conftest import classify, make_version, request
+from governance.tests.builders import classify, make_version, request
 from portal.catalog.models import RegisteredModel
 from portal.deployments.models import Deployment
 from tenants.scoping import tenant_scope
+from tests.builders import signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from conftest import client_for
 from governance.models import AuditEvent, PolicyVersion
 from governance.services.policies import policy_load_from_repo
-from governance.tests.conftest import classify, make_version, request
+from governance.tests.builders import DEFAULT, classify, make_version, publish, request
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db
-
-DEFAULT = (Path(__file__).resolve().parents[1] / "policies" / "default.yaml").read_text()
-
-
-def publish(user, document: str, note: str = ""):
-    return client_for(user).post(
-        "/api/v1/policies/", {"document": document, "note": note}, format="json"
-    )
 
 
 def test_the_repositorys_policies_load_once_with_their_content_hash(company):

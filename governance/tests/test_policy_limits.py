@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from django.urls import resolve
 
-from conftest import client_for
 from governance import policy_budget
 from governance.models import PolicyVersion
 from governance.policy import SAMPLE_CONTEXT, content_hash
 from governance.policy_budget import Outcome, rules_evaluate
 from governance.services.policies import policy_load_from_repo
-from governance.tests.conftest import classify, make_version, request
+from governance.tests.builders import classify, make_version, request
+from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db
 

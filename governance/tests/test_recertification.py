@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from conftest import client_for
 from governance.models import AuditEvent, ModelCertification
-from governance.tests.conftest import request
+from governance.tests.builders import request
 from portal.deployments.tasks import daily_checks
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db
 

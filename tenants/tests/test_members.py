@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import client_for
 from governance.models import AuditEvent
 from tenants.models import Membership
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 
 
 def members_url(tenant) -> str:

@@ -16,12 +16,12 @@ import pytest
 from django.db import transaction
 from django.test.utils import CaptureQueriesContext
 
-from conftest import client_for, make_token
 from governance.models import AuditEvent
 from tenants import tasks, webhooks
 from tenants.models import DeliveryStatus, WebhookDelivery
 from tenants.notifications import notify
 from tenants.scoping import tenant_scope
+from tests.builders import client_for, make_token
 
 pytestmark = pytest.mark.django_db
 

@@ -16,16 +16,11 @@ from django.db import DatabaseError, OperationalError, connection, transaction
 from tenants.models import Membership
 from tenants.row_security import POLICY_NAME, tenant_column, tenant_owned_models
 from tenants.scoping import dangerously_across_tenants, tenant_scope
+from tests.builders import sql_rows
 
 pytestmark = pytest.mark.postgres
 
 MEMBERSHIPS = connection.ops.quote_name(Membership._meta.db_table)
-
-
-def sql_rows(sql: str, params: list | None = None) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params or [])
-        return cursor.fetchall()
 
 
 def tenants_seen() -> set[int]:

@@ -8,10 +8,10 @@ import pytest
 from django.apps import apps
 from django.utils import timezone
 
-from conftest import client_for, make_token
 from governance.models import AuditEvent
 from tenants.models import ServiceToken
 from tenants.scoping import tenant_scope
+from tests.builders import client_for, make_token
 
 
 def tokens_url(tenant) -> str:

@@ -16,7 +16,6 @@ from django.core.mail import send_mail
 from django.db import connections, transaction
 from django.utils import timezone
 
-from conftest import TEST_ACTOR, client_for
 from governance.models import AuditVerification
 from governance.tasks import verify_audit_trail
 from portal.core.audit import audit_record
@@ -25,6 +24,7 @@ from tenants import tasks as notify_tasks
 from tenants.models import DeliveryStatus, Tenant, WebhookDelivery, WebhookEndpoint
 from tenants.notifications import notify
 from tenants.scoping import tenant_scope
+from tests.builders import TEST_ACTOR, client_for
 from tests.processes import CeleryWorker, wait_for
 from tests.slow_peers import SMTP_GREETING, TricklingServer, sessions_in_a_transaction
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import client_for, make_token
 from tenants.models import Membership, ServiceToken
 from tenants.scoping import tenant_scope
+from tests.builders import client_for, make_token
 
 MISSING = "no-such-unit"
 
@@ -36,7 +36,7 @@ def tenant_a_endpoints(company) -> list[tuple[str, str, dict]]:
 def governed_endpoints(company, base: str) -> list[tuple[str, str, dict]]:
     """A's catalog, deployment, card, evidence, incident and webhook endpoints."""
     from governance.services.incidents import incident_open
-    from governance.tests.conftest import ANSWERS, classify, make_version, request
+    from governance.tests.builders import ANSWERS, classify, make_version, request
     from portal.core.audit import Actor
     from tenants.notifications import webhook_endpoint_create
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import client_for
 from governance.models import AuditEvent
 from tenants.models import Tenant
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 
 
 @pytest.mark.django_db

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import make_token
 from tenants.access import FINANCE_ROLES, GOVERNANCE_ROLES
 from tenants.authentication import TokenPrincipal
 from tenants.models import Membership
 from tenants.selectors import unit_records_visible_to
+from tests.builders import make_token
 
 pytestmark = pytest.mark.django_db
 

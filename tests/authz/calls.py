@@ -26,7 +26,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from rest_framework.test import APIClient
 
-from governance.tests.conftest import ANSWERS
+from governance.tests.builders import ANSWERS
 from tests.authz.world import (
     BASELINE_CSV,
     MISSING_ID,

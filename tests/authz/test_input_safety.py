@@ -21,13 +21,13 @@ import yaml
 from chargeback import fetch
 from chargeback.admin import PriceSourceForm
 from chargeback.fetch import PriceFetchError
-from conftest import client_for
 from portal.catalog.models import ModelVersion
 from portal.core.urls_safety import PrivateAddressRefused, open_url
 from portal.monitoring.models import Baseline
 from tenants.models import WebhookEndpoint
 from tenants.scoping import tenant_scope
 from tenants.webhooks import _post
+from tests.builders import client_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 

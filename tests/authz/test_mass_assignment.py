@@ -10,14 +10,14 @@ from __future__ import annotations
 import pytest
 
 from chargeback.models import Budget, CreditNote, LineDispute, Statement, StatementState
-from conftest import client_for
 from governance.models import ApprovalDecision, Incident, ModelCard, RiskClassification
-from governance.tests.conftest import ANSWERS
+from governance.tests.builders import ANSWERS
 from portal.catalog.models import RegisteredModel
 from portal.deployments.models import Deployment, DeploymentState
 from portal.monitoring.models import Baseline, Monitor
 from tenants.models import Membership, ServiceToken, WebhookEndpoint
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 

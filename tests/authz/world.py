@@ -13,17 +13,16 @@ from dataclasses import dataclass
 
 from chargeback.models import LineDispute, Statement, StatementLine
 from chargeback.services.statements import line_dispute
-from chargeback.tests.factories import closed_month
-from conftest import TEST_ACTOR, Company, make_company, make_token
+from chargeback.tests.builders import closed_month
 from governance.models import ApprovalRequest, Incident
 from governance.services.incidents import incident_open
 from governance.services.policies import policy_in_force
-from governance.tests.conftest import classify, complete_card, make_version, request
+from governance.tests.builders import classify, complete_card, make_version, request
 from portal.catalog.models import CatalogJob, JobKind, ModelVersion, UnassignedModel
 from portal.deployments.models import Deployment
 from portal.monitoring.models import Monitor
 from portal.monitoring.services import baseline_from_upload, monitor_create
-from portal.monitoring.tests.conftest import make_deployment
+from portal.monitoring.tests.builders import make_deployment
 from tenants.models import (
     DeliveryStatus,
     Membership,
@@ -34,6 +33,7 @@ from tenants.models import (
 )
 from tenants.notifications import webhook_endpoint_create
 from tenants.scoping import dangerously_across_tenants, tenant_scope
+from tests.builders import TEST_ACTOR, Company, make_company, make_token
 
 MISSING_SLUG = "no-such-unit"
 MISSING_ID = 987654321

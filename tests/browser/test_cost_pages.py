@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from chargeback.models import Statement
-from chargeback.tests.factories import closed_month
+from chargeback.tests.builders import closed_month
 from tenants.scoping import tenant_scope
-from tests.browser.conftest import sign_in
+from tests.builders import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from governance.tests.conftest import classify, complete_card, make_version, request
-from tests.browser.conftest import sign_in
+from governance.tests.builders import classify, complete_card, make_version, request
+from tests.builders import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

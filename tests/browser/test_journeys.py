@@ -16,10 +16,9 @@ import pytest
 
 from chargeback.exports import FOCUS_COLUMNS
 from chargeback.models import Statement
-from chargeback.tests.factories import closed_month
-from conftest import TEST_ACTOR, make_token
+from chargeback.tests.builders import closed_month
 from governance.services.incidents import incident_open
-from governance.tests.conftest import classify, make_version, request
+from governance.tests.builders import classify, make_version, request
 from portal.catalog.models import ModelVersion
 from portal.deployments import rollout
 from portal.deployments.gateway.recorder import recorder
@@ -28,7 +27,7 @@ from portal.deployments.tests.serving import credit_features, serving_runtime, w
 from portal.monitoring import services as monitoring
 from portal.monitoring.models import BaselineSource, CapturedRequest
 from tenants.scoping import dangerously_across_tenants, tenant_scope
-from tests.browser.conftest import sign_in
+from tests.builders import TEST_ACTOR, make_token, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

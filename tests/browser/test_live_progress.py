@@ -7,7 +7,7 @@ import pytest
 
 from portal.catalog.models import SyncRun
 from tenants.scoping import tenant_scope
-from tests.browser.conftest import sign_in
+from tests.builders import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from governance.tests.conftest import make_version
+from governance.tests.builders import make_version
 from portal.insights.models import MaturityAssessment
 from tenants.scoping import tenant_scope
-from tests.browser.conftest import sign_in
+from tests.builders import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

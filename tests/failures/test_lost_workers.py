@@ -14,10 +14,10 @@ import time
 
 import pytest
 
-from conftest import TEST_ACTOR
 from tenants.models import DeliveryStatus, Tenant, WebhookDelivery, WebhookEndpoint
 from tenants.notifications import notify, webhook_endpoint_create
 from tenants.scoping import tenant_scope
+from tests.builders import TEST_ACTOR
 from tests.processes import RedisServer, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
-from conftest import make_token
+from tests.builders import make_token
 from tests.processes import AppServer, PostgresServer, free_port, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

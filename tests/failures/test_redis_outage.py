@@ -15,11 +15,11 @@ from collections.abc import Callable
 import pytest
 from django.test import Client
 
-from conftest import PASSWORD, client_for, make_token
 from portal.catalog.models import SyncRun, SyncStatus
 from portal.catalog.webhooks import sign
 from portal.core.models import TaskOutbox
 from tenants.scoping import tenant_scope
+from tests.builders import PASSWORD, client_for, make_token
 from tests.processes import wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]

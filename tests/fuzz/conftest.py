@@ -27,12 +27,12 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 from schemathesis.core.failures import AcceptedNegativeData, ServerError
 
-from chargeback.tests.factories import closed_month
-from conftest import Company, make_company, make_token
+from chargeback.tests.builders import closed_month
 from portal.catalog.models import UnassignedModel
 from tenants.models import TokenScope
 from tenants.scoping import dangerously_across_tenants
 from tests.authz.world import make_unit
+from tests.builders import Company, make_company, make_token
 
 TENANT = "acme-retail"
 # Nothing listens here: MLflow calls fail fast with a 503 instead of reaching a real registry.

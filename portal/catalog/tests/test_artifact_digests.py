@@ -8,22 +8,16 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from conftest import client_for
 from governance.models import ApprovalRequest, AuditEvent, Incident
-from governance.tests.conftest import classify, complete_card, request
-from governance.tests.test_approvals import decide
+from governance.tests.builders import classify, complete_card, decide, request
 from portal.catalog.digests import manifest_digest, manifest_mismatches, manifest_of_folder
 from portal.catalog.models import ModelVersion
-from portal.catalog.sync import registry_sync
+from portal.catalog.tests.builders import sync
 from portal.deployments.models import Deployment
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def sync(tenant, **kwargs):
-    with tenant_scope(tenant):
-        return registry_sync(tenant=tenant, **kwargs)
 
 
 def version_of(tenant, name: str = "credit-scorer", number: int = 1) -> ModelVersion:

@@ -11,20 +11,15 @@ import uuid
 import pytest
 from django.test import Client
 
-from conftest import client_for
 from governance.models import AuditEvent
-from governance.tests.conftest import make_version
+from governance.tests.builders import make_version
 from portal.catalog.models import RegisteredModel, SyncRun
-from portal.catalog.sync import registry_sync
+from portal.catalog.tests.builders import sync
 from portal.catalog.webhooks import sign
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def sync(tenant):
-    with tenant_scope(tenant):
-        return registry_sync(tenant=tenant)
 
 
 def models_url(tenant, suffix: str = "") -> str:
@@ -89,7 +84,7 @@ def test_engineers_edit_catalog_metadata_viewers_cannot_and_edits_are_audited(co
 
 
 def test_another_tenants_token_gets_a_404_on_every_catalog_endpoint(company, catalog):
-    from conftest import make_token
+    from tests.builders import make_token
 
     _, secret = make_token(company.b, ["read", "write"])
     b_pipeline = client_for(token=secret)

@@ -6,12 +6,12 @@ import time
 
 import pytest
 
-from conftest import client_for
 from portal.catalog.mlflow_adapter import MlflowRegistry, MlflowUnavailable
 from portal.catalog.models import RegisteredModel, SyncRun
 from portal.catalog.sync import registry_sync
 from portal.demo_training import log_demo_model
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 from tests.mlflow_server import MlflowServer
 from tests.slow_peers import TricklingServer
 

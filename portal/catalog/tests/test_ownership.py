@@ -10,18 +10,14 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from conftest import client_for
 from governance.models import AuditEvent
 from portal.catalog.models import RegisteredModel
-from portal.catalog.sync import registry_sync, tenant_sync_model, unassigned_scan
+from portal.catalog.sync import tenant_sync_model, unassigned_scan
+from portal.catalog.tests.builders import sync
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def sync(tenant, **kwargs):
-    with tenant_scope(tenant):
-        return registry_sync(tenant=tenant, **kwargs)
 
 
 def catalog_of(tenant) -> set[str]:

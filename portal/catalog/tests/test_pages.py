@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from portal.catalog.models import SyncRun
 from portal.catalog.sync import registry_sync, unassigned_scan
 from tenants.scoping import tenant_scope
+from tests.builders import signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

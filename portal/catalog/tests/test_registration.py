@@ -7,11 +7,11 @@ import uuid
 
 import pytest
 
-from conftest import client_for
 from governance.models import AuditEvent
 from portal.catalog.models import RegisteredModel
 from portal.catalog.sync import registry_sync
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -6,18 +6,14 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from conftest import client_for
 from governance.models import AuditEvent
 from portal.catalog.models import ModelVersion, RegisteredModel, SyncRun
-from portal.catalog.sync import registry_sync, unassigned_scan
+from portal.catalog.sync import unassigned_scan
+from portal.catalog.tests.builders import sync
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def sync(tenant, **kwargs) -> SyncRun:
-    with tenant_scope(tenant):
-        return registry_sync(tenant=tenant, **kwargs)
 
 
 def catalog_of(tenant) -> dict[str, list[int]]:

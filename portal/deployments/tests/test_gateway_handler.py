@@ -56,9 +56,9 @@ def test_pages_still_take_the_portals_full_handler():
 def test_a_token_over_its_rate_limit_gets_a_429_with_retry_after(company, monkeypatch):
     from django.test import Client
 
-    from conftest import make_token
     from portal.deployments.gateway import views
     from portal.deployments.gateway.routes import RateLimiter
+    from tests.builders import make_token
 
     monkeypatch.setattr(views, "_limiter", RateLimiter("2/min"))
     _, token = make_token(company.a, ["predict"])

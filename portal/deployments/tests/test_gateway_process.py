@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from conftest import TEST_ACTOR, make_token
 from tenants import services
 from tenants.scoping import tenant_scope
+from tests.builders import TEST_ACTOR, make_token
 from tests.processes import AppServer, database_url, free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]

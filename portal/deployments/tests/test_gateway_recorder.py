@@ -11,15 +11,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.test import Client
 
-from conftest import make_token
 from portal.deployments.gateway import recorder as recorder_module
 from portal.deployments.gateway.recorder import Recorder
 from portal.deployments.models import GatewayMinute
 from portal.deployments.targets.base import TargetState
 from portal.monitoring.capture import CaptureRecord
 from portal.monitoring.models import CapturedRequest
-from portal.monitoring.tests.conftest import make_deployment
+from portal.monitoring.tests.builders import make_deployment
 from tenants.scoping import tenant_scope
+from tests.builders import make_token
 
 pytestmark = pytest.mark.django_db
 KIB = 1024

@@ -6,15 +6,15 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from conftest import client_for
-from governance.tests.conftest import classify, make_version, request
+from governance.tests.builders import classify, make_version, request
 from portal.deployments import rollout
 from portal.deployments.models import Deployment, GatewayMinute
+from portal.deployments.tests.builders import reload
 from tenants.scoping import tenant_scope
+from tests.builders import client_for, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -25,17 +25,6 @@ SIGNATURE = {
         {"name": "region", "type": "string"},
     ]
 }
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def reload(tenant, deployment_id: int) -> Deployment:
-    with tenant_scope(tenant):
-        return Deployment.objects.get(pk=deployment_id)
 
 
 def make_live(tenant, deployment_id: int) -> Deployment:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import client_for
-from governance.tests.conftest import classify, high_risk_version, make_version, request
+from governance.tests.builders import classify, make_version, request
+from governance.tests.conftest import high_risk_version
 from portal.deployments import rollout
 from portal.deployments.models import Deployment
+from portal.deployments.tests.builders import reload
 from portal.deployments.workflow import deployment_review_request
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 
 pytestmark = pytest.mark.usefixtures("eager_celery")
 __all__ = ["high_risk_version"]  # a fixture these tests share with governance's
@@ -19,11 +21,6 @@ def decide(user, approval_id: int):
     return client_for(user).post(
         f"/api/v1/approvals/{approval_id}/decisions/", {"verdict": "approve"}, format="json"
     )
-
-
-def reload(tenant, deployment_id: int) -> Deployment:
-    with tenant_scope(tenant):
-        return Deployment.objects.get(pk=deployment_id)
 
 
 def pretend_ready(tenant, deployment_id: int) -> Deployment:

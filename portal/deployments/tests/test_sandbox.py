@@ -25,7 +25,6 @@ import urllib3
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from conftest import client_for, make_token
 from governance.classification import MINIMAL_RISK_ANSWERS
 from portal.catalog.sync import registry_sync
 from portal.deployments import sandbox
@@ -41,6 +40,7 @@ from portal.deployments.tests.serving import (
 )
 from portal.deployments.unix_http import UnixPools, read_secret
 from tenants.scoping import tenant_scope
+from tests.builders import client_for, make_token
 
 MINIMAL = MINIMAL_RISK_ANSWERS
 

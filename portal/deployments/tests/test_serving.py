@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from conftest import client_for, make_token
 from governance.classification import MINIMAL_RISK_ANSWERS
 from governance.models import Incident
 from portal.catalog.sync import registry_sync
 from portal.deployments.gateway import routes
 from portal.deployments.gateway.recorder import recorder
-from portal.deployments.models import Deployment, GatewayMinute
+from portal.deployments.models import GatewayMinute
+from portal.deployments.tests.builders import state_of, wait_live
 from portal.deployments.tests.serving import (
     credit_features,
     log_broken_model,
@@ -31,6 +31,7 @@ from portal.deployments.tests.serving import (
 )
 from portal.monitoring.models import CapturedRequest
 from tenants.scoping import tenant_scope
+from tests.builders import client_for, make_token
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_celery")]
 
@@ -84,20 +85,6 @@ def request_deployment(company, version: int, **extra) -> dict:
     )
     assert response.status_code == 201, response.content
     return response.json()
-
-
-def state_of(company, deployment_id: int) -> Deployment:
-    with tenant_scope(company.a):
-        return Deployment.objects.get(pk=deployment_id)
-
-
-def wait_live(company, deployment_id: int, timeout: float = 120) -> Deployment:
-    def live():
-        deployment = state_of(company, deployment_id)
-        assert deployment.state not in ("failed", "cancelled"), deployment.serving
-        return deployment if deployment.state == "live" else None
-
-    return wait_for(live, timeout=timeout, what=f"deployment {deployment_id} to go live")
 
 
 class Gateway:

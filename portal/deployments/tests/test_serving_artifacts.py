@@ -12,15 +12,15 @@ import time
 
 import pytest
 
-from conftest import client_for
+from governance.classification import MINIMAL_RISK_ANSWERS
 from governance.models import Incident
 from portal.catalog.mlflow_adapter import MlflowRegistry
 from portal.catalog.sync import registry_sync
-from portal.deployments.models import Deployment
 from portal.deployments.runtime import HEARTBEAT_SECONDS, ServingRuntime
+from portal.deployments.tests.builders import state_of, wait_live
 from portal.deployments.tests.serving import log_constant_regressor, serving_runtime, wait_for
-from portal.deployments.tests.test_serving import MINIMAL, wait_live
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 from tests.stalling_proxy import StallingProxy
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_celery")]
@@ -39,7 +39,7 @@ def register(company, mlflow_server, name: str, answer: float) -> str:
         registry_sync(tenant=company.a, only=name)
     response = client_for(company.amir).post(
         f"/api/v1/tenants/{company.a.slug}/models/{name}/classification/",
-        {"answers": MINIMAL},
+        {"answers": MINIMAL_RISK_ANSWERS},
         format="json",
     )
     assert response.status_code in (200, 201), response.content
@@ -54,11 +54,6 @@ def deploy(company, name: str) -> int:
     )
     assert response.status_code == 201, response.content
     return response.json()["id"]
-
-
-def state_of(company, deployment_id: int) -> Deployment:
-    with tenant_scope(company.a):
-        return Deployment.objects.get(pk=deployment_id)
 
 
 def test_a_revision_whose_model_file_was_swapped_in_mlflow_never_starts_a_server(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.db import OperationalError, connections, transaction
 
-from governance.tests.conftest import classify, make_version, request
+from governance.tests.builders import classify, make_version, request
 from portal.deployments import rollout
 from portal.deployments.models import Deployment
 from tenants.scoping import tenant_scope

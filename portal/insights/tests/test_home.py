@@ -11,16 +11,16 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chargeback.models import BillingPeriod, Budget, PriceSource, Statement
-from conftest import add_member
 from governance.models import ApprovalRequest, AuditVerification, ModelCertification, PolicyVersion
-from governance.tests.conftest import classify, make_version
+from governance.tests.builders import classify, make_version
 from portal.catalog.models import RegisteredModel, SyncRun
 from portal.deployments.models import GatewayMinute
 from portal.insights.models import MaturityAssessment
-from portal.insights.tests.conftest import deploy, incident, signed_in
+from portal.insights.tests.builders import deploy, incident
 from portal.monitoring.models import DriftRun
 from tenants.models import TenantRole
 from tenants.scoping import tenant_scope
+from tests.builders import add_member, signed_in
 
 pytestmark = pytest.mark.django_db
 

@@ -9,12 +9,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from conftest import client_for
-from governance.tests.conftest import make_version
+from governance.tests.builders import make_version
 from portal.catalog.models import RegisteredModel
 from portal.insights.kpis import kpi_report
-from portal.insights.tests.conftest import deploy, event, incident, signed_in
+from portal.insights.tests.builders import deploy, event, incident
 from tenants.scoping import tenant_scope
+from tests.builders import client_for, signed_in
 
 pytestmark = pytest.mark.django_db
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import client_for
 from governance.models import AuditEvent
-from governance.tests.conftest import make_version
+from governance.tests.builders import make_version
 from portal.insights.models import MaturityAssessment
-from portal.insights.tests.conftest import deploy, monitor, signed_in
+from portal.insights.tests.builders import deploy, monitor
 from tenants.scoping import tenant_scope
+from tests.builders import client_for, signed_in
 
 pytestmark = pytest.mark.django_db
 

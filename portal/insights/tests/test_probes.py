@@ -9,13 +9,14 @@ from django.utils import timezone
 
 from governance.models import ApprovalRequest, ModelCertification, PolicyVersion
 from governance.services.cards import card_get_or_create, card_update
-from governance.tests.conftest import classify, make_version
+from governance.tests.builders import classify, make_version
 from portal.catalog.models import ModelVersion, RegisteredModel, SyncRun
 from portal.deployments.models import GatewayMinute
 from portal.insights import probes
-from portal.insights.tests.conftest import TEST_ACTOR, deploy, monitor, rollback
+from portal.insights.tests.builders import deploy, monitor, rollback
 from portal.monitoring.models import Monitor
 from tenants.scoping import tenant_scope
+from tests.builders import TEST_ACTOR
 
 pytestmark = pytest.mark.django_db
 

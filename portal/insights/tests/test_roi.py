@@ -8,13 +8,13 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from conftest import client_for
 from governance.models import AuditEvent
-from governance.tests.conftest import make_version
+from governance.tests.builders import make_version
 from portal.catalog.models import ModelVersion
 from portal.insights.roi import RoiFigures, roi_estimate, roi_formula, roi_measurements
-from portal.insights.tests.conftest import deploy, incident, monitor, signed_in
+from portal.insights.tests.builders import deploy, incident, monitor
 from tenants.scoping import tenant_scope
+from tests.builders import client_for, signed_in
 
 SEEDS = RoiFigures(
     team_size=Decimal(5),

@@ -5,11 +5,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from conftest import client_for
 from portal.monitoring.models import Baseline, DriftRun, Monitor
-from portal.monitoring.tests.conftest import make_deployment
-from portal.monitoring.tests.test_baselines import training_csv
+from portal.monitoring.tests.builders import make_deployment, training_csv
 from tenants.scoping import tenant_scope
+from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -10,19 +10,11 @@ from portal.core.errors import InvalidRequest
 from portal.monitoring import engine, services
 from portal.monitoring.models import Baseline, BaselineSource
 from portal.monitoring.profiles import profile_dump, profile_load
-from portal.monitoring.tests.conftest import capture, make_deployment, traffic
+from portal.monitoring.tests.builders import capture, make_deployment, traffic, training_csv
 from tenants.scoping import tenant_scope
 
 pytestmark = pytest.mark.django_db
 ACTOR = Actor.system("test")
-
-
-def training_csv(rows: int = 2000, **shape) -> bytes:
-    values, predictions = traffic(rows, **shape)
-    frame = pd.DataFrame(values, columns=["income", "age", "region"]).assign(
-        label=predictions, ignored=1
-    )
-    return frame.to_csv(index=False).encode()
 
 
 def test_a_profile_read_back_gives_the_same_drift_report():

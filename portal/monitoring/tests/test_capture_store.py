@@ -18,7 +18,7 @@ from portal.monitoring.store import (
     capture_retention_apply,
     capture_window_sample,
 )
-from portal.monitoring.tests.conftest import capture, make_deployment
+from portal.monitoring.tests.builders import capture, make_deployment
 from tenants.scoping import tenant_scope
 
 pytestmark = pytest.mark.django_db(transaction=False)

@@ -12,27 +12,13 @@ from portal.core.audit import Actor
 from portal.monitoring import services
 from portal.monitoring.models import DriftRun, Monitor
 from portal.monitoring.store import capture_compact
-from portal.monitoring.tests.conftest import capture, make_deployment
-from portal.monitoring.tests.test_baselines import training_csv
+from portal.monitoring.tests.builders import capture, make_deployment, with_baseline
 from tenants import notifications, webhooks
 from tenants.models import WebhookDelivery
 from tenants.scoping import tenant_scope
 
 pytestmark = pytest.mark.django_db
 ACTOR = Actor.system("test")
-
-
-def with_baseline(tenant, **kwargs):
-    deployment = make_deployment(tenant, **kwargs)
-    with tenant_scope(tenant):
-        services.baseline_from_upload(
-            version=deployment.model_version,
-            content=training_csv(3000),
-            filename="train.csv",
-            prediction_column="label",
-            actor=ACTOR,
-        )
-    return deployment
 
 
 def run_now(deployment, monitor=None) -> DriftRun:

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import pytest
 from django.template import Context, Template
-from django.test import Client
 
 from portal.monitoring.models import DriftRun
 from portal.monitoring.selectors import drift_status_by_deployment
-from portal.monitoring.tests.conftest import make_deployment
+from portal.monitoring.tests.builders import make_deployment
 from tenants.scoping import tenant_scope
+from tests.builders import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -59,12 +59,6 @@ def run(deployment, drift_status: str, share: float) -> DriftRun:
             drifted_columns=["income"] if share else [],
             current_rows=1000,
         )
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_the_drift_page_shows_the_column_table_and_an_inline_svg_chart(company):

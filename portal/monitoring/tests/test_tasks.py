@@ -8,8 +8,7 @@ from django.utils import timezone
 from portal.core.audit import Actor
 from portal.monitoring import services, tasks
 from portal.monitoring.models import CapturedRequest, DriftRun
-from portal.monitoring.tests.conftest import capture, make_deployment
-from portal.monitoring.tests.test_drift_runs import with_baseline
+from portal.monitoring.tests.builders import capture, make_deployment, with_baseline
 from tenants.scoping import tenant_scope
 
 pytestmark = pytest.mark.django_db

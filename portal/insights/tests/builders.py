@@ -1,4 +1,4 @@
-"""Rows the insights tests build on: deployments at given times, rollbacks, monitors, incidents."""
+"""Builders of the rows the insights tests build on: deployments at given times, rollbacks, monitors, incidents."""
 
 from __future__ import annotations
 
@@ -6,21 +6,14 @@ from datetime import datetime, timedelta
 from unittest import mock
 
 from django.db import transaction
-from django.test import Client
 from django.utils import timezone
 
-from conftest import TEST_ACTOR
 from governance.models import Incident
 from portal.core.audit import audit_record
 from portal.deployments.models import Deployment
 from portal.monitoring.models import Monitor
 from tenants.scoping import tenant_scope
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+from tests.builders import TEST_ACTOR
 
 
 def deploy(

@@ -1,0 +1,27 @@
+"""Helpers the deployment tests share: a deployment read back through its unit, and waiting for
+one to go live on the real serving runtime."""
+
+from __future__ import annotations
+
+from portal.deployments.models import Deployment
+from portal.deployments.tests.serving import wait_for
+from tenants.scoping import tenant_scope
+
+
+def reload(tenant, deployment_id: int) -> Deployment:
+    with tenant_scope(tenant):
+        return Deployment.objects.get(pk=deployment_id)
+
+
+def state_of(company, deployment_id: int) -> Deployment:
+    with tenant_scope(company.a):
+        return Deployment.objects.get(pk=deployment_id)
+
+
+def wait_live(company, deployment_id: int, timeout: float = 120) -> Deployment:
+    def live():
+        deployment = state_of(company, deployment_id)
+        assert deployment.state not in ("failed", "cancelled"), deployment.serving
+        return deployment if deployment.state == "live" else None
+
+    return wait_for(live, timeout=timeout, what=f"deployment {deployment_id} to go live")
