@@ -13,7 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from chargeback.forms import MonthField
 from chargeback.models import PriceItem, PriceService, Statement, StatementState
 from chargeback.services.close import MONTH_PATTERN, parse_month
-from portal.filters import ListFilter, SlugFilter
+from portal.core.filters import ListFilter, SlugFilter
 
 # The finance queue's filters; the API also filters by tenant, and calls the month ``period``.
 STATEMENT_PAGE_FILTERS = ("state", "month")

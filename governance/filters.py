@@ -18,7 +18,7 @@ from governance.models import (
     IncidentStatus,
 )
 from portal.catalog.models import RiskTier
-from portal.filters import ListFilter, SlugFilter
+from portal.core.filters import ListFilter, SlugFilter
 from tenants.models import Tenant
 
 # The approval queue's filters; the API does not search or filter by risk tier.

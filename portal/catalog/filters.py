@@ -10,7 +10,7 @@ from django.db.models.functions import Cast
 
 from portal.catalog.models import RegisteredModel, UnassignedModel
 from portal.catalog.selectors import ORDERINGS
-from portal.filters import ListFilter
+from portal.core.filters import ListFilter
 
 UNCLASSIFIED = "unclassified"
 RISK_TIERS = [

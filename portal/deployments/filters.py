@@ -6,8 +6,8 @@ import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 
+from portal.core.filters import ListFilter
 from portal.deployments.models import Deployment, DeploymentState, Environment
-from portal.filters import ListFilter
 
 SORTS = [("endpoint", "endpoint, newest revision first"), ("newest", "newest request first")]
 # Without a sort the page lists by endpoint and the API newest first.
