@@ -220,6 +220,8 @@ class ModelCardSerializer(serializers.ModelSerializer):
     completeness = serializers.SerializerMethodField()
     missing = serializers.SerializerMethodField()
     approved_by = serializers.CharField(source="approved_by.username", read_only=True, default="")
+    last_edited_by = serializers.CharField(source="last_edited_by_label", read_only=True)
+    submitted_by = serializers.CharField(source="submitted_by_label", read_only=True)
 
     class Meta:
         model = ModelCard
@@ -239,6 +241,8 @@ class ModelCardSerializer(serializers.ModelSerializer):
             "limitations",
             "ethical_considerations",
             "owner",
+            "last_edited_by",
+            "submitted_by",
             "approved_by",
             "approved_at",
             "created_at",
