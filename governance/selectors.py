@@ -16,6 +16,7 @@ from governance.models import (
     PolicyVersion,
 )
 from tenants.access import GOVERNANCE_ROLES, platform_role_of
+from tenants.models import PlatformRole
 from tenants.selectors import tenants_visible_to, unit_records_visible_to
 
 AUDIT_READERS = GOVERNANCE_ROLES
@@ -107,7 +108,8 @@ def delegations_visible_to(principal: Any) -> QuerySet[Delegation]:
 
 
 def delegation_stand_ins(*, now: datetime) -> dict[int, Any]:
-    """Who hears for each absent lead at ``now``: a lead's id to the active delegate in force.
+    """Who hears for each absent lead at ``now``: a lead's id to their delegate in force (one who
+    is still an active governance lead).
 
     A delegate who is away too passes it on to their own delegate; in a circle of delegations
     (everyone in it away) each lead keeps their own.
@@ -115,7 +117,11 @@ def delegation_stand_ins(*, now: datetime) -> dict[int, Any]:
     direct = {
         delegation.lead_id: delegation.delegate
         for delegation in Delegation.objects.filter(
-            ended_at=None, starts_at__lte=now, ends_at__gt=now, delegate__is_active=True
+            ended_at=None,
+            starts_at__lte=now,
+            ends_at__gt=now,
+            delegate__is_active=True,
+            delegate__platform_role=PlatformRole.GOVERNANCE_LEAD,
         )
         .select_related("delegate")
         .order_by("starts_at", "id")

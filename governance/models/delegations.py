@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -41,10 +39,6 @@ class Delegation(models.Model):
 
     def __str__(self) -> str:
         return f"delegation of {self.lead_id} to {self.delegate_id}"
-
-    def in_force(self, now: datetime | None = None) -> bool:
-        now = now or timezone.now()
-        return self.ended_at is None and self.starts_at <= now < self.ends_at
 
     @property
     def state(self) -> str:

@@ -126,12 +126,12 @@ def notify_approval_chased(
     people: list[User],
     escalated: bool,
     needs: str,
-    standing_in: dict[str, str],
+    standing_in: dict[str, list[str]],
 ) -> None:
     """Remind ``people`` of a request waiting for them, or escalate it to the governance leads.
 
     ``needs`` says what approvals the request still needs, ``standing_in`` maps a delegate's
-    username to the absent lead they hear for."""
+    username to the absent leads they hear for."""
     payload = {
         **_approval_payload(approval),
         "waiting_since": approval.created_at.isoformat(),
@@ -156,8 +156,9 @@ def notify_approval_chased(
             f"days for a decision; it needs {needs}."
         )
     delegates = "".join(
-        f"\n{delegate} receives this for {lead}, who is away."
-        for delegate, lead in standing_in.items()
+        f"\n{delegate} receives this for {' and '.join(leads)}, "
+        f"who {'is' if len(leads) == 1 else 'are'} away."
+        for delegate, leads in standing_in.items()
     )
     notify(
         tenant_id=approval.tenant_id,

@@ -41,9 +41,9 @@ def _governance_leads() -> list[User]:
 
 def approval_reminder_recipients(
     approval: ApprovalRequest, *, stand_ins: dict[int, Any]
-) -> tuple[list[User], dict[str, str]]:
-    """The people a reminder of ``approval`` goes to, and for each delegate the absent lead
-    they hear for (username to username).
+) -> tuple[list[User], dict[str, list[str]]]:
+    """The people a reminder of ``approval`` goes to, and for each delegate the absent leads
+    they hear for (by username).
 
     Reviewers who have not decided, in the roles that still lack approvals; never a requester.
     """
@@ -51,7 +51,7 @@ def approval_reminder_recipients(
     short = {role for role, n in approval.requirements.items() if counts.get(role, 0) < n}
     skip = _requesters(approval) | set(approval.decisions.values_list("reviewer_id", flat=True))
     people: dict[int, User] = {}
-    standing_in: dict[str, str] = {}
+    standing_in: dict[str, list[str]] = {}
     if "governance_lead" in short:
         for lead in _governance_leads():
             if lead.pk in skip:
@@ -61,7 +61,7 @@ def approval_reminder_recipients(
                 people[lead.pk] = lead
             elif delegate.pk not in skip:
                 people[delegate.pk] = delegate
-                standing_in[delegate.get_username()] = lead.get_username()
+                standing_in.setdefault(delegate.get_username(), []).append(lead.get_username())
     if "tenant_owner" in short:
         owners = Membership.objects.filter(
             role=TenantRole.OWNER, user__is_active=True
@@ -82,7 +82,7 @@ def _chase(
 ) -> None:
     if escalate:
         people = [u for u in _governance_leads() if u.pk not in _requesters(approval)]
-        standing_in: dict[str, str] = {}
+        standing_in: dict[str, list[str]] = {}
         approval.escalated_at = now
         field, action = "escalated_at", "approval.escalated"
     else:

@@ -112,6 +112,22 @@ def test_a_request_escalated_before_anyone_reminded_it_is_not_reminded_afterward
     assert chase(company, created + timedelta(days=7))[0] == {"reminded": 0, "escalated": 0}
 
 
+def test_a_request_that_needs_a_unit_owner_reminds_the_units_owners_but_not_the_requester(
+    company, chase
+):
+    version = make_version(company.a, "churn-predictor")
+    classify(company.a, version, "minimal")
+    deployment = request(company.a, version, company.amir)
+    with tenant_scope(company.a):
+        approval = deployment.approvals.get()
+    assert approval.requirements == {"tenant_owner": 1}
+
+    done, emailed = chase(company, approval.created_at + timedelta(days=2, minutes=1))
+
+    assert done == {"reminded": 1, "escalated": 0}
+    assert emailed == ["alice@example.com"]
+
+
 def test_decided_requests_are_not_chased(company, chase):
     approval = pending_request(company)
     decide(company.grace, approval.pk, "reject", "No fairness analysis.")
@@ -154,7 +170,7 @@ def test_a_delegate_receives_the_absent_leads_reminders_during_the_period_only(
     )
     assert "gus receives this for grace, who is away." in mailoutbox[0].body
     assert chase_events(company, during, "approval.reminded") == [
-        {"recipients": ["gus"], "standing_in_for": {"gus": "grace"}}
+        {"recipients": ["gus"], "standing_in_for": {"gus": ["grace"]}}
     ]
     decide(company.gus, before.pk, "reject", "Superseded by the next version.")
     assert chase(company, now + timedelta(days=4, hours=1)) == (  # after it
@@ -197,3 +213,24 @@ def test_the_periodic_task_chases_every_tenants_requests(
         assert remind_approvals() == {"reminded": 1, "escalated": 0}
     assert remind_approvals() == {"reminded": 0, "escalated": 0}
     assert sorted(a for m in mailoutbox for a in m.to) == ["grace@example.com", "gus@example.com"]
+
+
+def test_a_delegate_who_is_away_too_passes_the_reminders_on_to_their_own_delegate(
+    company, chase, mailoutbox
+):
+    make_user("gail", platform_role=PlatformRole.GOVERNANCE_LEAD)
+    approval = pending_request(company)
+    until = (timezone.now() + timedelta(days=10)).isoformat()
+    for lead, delegate in ((company.grace, "gus"), (company.gus, "gail")):
+        named = client_for(lead).post(
+            "/api/v1/delegations/", {"delegate": delegate, "ends_at": until}, format="json"
+        )
+        assert named.status_code == 201
+
+    emailed = chase(company, approval.created_at + timedelta(days=2, minutes=1))[1]
+
+    assert emailed == ["gail@example.com"]
+    assert "gail receives this for grace and gus, who are away." in mailoutbox[0].body
+    assert chase_events(company, approval, "approval.reminded") == [
+        {"recipients": ["gail"], "standing_in_for": {"gail": ["grace", "gus"]}}
+    ]
