@@ -15,7 +15,8 @@ from governance.tasks import remind_approvals
 from governance.tests.builders import classify, complete_card, decide, make_version, request
 from tenants.models import PlatformRole
 from tenants.scoping import tenant_scope
-from tests.builders import client_for, make_user, signed_in
+from tenants.services import user_set_platform_role
+from tests.builders import TEST_ACTOR, client_for, make_user, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -234,3 +235,20 @@ def test_a_delegate_who_is_away_too_passes_the_reminders_on_to_their_own_delegat
     assert chase_events(company, approval, "approval.reminded") == [
         {"recipients": ["gail"], "standing_in_for": {"gail": ["grace", "gus"]}}
     ]
+
+
+def test_a_lead_whose_delegate_is_no_longer_a_governance_lead_is_reminded_themselves(
+    company, chase
+):
+    approval = pending_request(company)
+    client_for(company.grace).post(
+        "/api/v1/delegations/",
+        {"delegate": "gus", "ends_at": (timezone.now() + timedelta(days=10)).isoformat()},
+        format="json",
+    )
+    make_user("gail", platform_role=PlatformRole.GOVERNANCE_LEAD)
+    user_set_platform_role(actor=TEST_ACTOR, user=company.gus, platform_role=PlatformRole.FINANCE)
+
+    emailed = chase(company, approval.created_at + timedelta(days=2, minutes=1))[1]
+
+    assert emailed == ["gail@example.com", "grace@example.com"]
