@@ -1,6 +1,6 @@
 from django.urls import path
 
-from governance.api import approvals, audit, catalog, incidents, policies
+from governance.api import approvals, audit, catalog, delegations, incidents, policies
 
 VERSION = "models/<str:name>/versions/<int:version>"
 
@@ -11,6 +11,12 @@ urlpatterns = [
         "approvals/<int:approval_id>/", approvals.ApprovalDetailView.as_view(), name="api-approval"
     ),
     path("policies/", policies.PolicyListView.as_view(), name="api-policies"),
+    path("delegations/", delegations.DelegationListView.as_view(), name="api-delegations"),
+    path(
+        "delegations/<int:delegation_id>/end/",
+        delegations.DelegationEndView.as_view(),
+        name="api-delegation-end",
+    ),
 ]
 
 tenant_urlpatterns = [

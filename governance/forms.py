@@ -16,7 +16,7 @@ from governance.models import (
 )
 from governance.services.cards import COMPLETENESS_ITEMS, TEXT_FIELDS
 from portal.catalog.models import RegisteredModel
-from tenants.models import Tenant
+from tenants.models import PlatformRole, Tenant, User
 
 YES_NO = [("yes", "Yes"), ("no", "No")]
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
@@ -151,3 +151,30 @@ class IncidentChangeForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Needed to resolve: what was done, and what prevents it happening again.",
     )
+
+
+class DelegationForm(forms.Form):
+    delegate: forms.ModelChoiceField = forms.ModelChoiceField(
+        queryset=None,
+        to_field_name="username",
+        empty_label="choose a governance lead",
+        help_text="Another governance lead, who receives your approval reminders meanwhile.",
+    )
+    starts_at = forms.DateTimeField(
+        required=False,
+        label="From (UTC)",
+        help_text="Now if left empty.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    ends_at = forms.DateTimeField(
+        label="Until (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    note = forms.CharField(required=False, max_length=500, label="Note (optional)")
+
+    def __init__(self, *args: Any, lead: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["delegate"].queryset = (  # type: ignore[attr-defined]
+            User.objects.filter(platform_role=PlatformRole.GOVERNANCE_LEAD, is_active=True)
+            .exclude(pk=lead.pk)
+            .order_by("username")
+        )

@@ -1,13 +1,22 @@
-"""Reads of governance: the audit trail, policies and approval requests, and who may read them."""
+"""Reads of governance: the audit trail, policies, approval requests and delegations, and who may
+read them."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Max, Prefetch, QuerySet
 
-from governance.models import ApprovalDecision, ApprovalRequest, AuditEvent, PolicyVersion
+from governance.models import (
+    ApprovalDecision,
+    ApprovalRequest,
+    AuditEvent,
+    Delegation,
+    PolicyVersion,
+)
 from tenants.access import GOVERNANCE_ROLES, platform_role_of
+from tenants.models import PlatformRole
 from tenants.selectors import tenants_visible_to, unit_records_visible_to
 
 AUDIT_READERS = GOVERNANCE_ROLES
@@ -89,3 +98,40 @@ NOT_LISTED = (
 def approvals_listed(principal: Any) -> QuerySet[ApprovalRequest]:
     """``visible_approvals`` for a list: without what only a request's own page shows."""
     return visible_approvals(principal).defer(*NOT_LISTED)
+
+
+def delegations_visible_to(principal: Any) -> QuerySet[Delegation]:
+    """Every delegation for governance leads and platform admins, newest first; none for others."""
+    if platform_role_of(principal) not in GOVERNANCE_ROLES:
+        return Delegation.objects.none()
+    return Delegation.objects.select_related("lead", "delegate").order_by("-starts_at", "-id")
+
+
+def delegation_stand_ins(*, now: datetime) -> dict[int, Any]:
+    """Who hears for each absent lead at ``now``: a lead's id to their delegate in force (one who
+    is still an active governance lead).
+
+    A delegate who is away too passes it on to their own delegate; in a circle of delegations
+    (everyone in it away) each lead keeps their own.
+    """
+    direct = {
+        delegation.lead_id: delegation.delegate
+        for delegation in Delegation.objects.filter(
+            ended_at=None,
+            starts_at__lte=now,
+            ends_at__gt=now,
+            delegate__is_active=True,
+            delegate__platform_role=PlatformRole.GOVERNANCE_LEAD,
+        )
+        .select_related("delegate")
+        .order_by("starts_at", "id")
+    }
+    stand_ins = {}
+    for lead_id, delegate in direct.items():
+        seen = {lead_id}
+        while delegate.pk in direct and delegate.pk not in seen:
+            seen.add(delegate.pk)
+            delegate = direct[delegate.pk]
+        if delegate.pk != lead_id:
+            stand_ins[lead_id] = delegate
+    return stand_ins

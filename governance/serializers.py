@@ -6,6 +6,7 @@ from governance.models import (
     ApprovalDecision,
     ApprovalRequest,
     AuditEvent,
+    Delegation,
     Environment,
     Incident,
     IncidentEntry,
@@ -188,6 +189,8 @@ class ApprovalSerializer(serializers.ModelSerializer):
             "created_at",
             "expires_at",
             "closed_at",
+            "reminded_at",
+            "escalated_at",
             "decisions",
         ]
         read_only_fields = fields
@@ -220,6 +223,8 @@ class ModelCardSerializer(serializers.ModelSerializer):
     completeness = serializers.SerializerMethodField()
     missing = serializers.SerializerMethodField()
     approved_by = serializers.CharField(source="approved_by.username", read_only=True, default="")
+    last_edited_by = serializers.CharField(source="last_edited_by_label", read_only=True)
+    submitted_by = serializers.CharField(source="submitted_by_label", read_only=True)
 
     class Meta:
         model = ModelCard
@@ -239,6 +244,8 @@ class ModelCardSerializer(serializers.ModelSerializer):
             "limitations",
             "ethical_considerations",
             "owner",
+            "last_edited_by",
+            "submitted_by",
             "approved_by",
             "approved_at",
             "created_at",
@@ -269,6 +276,43 @@ class ModelCardUpdateSerializer(serializers.Serializer):
 class CardReviewSerializer(serializers.Serializer):
     approve = StrictBooleanField()
     comment = serializers.CharField(required=False, allow_blank=True, max_length=4000, default="")
+
+
+# --- Delegations --------------------------------------------------------------------------------
+
+
+class DelegationSerializer(serializers.ModelSerializer):
+    lead = serializers.CharField(source="lead.username", read_only=True)
+    delegate = serializers.CharField(source="delegate.username", read_only=True)
+    state = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Delegation
+        fields = [
+            "id",
+            "lead",
+            "delegate",
+            "starts_at",
+            "ends_at",
+            "note",
+            "state",
+            "created_by_label",
+            "created_at",
+            "ended_at",
+            "ended_by_label",
+        ]
+        read_only_fields = fields
+
+
+class DelegationCreateSerializer(serializers.Serializer):
+    delegate = serializers.CharField(
+        max_length=150, help_text="The username of another governance lead."
+    )
+    starts_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text="From when; now if left out."
+    )
+    ends_at = serializers.DateTimeField(help_text="Until when (in the future).")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
 
 
 # --- Incidents ----------------------------------------------------------------------------------

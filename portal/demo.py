@@ -180,7 +180,7 @@ def seed_governance() -> list[str]:
                     continue
                 if name == "credit-scoring":
                     card = card_get_or_create(actor=ACTOR, version=version)
-                    card_update(actor=ACTOR, card=card, **DEMO_CARD)
+                    card_update(actor=ACTOR, card=card, editor=None, **DEMO_CARD)
                 user = User.objects.get(username=username)
                 deployment = deployment_request(
                     actor=Actor.user(user),

@@ -238,6 +238,16 @@ MONITOR_CHECK_INTERVAL_SECONDS = env.int("MONITOR_CHECK_INTERVAL_SECONDS", 60, m
 
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 APPROVAL_EXPIRY_DAYS = env.int("APPROVAL_EXPIRY_DAYS", 30, minimum=1)
+# A pending request reminds its undecided reviewers after this many days, and is escalated to
+# every governance lead after the second; each happens once per request.
+APPROVAL_REMINDER_DAYS = env.int("APPROVAL_REMINDER_DAYS", 2, minimum=1)
+APPROVAL_ESCALATION_DAYS = env.int("APPROVAL_ESCALATION_DAYS", 5, minimum=1)
+if APPROVAL_ESCALATION_DAYS <= APPROVAL_REMINDER_DAYS:
+    raise ImproperlyConfigured(
+        f"APPROVAL_ESCALATION_DAYS ({APPROVAL_ESCALATION_DAYS}) must be more than "
+        f"APPROVAL_REMINDER_DAYS ({APPROVAL_REMINDER_DAYS}): reviewers are reminded before the "
+        "request is escalated."
+    )
 RECERTIFICATION_DAYS = env.int("RECERTIFICATION_DAYS", 180, minimum=1)
 RECERTIFICATION_DUE_WINDOW_DAYS = env.int("RECERTIFICATION_DUE_WINDOW_DAYS", 14, minimum=0)
 
@@ -360,6 +370,10 @@ CELERY_BEAT_SCHEDULE = {
     "governance-daily": {
         "task": "governance.daily_checks",
         "schedule": env.int("GOVERNANCE_CHECK_INTERVAL_SECONDS", 6 * 3600, minimum=60),
+    },
+    "governance-approval-reminders": {
+        "task": "governance.remind_approvals",
+        "schedule": 3600,
     },
     "verify-audit-trail-daily": {
         "task": "governance.verify_audit_trail",

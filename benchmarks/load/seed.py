@@ -159,6 +159,7 @@ def _seed_unit(index: int, people: dict, actor, now, months: list) -> dict:
                 card_update(
                     actor=actor,
                     card=card,
+                    editor=None,
                     **{
                         name: f"The {name.replace('_', ' ')} of {model.name}."
                         for name in TEXT_FIELDS

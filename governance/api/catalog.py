@@ -27,6 +27,7 @@ from governance.services.evidence import evidence_pack
 from portal.catalog.models import ModelVersion
 from portal.core.audit import Actor
 from portal.core.downloads import content_disposition
+from tenants.access import person_answerable_for
 from tenants.routing import TenantScopedAPIView
 
 
@@ -58,6 +59,7 @@ class ModelCardView(TenantScopedAPIView, generics.GenericAPIView):
         card = cards.card_update(
             actor=Actor.from_request(request),
             card=_card(request, name, version),
+            editor=person_answerable_for(request),
             **data.validated_data,
         )
         return Response(ModelCardSerializer(card).data)
@@ -72,13 +74,16 @@ class ModelCardSubmitView(TenantScopedAPIView, generics.GenericAPIView):
     def post(self, request: Request, tenant: str, name: str, version: int) -> Response:
         with transaction.atomic():  # a refused submission leaves no new card behind
             card = cards.card_submit(
-                actor=Actor.from_request(request), card=_card(request, name, version)
+                actor=Actor.from_request(request),
+                card=_card(request, name, version),
+                submitter=person_answerable_for(request),
             )
         return Response(ModelCardSerializer(card).data)
 
 
 class ModelCardReviewView(TenantScopedAPIView, generics.GenericAPIView):
-    """A governance lead approves a card in review, or returns it to draft with a comment."""
+    """A governance lead approves a card in review, or returns it to draft with a comment. The
+    card's last editor and its submitter may not approve it (403)."""
 
     serializer_class = ModelCardSerializer
     required_capabilities = {**TenantScopedAPIView.required_capabilities, "POST": "govern"}

@@ -15,6 +15,7 @@ from governance.models.audit import (
     AuditVerification,
 )
 from governance.models.cards import CardStatus, ModelCard
+from governance.models.delegations import Delegation
 from governance.models.incidents import Incident, IncidentEntry, IncidentSeverity, IncidentStatus
 from governance.models.policies import Environment, PolicyVersion
 from governance.models.risk import RiskClassification
@@ -29,6 +30,7 @@ __all__ = [
     "AuditEventImmutable",
     "AuditVerification",
     "CardStatus",
+    "Delegation",
     "Environment",
     "Incident",
     "IncidentEntry",

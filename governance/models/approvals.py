@@ -72,6 +72,9 @@ class ApprovalRequest(TenantOwnedModel):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     expires_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The reviewers were reminded, and the governance leads told it waits too long: once each.
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["risk_rank", "created_at", "id"]

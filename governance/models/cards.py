@@ -16,6 +16,9 @@ class CardStatus(models.TextChoices):
 
 
 class ModelCard(TenantOwnedModel):
+    """A version's card. Who edited it last and who sent it for review are kept, because neither
+    may approve it: a card is approved by a second pair of eyes."""
+
     model_version = models.OneToOneField(
         "catalog.ModelVersion", on_delete=models.CASCADE, related_name="card"
     )
@@ -28,6 +31,14 @@ class ModelCard(TenantOwnedModel):
     ethical_considerations = models.TextField(blank=True)
     owner = models.CharField(max_length=150, blank=True)
     status = models.CharField(max_length=16, choices=CardStatus.choices, default=CardStatus.DRAFT)
+    last_edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_edited_by_label = models.CharField(max_length=150, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    submitted_by_label = models.CharField(max_length=150, blank=True)
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

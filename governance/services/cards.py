@@ -1,4 +1,8 @@
-"""Model cards: prefilled from the catalog and MLflow, edited by the unit, approved by governance."""
+"""Model cards: prefilled from the catalog and MLflow, edited by the unit, approved by governance.
+
+Four eyes: every edit records its editor and a submission its submitter (the person, and the
+actor's label), and neither of them may approve the card; anyone with the role may return it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from django.utils import timezone
 from governance.models import CardStatus, ModelCard, RiskClassification
 from portal.catalog.models import ModelVersion, RiskTier
 from portal.core.audit import Actor, apply_updates, audit_record
-from portal.core.errors import Conflict, InvalidRequest
+from portal.core.errors import Conflict, InvalidRequest, NotAllowed
+from tenants.models import User
 
 TEXT_FIELDS = (
     "purpose",
@@ -122,8 +127,11 @@ def card_get_or_create(*, actor: Actor, version: ModelVersion) -> ModelCard:
 
 
 @transaction.atomic
-def card_update(*, actor: Actor, card: ModelCard, **updates: str) -> ModelCard:
-    """Edit the card's text; an edit to a card in review or approved sends it back to draft."""
+def card_update(*, actor: Actor, card: ModelCard, editor: User | None, **updates: str) -> ModelCard:
+    """Edit the card's text; an edit to a card in review or approved sends it back to draft.
+
+    ``editor`` is the person answerable for the edit (for a service token, whoever created it).
+    """
     card = _locked(card)
     before, after = apply_updates(
         card,
@@ -136,6 +144,8 @@ def card_update(*, actor: Actor, card: ModelCard, **updates: str) -> ModelCard:
     if card.status != CardStatus.DRAFT:
         before["status"], after["status"] = card.status, CardStatus.DRAFT
         card.status, card.approved_by, card.approved_at = CardStatus.DRAFT, None, None
+    card.last_edited_by, card.last_edited_by_label = editor, actor.label
+    after["last_edited_by"] = actor.label
     card.updated_at = timezone.now()
     card.save()
     audit_record(
@@ -170,8 +180,8 @@ def _transition(
 
 
 @transaction.atomic
-def card_submit(*, actor: Actor, card: ModelCard) -> ModelCard:
-    """Send a complete draft to governance for review."""
+def card_submit(*, actor: Actor, card: ModelCard, submitter: User | None) -> ModelCard:
+    """Send a complete draft to governance for review; ``submitter`` may not approve it."""
     card = _locked(card)
     if card.status != CardStatus.DRAFT:
         raise Conflict(
@@ -182,20 +192,44 @@ def card_submit(*, actor: Actor, card: ModelCard) -> ModelCard:
         raise InvalidRequest(
             f"The card is {percent}% complete; fill in {', '.join(missing)} first."
         )
+    card.submitted_by, card.submitted_by_label = submitter, actor.label
     return _transition(
-        actor=actor, card=card, to=CardStatus.IN_REVIEW, action="model_card.submitted"
+        actor=actor,
+        card=card,
+        to=CardStatus.IN_REVIEW,
+        action="model_card.submitted",
+        extra={"submitted_by": actor.label},
     )
+
+
+def card_approval_refusal(card: ModelCard, reviewer: Any) -> str:
+    """Why ``reviewer`` may not approve ``card`` (they edited it last or sent it for review), or
+    "" when they may."""
+    person = getattr(reviewer, "pk", None)
+    if person is None:
+        return ""
+    if person == card.last_edited_by_id:
+        return "You edited this card last; someone else must approve it."
+    if person == card.submitted_by_id:
+        return "You sent this card for review; someone else must approve it."
+    return ""
 
 
 @transaction.atomic
 def card_review(
     *, actor: Actor, reviewer: Any, card: ModelCard, approve: bool, comment: str = ""
 ) -> ModelCard:
-    """A governance lead approves a card in review, or returns it to draft with a comment."""
+    """A governance lead approves a card in review, or returns it to draft with a comment.
+
+    Its last editor and its submitter may return it but not approve it.
+    """
     card = _locked(card)
     if card.status != CardStatus.IN_REVIEW:
         raise Conflict("Only a card in review can be approved or returned.")
     if approve:
+        refusal = card_approval_refusal(card, reviewer)
+        if refusal:
+            raise NotAllowed(refusal)
         card.approved_by, card.approved_at = reviewer, timezone.now()
         return _transition(
             actor=actor,

@@ -118,3 +118,53 @@ def notify_certification(certification: ModelCertification) -> None:
             f"{certification.due_at:%Y-%m-%d}). Request a production approval again to renew it.\n"
         ),
     )
+
+
+def notify_approval_chased(
+    approval: ApprovalRequest,
+    *,
+    people: list[User],
+    escalated: bool,
+    needs: str,
+    standing_in: dict[str, list[str]],
+) -> None:
+    """Remind ``people`` of a request waiting for them, or escalate it to the governance leads.
+
+    ``needs`` says what approvals the request still needs, ``standing_in`` maps a delegate's
+    username to the absent leads they hear for."""
+    payload = {
+        **_approval_payload(approval),
+        "waiting_since": approval.created_at.isoformat(),
+        "recipients": [u.get_username() for u in people],
+        "standing_in_for": standing_in,
+    }
+    days = (approval.escalated_at or approval.reminded_at or approval.created_at) - (
+        approval.created_at
+    )
+    what = f"{payload['model']} v{payload['version']} to {payload['environment']}"
+    if escalated:
+        subject = f"Escalated: {what} has waited {days.days} days for approval"
+        opening = (
+            f"{approval.requested_by_label}'s request to deploy {what} has waited {days.days} "
+            f"days and still needs {needs}. Every governance lead is "
+            "told; please decide it or ask the unit for what is missing."
+        )
+    else:
+        subject = f"Reminder: {what} waits for your decision"
+        opening = (
+            f"{approval.requested_by_label}'s request to deploy {what} has waited {days.days} "
+            f"days for a decision; it needs {needs}."
+        )
+    delegates = "".join(
+        f"\n{delegate} receives this for {' and '.join(leads)}, "
+        f"who {'is' if len(leads) == 1 else 'are'} away."
+        for delegate, leads in standing_in.items()
+    )
+    notify(
+        tenant_id=approval.tenant_id,
+        event="approval.escalated" if escalated else "approval.reminded",
+        payload=payload,
+        emails=_emails(people),
+        subject=subject,
+        body=f"{opening}\n{delegates}\nReview it here: {payload['url']}\n",
+    )

@@ -93,6 +93,7 @@ def complete_card(tenant, version: ModelVersion) -> None:
         card_update(
             actor=TEST_ACTOR,
             card=card,
+            editor=None,
             **{name: f"The {name.replace('_', ' ')} of this model." for name in TEXT_FIELDS},
         )
 

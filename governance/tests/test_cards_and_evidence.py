@@ -13,8 +13,9 @@ import pytest
 from governance.models import AuditEvent
 from governance.tests.builders import classify, make_version, request
 from portal.core.api.errors import NOT_FOUND_BODY
+from tenants.models import TenantRole
 from tenants.scoping import tenant_scope
-from tests.builders import client_for
+from tests.builders import add_member, client_for
 
 pytestmark = pytest.mark.django_db
 CARD = "/api/v1/tenants/acme-retail/models/credit-scorer/versions/1/card/"
@@ -204,3 +205,38 @@ def test_a_hostile_model_name_downloads_under_a_safe_file_name(company, name):
         full = unquote(re.search(r"filename\*=UTF-8''(\S+)$", header).group(1))
         assert not set(full) & set('/\\"\r\n'), full
         assert full.endswith(("-v1-card.md", "-v1-card.pdf", "-v1.zip"))
+
+
+def test_a_cards_author_cannot_approve_it(company):
+    classify(company.a, make_version(company.a), "high")
+    add_member(company.a, company.grace, TenantRole.ENGINEER)  # a lead who also builds models
+    grace = client_for(company.grace)
+    grace.patch(CARD, FILL, format="json")
+    client_for(company.amir).post(CARD + "submit/")
+
+    refused = grace.post(CARD + "review/", {"approve": True}, format="json")
+
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "You edited this card last; someone else must approve it."
+    card = client_for(company.gus).get(CARD).json()
+    assert card["status"] == "in_review"
+    assert card["last_edited_by"] == "grace" and card["submitted_by"] == "amir"
+    approved = client_for(company.gus).post(CARD + "review/", {"approve": True}, format="json")
+    assert approved.json()["status"] == "approved"
+
+
+def test_the_lead_who_submitted_a_card_cannot_approve_it_but_may_return_it(company):
+    classify(company.a, make_version(company.a), "high")
+    add_member(company.a, company.grace, TenantRole.ENGINEER)
+    client_for(company.amir).patch(CARD, FILL, format="json")
+    grace = client_for(company.grace)
+    grace.post(CARD + "submit/")
+
+    refused = grace.post(CARD + "review/", {"approve": True}, format="json")
+    returned = grace.post(CARD + "review/", {"approve": False, "comment": "Add the owner's team."})
+
+    assert refused.status_code == 403
+    assert (
+        refused.json()["detail"] == "You sent this card for review; someone else must approve it."
+    )
+    assert returned.json()["status"] == "draft"

@@ -10,12 +10,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from governance.models import ApprovalRequest, Incident, PolicyVersion
+from governance.services.cards import TEXT_FIELDS
 from governance.services.policies import POLICY_DIR, policy_in_force
 from governance.tests.builders import classify, make_version, request
 from portal.catalog.models import RegisteredModel
 from portal.deployments.models import Deployment
+from tenants.models import TenantRole
 from tenants.scoping import tenant_scope
-from tests.builders import signed_in
+from tests.builders import add_member, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -257,6 +259,27 @@ def test_the_model_card_page_saves_the_card_and_sends_it_for_review(company):
     approved = signed_in(company.grace).post(url, {"action": "approve"}, follow=True)
     assert "The card is approved." in approved.content.decode()
     assert amir.post(url, {"action": "approve"}).status_code == 403
+
+
+def test_the_card_page_disables_approval_for_the_lead_who_edited_the_card_and_says_why(company):
+    classify(company.a, make_version(company.a), "high")
+    add_member(company.a, company.grace, TenantRole.ENGINEER)
+    url = f"/t/{company.a.slug}/models/credit-scorer/versions/1/card/"
+    grace = signed_in(company.grace)
+    fields = {name: f"The {name} of the model." for name in TEXT_FIELDS}
+    grace.post(url, {"action": "save", **fields})
+    signed_in(company.amir).post(url, {"action": "submit"})
+
+    page = grace.get(url).content.decode()
+    refused = grace.post(url, {"action": "approve"})
+
+    assert "You edited this card last; someone else must approve it." in page
+    assert re.search(r'<button[^>]*value="approve"[^>]*disabled', page)
+    assert refused.status_code == 403
+    assert "someone else must approve it" in refused.content.decode()
+    other = signed_in(company.gus).get(url).content.decode()
+    assert "someone else must approve it" not in other
+    assert re.search(r'<button[^>]*value="approve">', other)
 
 
 def test_the_incident_form_opens_an_incident_and_resolving_it_records_the_time(company):

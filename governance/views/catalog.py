@@ -36,11 +36,11 @@ def _card_action(
         if not edit.is_valid():
             return ""
         card = cards.card_get_or_create(actor=actor, version=version)
-        card = cards.card_update(actor=actor, card=card, **edit.cleaned_data)
+        card = cards.card_update(actor=actor, card=card, editor=request.user, **edit.cleaned_data)
         return "Model card saved."
     card = cards.card_get_or_create(actor=actor, version=version)
     if action == "submit":
-        cards.card_submit(actor=actor, card=card)
+        cards.card_submit(actor=actor, card=card, submitter=request.user)
         return "The card is sent to governance for review."
     if action in ("approve", "return"):
         review = CardReviewForm(request.POST)
@@ -104,6 +104,7 @@ def _card_permissions(request: TenantRequest, card: ModelCard) -> dict[str, Any]
     return {
         "can_edit": "write" in capabilities,
         "can_review": "govern" in capabilities,
+        "approval_refusal": cards.card_approval_refusal(card, request.user),
         "can_export_evidence": bool({"govern", "manage"} & capabilities),
         "in_review": card.status == CardStatus.IN_REVIEW,
         "is_draft": card.status == CardStatus.DRAFT,

@@ -19,11 +19,13 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from governance.tests.builders import ANSWERS
@@ -79,9 +81,10 @@ DEFAULT_PARAMS = {
     "approval_id": "approval",
     "delivery_id": "delivery",
     "job_id": "job",
+    "delegation_id": "delegation",
 }
 # Things that belong to no unit: an ``other`` object does not exist for them.
-GLOBAL_THINGS = {"price_source", "policy", "unassigned"}
+GLOBAL_THINGS = {"price_source", "policy", "unassigned", "delegation"}
 # Things named in the body rather than the URL (the route takes them from the body).
 BODY_THINGS = {
     "/api/v1/policies/dry-run/": ("tenant", "model"),
@@ -160,6 +163,7 @@ def thing(unit: Unit, key: str, world: World) -> Any:
         "price_source": "hand-entered",
         "policy": world.policy,
         "unassigned": world.unassigned,
+        "delegation": world.delegation,
     }
     return values[key]
 
@@ -226,6 +230,11 @@ def _dry_run(values: Values) -> dict:
 
 def _policy(values: Values) -> dict:
     return {"document": values["_world"].policy_document, "note": "Same rules, republished."}
+
+
+def _delegation(values: Values) -> dict:
+    ends_at = timezone.now() + timedelta(days=3)
+    return {"delegate": "gus", "ends_at": ends_at.strftime("%Y-%m-%dT%H:%M")}
 
 
 MANUAL_PRICE = {
@@ -298,6 +307,8 @@ ROUTES: dict[str, dict[str, Body]] = {
     f"{API}/policies/": {"GET": None, "POST": _policy},
     f"{API}/policies/dry-run/": {"POST": _dry_run},
     f"{API}/audit-events/": {"GET": None},
+    f"{API}/delegations/": {"GET": None, "POST": _delegation},
+    f"{API}/delegations/{{delegation_id}}/end/": {"POST": None},
     # Deployments and monitoring
     f"{T}/deployments/": {
         "GET": None,
@@ -382,6 +393,8 @@ ROUTES: dict[str, dict[str, Body]] = {
     "/governance/policies/{name}/": {"GET": None, "POST": lambda v: {}},
     "/governance/audit/": {"GET": None},
     "/governance/audit/verify/": {"POST": None},
+    "/governance/delegations/": {"GET": None, "POST": _delegation},
+    "/governance/delegations/{delegation_id}/end/": {"POST": None},
     "/t/{tenant}/models/{name}/classification/": {"GET": None, "POST": lambda v: {}},
     "/t/{tenant}/models/{name}/versions/{version}/card/": {"GET": None, "POST": lambda v: {}},
     "/t/{tenant}/incidents/": {"GET": None, "POST": lambda v: {}},

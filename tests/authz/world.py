@@ -10,11 +10,15 @@ caller rolls back.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+
+from django.utils import timezone
 
 from chargeback.models import LineDispute, Statement, StatementLine
 from chargeback.services.statements import line_dispute
 from chargeback.tests.builders import closed_month
 from governance.models import ApprovalRequest, Incident
+from governance.services.delegations import delegation_create
 from governance.services.incidents import incident_open
 from governance.services.policies import policy_in_force
 from governance.tests.builders import classify, complete_card, make_version, request
@@ -75,6 +79,7 @@ class World:
     policy: str  # the name of the policy in force
     policy_document: str
     unassigned: str  # a model in MLflow that belongs to no unit
+    delegation: int  # the second governance lead's delegate, in force for a week
 
 
 def make_unit(company: Company, tenant: Tenant, *, prefix: str, owner, engineer) -> Unit:
@@ -160,6 +165,13 @@ def build_world() -> World:
     }
     policy = policy_in_force(company.a)
     unassigned = UnassignedModel.objects.create(name="orphan-model", latest_version=1)
+    delegation = delegation_create(
+        actor=TEST_ACTOR,
+        lead=company.gus,
+        delegate=company.grace,
+        starts_at=None,
+        ends_at=timezone.now() + timedelta(days=7),
+    )
     return World(
         company=company,
         a=a,
@@ -168,4 +180,5 @@ def build_world() -> World:
         policy=policy.name,
         policy_document=policy.document,
         unassigned=unassigned.name,
+        delegation=delegation.pk,
     )
