@@ -12,7 +12,8 @@ inferred per part; a column whose values do not share a type is stored as text.
 Compaction locks a batch of hot requests, writes one part per hour, and deletes the batch in
 the same transaction. A crash between the write and the commit leaves a part whose requests
 are still hot; the next run finds it by its ids and replaces it, so running twice never stores
-a row twice. Retention deletes whole hour partitions older than ``CAPTURE_RETENTION_DAYS``.
+a row twice. Retention deletes whole hour partitions older than their deployment's retention
+(``portal.monitoring.retention``: by the risk tier in force of the deployed model).
 
 Reading a window yields chunks for ``engine.drift_run_chunks``: hot requests turned into
 columns, then one Parquet row group at a time, read column by column only when asked.
@@ -38,6 +39,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.monitoring.models import CapturedRequest, DriftRun, RunStatus
+from portal.monitoring.retention import retention_days, retention_days_by_deployment
 
 logger = logging.getLogger(__name__)
 
@@ -305,20 +307,69 @@ def _compact_batch(
 
 
 def capture_retention_apply(*, tenant_id: int, now: datetime | None = None) -> list[str]:
-    """Delete this tenant's hour partitions (and any hot request) older than the retention."""
+    """Delete this tenant's hour partitions (and hot requests) older than their deployment's
+    retention (``retention``: by the risk tier in force of the deployed model)."""
     now = now or timezone.now()
-    cutoff = hour_of(now - timedelta(days=settings.CAPTURE_RETENTION_DAYS))
+    days_of = retention_days_by_deployment()
+    unknown = retention_days("")
+
+    def cutoff(days: int) -> datetime:
+        return hour_of(now - timedelta(days=days))
+
     filesystem, root = capture_filesystem()
     removed = []
     for deployment in _children(filesystem, f"{root}/tenant={tenant_id}"):
         if deployment.type != pafs.FileType.Directory:
             continue
+        deployment_id = _deployment_id(deployment.base_name)
+        oldest_kept = cutoff(days_of.get(deployment_id, unknown) if deployment_id else unknown)
         for hour, info in _hour_dirs(filesystem, deployment.path):
-            if hour < cutoff:
+            if hour < oldest_kept:
                 filesystem.delete_dir(info.path)
                 removed.append(info.path)
-    CapturedRequest.objects.filter(received_at__lt=cutoff).delete()
+    by_days: dict[int, list[int]] = defaultdict(list)
+    for deployment_id, days in days_of.items():
+        by_days[days].append(deployment_id)
+    for days, deployment_ids in by_days.items():
+        CapturedRequest.objects.filter(
+            deployment_id__in=deployment_ids, received_at__lt=cutoff(days)
+        ).delete()
+    CapturedRequest.objects.exclude(deployment_id__in=list(days_of)).filter(
+        received_at__lt=cutoff(unknown)
+    ).delete()
     return removed
+
+
+def _deployment_id(name: str) -> int | None:
+    try:
+        return int(name.removeprefix("deployment="))
+    except ValueError:
+        return None
+
+
+def capture_partitions(
+    *,
+    tenant_id: int,
+    deployment_id: int,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[tuple[datetime, pafs.FileInfo]]:
+    """The part files of a deployment's hours that meet [``start``, ``end``), oldest first."""
+    filesystem, root = capture_filesystem()
+    found: list[tuple[datetime, pafs.FileInfo]] = []
+    for hour, info in sorted(
+        _hour_dirs(filesystem, deployment_dir(root, tenant_id, deployment_id)),
+        key=lambda item: item[0],
+    ):
+        if (start is not None and hour + timedelta(hours=1) <= start) or (
+            end is not None and hour >= end
+        ):
+            continue
+        parts = [p for p in _children(filesystem, info.path) if _part_range(p.base_name)]
+        found.extend(
+            (hour, part) for part in sorted(parts, key=lambda p: _part_range(p.base_name) or (0, 0))
+        )
+    return found
 
 
 # --- Reading a window -----------------------------------------------------------------------------
