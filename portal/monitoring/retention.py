@@ -21,7 +21,6 @@ def retention_days(tier: str) -> int:
     return max([settings.CAPTURE_RETENTION_DAYS, *by_tier.values()])
 
 
-def retention_days_by_deployment() -> dict[int, int]:
-    """Days kept for each deployment of the tenant in scope."""
-    tiers = Deployment.objects.values_list("pk", "model_version__model__risk_tier")
-    return {pk: retention_days(tier) for pk, tier in tiers}
+def deployment_tiers() -> dict[int, str]:
+    """The risk tier in force of each deployment's model, for the tenant in scope."""
+    return dict(Deployment.objects.values_list("pk", "model_version__model__risk_tier"))

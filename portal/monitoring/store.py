@@ -38,8 +38,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from portal.core.audit import Actor, Change, audit_record_many
 from portal.monitoring.models import CapturedRequest, DriftRun, RunStatus
-from portal.monitoring.retention import retention_days, retention_days_by_deployment
+from portal.monitoring.retention import deployment_tiers, retention_days
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ SYSTEM_COLUMNS = (ID_COLUMN, TIME_COLUMN, LATENCY_COLUMN, SHADOW_COLUMN)
 HOUR_FORMAT = "%Y-%m-%dT%H"
 COMPACT_BATCH_REQUESTS = 5000
 HOT_CHUNK_REQUESTS = 500
+RETENTION_ACTOR = Actor.system("capture retention")
 
 
 # --- Filesystem -----------------------------------------------------------------------------------
@@ -308,36 +310,56 @@ def _compact_batch(
 
 def capture_retention_apply(*, tenant_id: int, now: datetime | None = None) -> list[str]:
     """Delete this tenant's hour partitions (and hot requests) older than their deployment's
-    retention (``retention``: by the risk tier in force of the deployed model)."""
+    retention (``retention``: by the risk tier in force of the deployed model), and record in the
+    audit trail, per deployment, which hours went."""
     now = now or timezone.now()
-    days_of = retention_days_by_deployment()
+    tiers = deployment_tiers()
     unknown = retention_days("")
 
-    def cutoff(days: int) -> datetime:
-        return hour_of(now - timedelta(days=days))
+    def kept_days(deployment_id: int | None) -> int:
+        tier = tiers.get(deployment_id or 0)
+        return unknown if tier is None else retention_days(tier)
+
+    def cutoff(deployment_id: int | None) -> datetime:
+        return hour_of(now - timedelta(days=kept_days(deployment_id)))
 
     filesystem, root = capture_filesystem()
-    removed = []
+    removed: dict[int | None, list[str]] = defaultdict(list)
     for deployment in _children(filesystem, f"{root}/tenant={tenant_id}"):
         if deployment.type != pafs.FileType.Directory:
             continue
         deployment_id = _deployment_id(deployment.base_name)
-        oldest_kept = cutoff(days_of.get(deployment_id, unknown) if deployment_id else unknown)
         for hour, info in _hour_dirs(filesystem, deployment.path):
-            if hour < oldest_kept:
+            if hour < cutoff(deployment_id):
                 filesystem.delete_dir(info.path)
-                removed.append(info.path)
-    by_days: dict[int, list[int]] = defaultdict(list)
-    for deployment_id, days in days_of.items():
-        by_days[days].append(deployment_id)
-    for days, deployment_ids in by_days.items():
-        CapturedRequest.objects.filter(
-            deployment_id__in=deployment_ids, received_at__lt=cutoff(days)
-        ).delete()
-    CapturedRequest.objects.exclude(deployment_id__in=list(days_of)).filter(
-        received_at__lt=cutoff(unknown)
-    ).delete()
-    return removed
+                removed[deployment_id].append(info.path)
+    with transaction.atomic():
+        hot = CapturedRequest.objects.filter(received_at__lt=cutoff(None)).exclude(
+            deployment_id__in=list(tiers)
+        )
+        hot.delete()
+        for deployment_id in tiers:
+            CapturedRequest.objects.filter(
+                deployment_id=deployment_id, received_at__lt=cutoff(deployment_id)
+            ).delete()
+        changes = [
+            Change(
+                action="decision_log.expired",
+                object_type="deployment",
+                object_id=deployment_id,
+                after={
+                    "hours_removed": len(paths),
+                    "before": cutoff(deployment_id).isoformat(),
+                    "retention_days": kept_days(deployment_id),
+                    "tier": tiers.get(deployment_id),  # None: the deployment is gone
+                },
+            )
+            for deployment_id, paths in sorted(removed.items(), key=lambda item: item[0] or 0)
+            if deployment_id is not None
+        ]
+        if changes:
+            audit_record_many(actor=RETENTION_ACTOR, tenant_id=tenant_id, changes=changes)
+    return [path for paths in removed.values() for path in paths]
 
 
 def _deployment_id(name: str) -> int | None:

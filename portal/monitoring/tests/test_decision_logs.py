@@ -134,6 +134,24 @@ def test_hot_requests_past_their_tiers_retention_are_deleted_too(company):
         assert set(CapturedRequest.objects.values_list("deployment_id", flat=True)) == {high.pk}
 
 
+def test_retention_records_in_the_audit_trail_which_hours_of_which_deployment_it_deleted(company):
+    deployment = make_deployment(company.a, risk_tier="minimal")
+    now = timezone.now()
+    captured_days_ago(deployment, now, ages=(2, 40, 41))
+
+    compact_and_apply_retention(company.a, now)
+    compact_and_apply_retention(company.a, now)  # nothing more to delete: nothing more recorded
+
+    with tenant_scope(company.a):
+        [event] = AuditEvent.objects.filter(action="decision_log.expired")
+    assert event.object_type == "deployment" and event.object_id == str(deployment.pk)
+    assert event.actor_label == "capture retention"
+    assert event.after["hours_removed"] == 2
+    assert event.after["retention_days"] == 30
+    assert event.after["tier"] == "minimal"
+    assert event.after["before"] == (now - timedelta(days=30)).strftime("%Y-%m-%dT%H:00:00+00:00")
+
+
 # --- The export -----------------------------------------------------------------------------------
 
 
@@ -178,6 +196,18 @@ def test_a_parquet_export_streams_every_row_of_the_range_and_its_manifest_holds_
     assert sum(part["rows"] for part in manifest["partitions"]) == 30
     for part in manifest["partitions"]:
         assert len(part["sha256"]) == 64 and part["path"].startswith(f"tenant={company.a.pk}/")
+
+
+def test_a_range_without_traffic_downloads_the_columns_and_no_rows(company):
+    deployment = make_deployment(company.a)
+    ava = client_for(company.ava)
+    params = {"from": "2026-01-01", "to": "2026-01-02"}
+
+    parquet = pq.read_table(io.BytesIO(body(ava.get(export_url(deployment), params))))
+    text = body(ava.get(export_url(deployment), {**params, "format": "csv"})).decode()
+
+    assert parquet.num_rows == 0 and "__received_at" in parquet.column_names
+    assert text.splitlines() == ["__received_at,__capture_id,__shadow,__latency_ms"]
 
 
 def test_every_export_is_audited_with_its_range_format_rows_and_hash(company):
