@@ -13,6 +13,7 @@ import hashlib
 import json
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 
@@ -22,6 +23,17 @@ from portal.monitoring.retention import retention_days
 from portal.monitoring.selectors import decision_log_about, decision_log_partitions
 
 FOLDER = "3-record-keeping/decision_logs"
+
+
+def store_location(uri: str) -> str:
+    """The capture store's URI without the credentials or options a URI may carry."""
+    parts = urlsplit(uri)
+    if "://" not in uri or not parts.scheme:
+        return uri
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def evidence_decision_logs(
@@ -66,7 +78,7 @@ def evidence_decision_logs(
         "model": {"name": model.name, "version": version.version, "tier": model.risk_tier},
         "retention_days": retention_days(model.risk_tier),
         "period": {"from": None if start is None else start.isoformat(), "to": end.isoformat()},
-        "store": settings.CAPTURE_STORE_URI,
+        "store": store_location(settings.CAPTURE_STORE_URI),
         "data_included": included,
         "note": (
             "The partitions are in this pack beside this manifest (file)."

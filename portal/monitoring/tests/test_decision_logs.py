@@ -18,6 +18,7 @@ from governance.models import AuditEvent
 from portal.catalog.models import RegisteredModel
 from portal.core.api.errors import NOT_FOUND_BODY
 from portal.monitoring.capture import CaptureRecord, capture_write_many
+from portal.monitoring.evidence import store_location
 from portal.monitoring.models import CapturedRequest
 from portal.monitoring.store import capture_compact, capture_retention_apply
 from portal.monitoring.tests.builders import capture, make_deployment
@@ -210,6 +211,39 @@ def test_a_range_without_traffic_downloads_the_columns_and_no_rows(company):
     assert text.splitlines() == ["__received_at,__capture_id,__shadow,__latency_ms"]
 
 
+def test_parts_whose_columns_differ_export_in_one_schema(company):
+    deployment = make_deployment(company.a)
+    now = timezone.now()
+    day = now - timedelta(days=1)
+    capture_write_many(
+        [
+            CaptureRecord(company.a.pk, deployment.pk, day, ["x"], [[1], [2]], [0, 1], 1.0),
+            CaptureRecord(
+                company.a.pk,
+                deployment.pk,
+                day + timedelta(hours=1),
+                ["x", "note"],
+                [[2.5, "late"]],
+                [{"label": 1, "score": 0.9}],
+                1.0,
+            ),
+            CaptureRecord(
+                company.a.pk, deployment.pk, day + timedelta(hours=2), ["y"], [["a"]], [1], 1.0
+            ),
+        ]
+    )
+    compact_and_apply_retention(company.a, now)
+
+    data = body(client_for(company.ava).get(export_url(deployment), last_year(now)))
+
+    table = pq.read_table(io.BytesIO(data))
+    assert table.num_rows == 4
+    assert table.column("x").to_pylist() == [1.0, 2.0, 2.5, None]
+    assert table.column("note").to_pylist() == [None, None, "late", None]
+    assert table.column("prediction.score").to_pylist() == [None, None, 0.9, None]
+    assert table.column("y").to_pylist() == [None, None, None, "a"]
+
+
 def test_every_export_is_audited_with_its_range_format_rows_and_hash(company):
     deployment = make_deployment(company.a)
     now = timezone.now()
@@ -374,3 +408,11 @@ def test_decision_logs_over_the_size_cap_are_listed_by_hash_and_location_only(co
     [part] = manifest["deployments"][0]["partitions"]
     assert part["path"].endswith(".parquet") and "file" not in part
     assert not [n for n in archive.namelist() if n.endswith(".parquet")]
+
+
+def test_the_evidence_pack_names_the_capture_store_without_its_credentials():
+    assert (
+        store_location("s3://AKIA:s3cr3t@decision-logs/capture?region=eu-west-1")
+        == "s3://decision-logs/capture"
+    )
+    assert store_location("/var/portal/capture") == "/var/portal/capture"
