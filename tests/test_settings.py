@@ -52,7 +52,7 @@ def manage(*args: str, **variables: str) -> subprocess.CompletedProcess:
         (
             "CAPTURE_RETENTION_DAYS_BY_TIER",
             "high=190,unknown=30",
-            "CAPTURE_RETENTION_DAYS_BY_TIER must be key=days pairs",
+            "CAPTURE_RETENTION_DAYS_BY_TIER must be key=number pairs",
         ),
         (
             "CAPTURE_RETENTION_DAYS_BY_TIER",

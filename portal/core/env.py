@@ -106,7 +106,7 @@ class Env:
         """``key=number`` pairs separated by commas (``high=190,minimal=30``) over ``default``."""
         value = self._raw(name)
         found = dict(default)
-        expected = f"{name} must be key=days pairs separated by commas (keys: {', '.join(keys)})"
+        expected = f"{name} must be key=number pairs separated by commas (keys: {', '.join(keys)})"
         for item in (value or "").split(","):
             if not item.strip():
                 continue

@@ -333,14 +333,16 @@ def capture_retention_apply(*, tenant_id: int, now: datetime | None = None) -> l
             if hour < cutoff(deployment_id):
                 filesystem.delete_dir(info.path)
                 removed[deployment_id].append(info.path)
+    by_days: dict[int, list[int]] = defaultdict(list)
+    for deployment_id in tiers:
+        by_days[kept_days(deployment_id)].append(deployment_id)
     with transaction.atomic():
-        hot = CapturedRequest.objects.filter(received_at__lt=cutoff(None)).exclude(
+        CapturedRequest.objects.filter(received_at__lt=cutoff(None)).exclude(
             deployment_id__in=list(tiers)
-        )
-        hot.delete()
-        for deployment_id in tiers:
+        ).delete()
+        for deployment_ids in by_days.values():
             CapturedRequest.objects.filter(
-                deployment_id=deployment_id, received_at__lt=cutoff(deployment_id)
+                deployment_id__in=deployment_ids, received_at__lt=cutoff(deployment_ids[0])
             ).delete()
         changes = [
             Change(
