@@ -148,6 +148,20 @@ def test_env_helpers_read_typed_values():
         env.int("COUNT", 1, minimum=10)
 
 
+def test_capture_retention_days_stays_the_retention_of_the_tiers_the_map_does_not_name():
+    read = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings as s; print(s.CAPTURE_RETENTION_DAYS_BY_TIER)",
+        DEBUG="true",
+        CAPTURE_RETENTION_DAYS="45",
+        CAPTURE_RETENTION_DAYS_BY_TIER="high=365",
+    )
+    assert read.returncode == 0, read.stderr
+    kept = read.stdout.strip().splitlines()[-1]
+    assert kept == "{'prohibited': 190, 'high': 365, 'limited': 45, 'minimal': 45}"
+
+
 def test_capture_retention_by_tier_names_only_the_tiers_it_changes():
     env = Env({"KEPT": "limited=60, minimal=14", "NONE": ""})
     defaults = {"high": 190, "limited": 30, "minimal": 30}
