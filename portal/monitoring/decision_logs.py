@@ -80,8 +80,8 @@ def decision_log_range(params: Mapping[str, Any]) -> tuple[datetime, datetime]:
     try:
         start = _moment("from", params.get("from"), end=False)
         end = _moment("to", params.get("to"), end=True)
-    except ValueError:
-        raise InvalidRequest("from and to must be real dates (YYYY-MM-DD).") from None
+    except (ValueError, OverflowError):
+        raise InvalidRequest("from and to must be real dates (YYYY-MM-DD) before 9999.") from None
     if start >= end:
         raise InvalidRequest("from must come before to.")
     cap = settings.DECISION_LOG_EXPORT_MAX_DAYS

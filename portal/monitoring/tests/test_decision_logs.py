@@ -299,6 +299,8 @@ def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_quoted(company):
         ({"from": "yesterday", "to": "2026-01-02"}, "from must be a date"),
         ({"from": "2026-01-05", "to": "2026-01-01"}, "must come before"),
         ({"to": "2026-01-01"}, "from must be a date"),
+        ({"from": "2026-02-30", "to": "2026-03-02"}, "from must be a date"),
+        ({"from": "9999-12-30", "to": "9999-12-31"}, "must be real dates"),
         ({"from": "2026-01-01", "to": "2026-01-02", "format": "xlsx"}, "format must be one of"),
     ],
 )
