@@ -225,7 +225,31 @@ CATALOG_DEEP_SYNC_SECONDS = env.int("CATALOG_DEEP_SYNC_SECONDS", 3600, minimum=6
 CAPTURE_STORE_URI = env.str("CAPTURE_STORE_URI", str(VAR_DIR / "capture"))
 CAPTURE_COMPACT_AFTER_MINUTES = env.int("CAPTURE_COMPACT_AFTER_MINUTES", 10, minimum=1)
 CAPTURE_COMPACT_INTERVAL_SECONDS = env.int("CAPTURE_COMPACT_INTERVAL_SECONDS", 300, minimum=10)
+# Captured traffic is a deployment's decision log. It is kept by the risk tier in force of the
+# deployed model: high-risk (and prohibited) systems' logs at least six months (AI Act Articles 19
+# and 26(6)); tiers not named keep CAPTURE_RETENTION_DAYS, and a model not yet classified keeps its
+# logs as long as the longest of them.
 CAPTURE_RETENTION_DAYS = env.int("CAPTURE_RETENTION_DAYS", 30, minimum=1)
+RISK_TIERS = ("prohibited", "high", "limited", "minimal")
+CAPTURE_RETENTION_DAYS_BY_TIER = env.int_map(
+    "CAPTURE_RETENTION_DAYS_BY_TIER",
+    {
+        "prohibited": 190,
+        "high": 190,
+        "limited": CAPTURE_RETENTION_DAYS,
+        "minimal": CAPTURE_RETENTION_DAYS,
+    },
+    keys=RISK_TIERS,
+    minimum=1,
+)
+for _tier in ("prohibited", "high"):
+    if CAPTURE_RETENTION_DAYS_BY_TIER[_tier] < 183:
+        raise ImproperlyConfigured(
+            f"CAPTURE_RETENTION_DAYS_BY_TIER: {_tier} must be at least 183 days (six months, "
+            f"EU AI Act Articles 19 and 26(6)), got {CAPTURE_RETENTION_DAYS_BY_TIER[_tier]}."
+        )
+# The decision-log export of a deployment covers at most this many days per download.
+DECISION_LOG_EXPORT_MAX_DAYS = env.int("DECISION_LOG_EXPORT_MAX_DAYS", 366, minimum=1)
 BASELINE_FROM_CAPTURE_ROWS = env.int("BASELINE_FROM_CAPTURE_ROWS", 1000, minimum=10)
 BASELINE_UPLOAD_MAX_BYTES = env.int("BASELINE_UPLOAD_MAX_BYTES", 100 * 1024 * 1024, minimum=1024)
 # Local folders a run's logged dataset may be read from (other local paths are refused).
@@ -248,6 +272,11 @@ if APPROVAL_ESCALATION_DAYS <= APPROVAL_REMINDER_DAYS:
         f"APPROVAL_REMINDER_DAYS ({APPROVAL_REMINDER_DAYS}): reviewers are reminded before the "
         "request is escalated."
     )
+# The evidence pack carries the decision logs of its version's deployments up to this many bytes;
+# beyond it, their manifest (hashes and locations) only.
+EVIDENCE_DECISION_LOG_MAX_BYTES = env.int(
+    "EVIDENCE_DECISION_LOG_MAX_BYTES", 20 * 1024 * 1024, minimum=0
+)
 RECERTIFICATION_DAYS = env.int("RECERTIFICATION_DAYS", 180, minimum=1)
 RECERTIFICATION_DUE_WINDOW_DAYS = env.int("RECERTIFICATION_DUE_WINDOW_DAYS", 14, minimum=0)
 

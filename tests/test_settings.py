@@ -49,6 +49,21 @@ def manage(*args: str, **variables: str) -> subprocess.CompletedProcess:
         ("AUDIT_CHAIN_KEY", "short", "AUDIT_CHAIN_KEY must be at least 32 characters"),
         ("AUDIT_ANCHOR_URI", "gs://bucket/anchors", "AUDIT_ANCHOR_URI must be a folder"),
         ("SERVING_SANDBOX", "firejail", "SERVING_SANDBOX must be one of bwrap, off"),
+        (
+            "CAPTURE_RETENTION_DAYS_BY_TIER",
+            "high=190,unknown=30",
+            "CAPTURE_RETENTION_DAYS_BY_TIER must be key=number pairs",
+        ),
+        (
+            "CAPTURE_RETENTION_DAYS_BY_TIER",
+            "minimal=a month",
+            "minimal must be a whole number",
+        ),
+        (
+            "CAPTURE_RETENTION_DAYS_BY_TIER",
+            "high=90",
+            "high must be at least 183 days (six months",
+        ),
     ],
 )
 def test_a_bad_value_stops_start_up_with_a_sentence_naming_the_variable(variable, value, sentence):
@@ -131,6 +146,30 @@ def test_env_helpers_read_typed_values():
     assert env.str("EMPTY", "fallback") == "fallback"
     with pytest.raises(ImproperlyConfigured, match="COUNT must be at least 10"):
         env.int("COUNT", 1, minimum=10)
+
+
+def test_capture_retention_days_stays_the_retention_of_the_tiers_the_map_does_not_name():
+    read = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings as s; print(s.CAPTURE_RETENTION_DAYS_BY_TIER)",
+        DEBUG="true",
+        CAPTURE_RETENTION_DAYS="45",
+        CAPTURE_RETENTION_DAYS_BY_TIER="high=365",
+    )
+    assert read.returncode == 0, read.stderr
+    kept = read.stdout.strip().splitlines()[-1]
+    assert kept == "{'prohibited': 190, 'high': 365, 'limited': 45, 'minimal': 45}"
+
+
+def test_capture_retention_by_tier_names_only_the_tiers_it_changes():
+    env = Env({"KEPT": "limited=60, minimal=14", "NONE": ""})
+    defaults = {"high": 190, "limited": 30, "minimal": 30}
+    tiers = ("prohibited", "high", "limited", "minimal")
+    assert env.int_map("KEPT", defaults, keys=tiers) == {"high": 190, "limited": 60, "minimal": 14}
+    assert env.int_map("NONE", defaults, keys=tiers) == defaults
+    with pytest.raises(ImproperlyConfigured, match="KEPT: minimal must be at least 30"):
+        env.int_map("KEPT", defaults, keys=tiers, minimum=30)
 
 
 PRODUCTION_PROBE = """

@@ -7,7 +7,9 @@ Layout::
     1-risk-management/                risk classification (answers, tier, classifier), policy
     2-data-governance/                lineage: run, datasets with digests, params, signature
     3-record-keeping/                 the audit events of the model, its versions, deployments,
-                                      approvals, card and incidents, with the chain verification
+                                      approvals, card and incidents, with the chain verification;
+                                      the decision logs of its deployments (a section monitoring
+                                      adds through ``governance.evidence_sections``)
     4-transparency/                   the model card as Markdown, PDF and JSON
     5-human-oversight/                every approval request with its reviewers' identities
     6-accuracy-robustness/            evaluation metrics, incidents, drift history
@@ -28,6 +30,7 @@ from django.utils import timezone
 from governance.audit import audit_verify
 from governance.cards_render import card_markdown, card_pdf
 from governance.classification import questionnaire
+from governance.evidence_sections import evidence_sections
 from governance.models import (
     ApprovalRequest,
     AuditEvent,
@@ -260,6 +263,8 @@ def evidence_pack(*, version: ModelVersion, generated_by: str) -> tuple[str, byt
             )
             files[name] = policy.document.encode()
     generated_at = timezone.now()
+    for section in evidence_sections():
+        files.update(section(version=version, start=None, end=generated_at))
     readme = [
         f"# Evidence pack: {model.name} version {version.version}",
         "",

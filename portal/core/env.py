@@ -95,6 +95,36 @@ class Env:
             return list(default)
         return [item.strip() for item in value.split(",") if item.strip()]
 
+    def int_map(
+        self,
+        name: builtins.str,
+        default: Mapping[builtins.str, builtins.int],
+        *,
+        keys: tuple[builtins.str, ...],
+        minimum: builtins.int | None = None,
+    ) -> dict[builtins.str, builtins.int]:
+        """``key=number`` pairs separated by commas (``high=190,minimal=30``) over ``default``."""
+        value = self._raw(name)
+        found = dict(default)
+        expected = f"{name} must be key=number pairs separated by commas (keys: {', '.join(keys)})"
+        for item in (value or "").split(","):
+            if not item.strip():
+                continue
+            key, equals, number = (part.strip() for part in item.partition("="))
+            if not equals or key.lower() not in keys:
+                raise ImproperlyConfigured(f"{expected}; got {item.strip()!r}.")
+            try:
+                found[key.lower()] = int(number)
+            except ValueError:
+                raise ImproperlyConfigured(
+                    f"{expected}; {key} must be a whole number, got {number!r}."
+                ) from None
+            if minimum is not None and found[key.lower()] < minimum:
+                raise ImproperlyConfigured(
+                    f"{name}: {key} must be at least {minimum}, got {number}."
+                )
+        return found
+
     def url(
         self, name: builtins.str, default: builtins.str, *, schemes: tuple[builtins.str, ...]
     ) -> builtins.str:

@@ -1,6 +1,6 @@
 from django.urls import URLPattern, path
 
-from portal.monitoring.api import monitoring
+from portal.monitoring.api import decision_logs, monitoring
 
 urlpatterns: list[URLPattern] = []
 
@@ -9,6 +9,11 @@ tenant_urlpatterns = [
         "deployments/<int:deployment_id>/drift/",
         monitoring.DriftRunListView.as_view(),
         name="api-deployment-drift",
+    ),
+    path(
+        "deployments/<int:deployment_id>/decision-log/",
+        decision_logs.DecisionLogView.as_view(),
+        name="api-deployment-decision-log",
     ),
     path("monitors/", monitoring.MonitorListView.as_view(), name="api-monitors"),
     path("monitors/<int:monitor_id>/", monitoring.MonitorDetailView.as_view(), name="api-monitor"),

@@ -6,3 +6,10 @@ class MonitoringConfig(AppConfig):
     label = "monitoring"
     verbose_name = "Monitoring"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # The evidence pack is governance's; the decision logs it carries are monitoring's.
+        from governance.evidence_sections import evidence_section_register
+        from portal.monitoring.evidence import evidence_decision_logs
+
+        evidence_section_register("decision_logs", evidence_decision_logs)

@@ -12,7 +12,8 @@ inferred per part; a column whose values do not share a type is stored as text.
 Compaction locks a batch of hot requests, writes one part per hour, and deletes the batch in
 the same transaction. A crash between the write and the commit leaves a part whose requests
 are still hot; the next run finds it by its ids and replaces it, so running twice never stores
-a row twice. Retention deletes whole hour partitions older than ``CAPTURE_RETENTION_DAYS``.
+a row twice. Retention deletes whole hour partitions older than their deployment's retention
+(``portal.monitoring.retention``: by the risk tier in force of the deployed model).
 
 Reading a window yields chunks for ``engine.drift_run_chunks``: hot requests turned into
 columns, then one Parquet row group at a time, read column by column only when asked.
@@ -37,7 +38,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from portal.core.audit import Actor, Change, audit_record_many
 from portal.monitoring.models import CapturedRequest, DriftRun, RunStatus
+from portal.monitoring.retention import deployment_tiers, retention_days
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +53,7 @@ SYSTEM_COLUMNS = (ID_COLUMN, TIME_COLUMN, LATENCY_COLUMN, SHADOW_COLUMN)
 HOUR_FORMAT = "%Y-%m-%dT%H"
 COMPACT_BATCH_REQUESTS = 5000
 HOT_CHUNK_REQUESTS = 500
+RETENTION_ACTOR = Actor.system("capture retention")
 
 
 # --- Filesystem -----------------------------------------------------------------------------------
@@ -305,20 +309,91 @@ def _compact_batch(
 
 
 def capture_retention_apply(*, tenant_id: int, now: datetime | None = None) -> list[str]:
-    """Delete this tenant's hour partitions (and any hot request) older than the retention."""
+    """Delete this tenant's hour partitions (and hot requests) older than their deployment's
+    retention (``retention``: by the risk tier in force of the deployed model), and record in the
+    audit trail, per deployment, which hours went."""
     now = now or timezone.now()
-    cutoff = hour_of(now - timedelta(days=settings.CAPTURE_RETENTION_DAYS))
+    tiers = deployment_tiers()
+    unknown = retention_days("")
+
+    def kept_days(deployment_id: int | None) -> int:
+        tier = tiers.get(deployment_id or 0)
+        return unknown if tier is None else retention_days(tier)
+
+    def cutoff(deployment_id: int | None) -> datetime:
+        return hour_of(now - timedelta(days=kept_days(deployment_id)))
+
     filesystem, root = capture_filesystem()
-    removed = []
+    removed: dict[int | None, list[str]] = defaultdict(list)
     for deployment in _children(filesystem, f"{root}/tenant={tenant_id}"):
         if deployment.type != pafs.FileType.Directory:
             continue
+        deployment_id = _deployment_id(deployment.base_name)
         for hour, info in _hour_dirs(filesystem, deployment.path):
-            if hour < cutoff:
+            if hour < cutoff(deployment_id):
                 filesystem.delete_dir(info.path)
-                removed.append(info.path)
-    CapturedRequest.objects.filter(received_at__lt=cutoff).delete()
-    return removed
+                removed[deployment_id].append(info.path)
+    by_days: dict[int, list[int]] = defaultdict(list)
+    for deployment_id in tiers:
+        by_days[kept_days(deployment_id)].append(deployment_id)
+    with transaction.atomic():
+        CapturedRequest.objects.filter(received_at__lt=cutoff(None)).exclude(
+            deployment_id__in=list(tiers)
+        ).delete()
+        for deployment_ids in by_days.values():
+            CapturedRequest.objects.filter(
+                deployment_id__in=deployment_ids, received_at__lt=cutoff(deployment_ids[0])
+            ).delete()
+        changes = [
+            Change(
+                action="decision_log.expired",
+                object_type="deployment",
+                object_id=deployment_id,
+                after={
+                    "hours_removed": len(paths),
+                    "before": cutoff(deployment_id).isoformat(),
+                    "retention_days": kept_days(deployment_id),
+                    "tier": tiers.get(deployment_id),  # None: the deployment is gone
+                },
+            )
+            for deployment_id, paths in sorted(removed.items(), key=lambda item: item[0] or 0)
+            if deployment_id is not None
+        ]
+        if changes:
+            audit_record_many(actor=RETENTION_ACTOR, tenant_id=tenant_id, changes=changes)
+    return [path for paths in removed.values() for path in paths]
+
+
+def _deployment_id(name: str) -> int | None:
+    try:
+        return int(name.removeprefix("deployment="))
+    except ValueError:
+        return None
+
+
+def capture_partitions(
+    *,
+    tenant_id: int,
+    deployment_id: int,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[tuple[datetime, pafs.FileInfo]]:
+    """The part files of a deployment's hours that meet [``start``, ``end``), oldest first."""
+    filesystem, root = capture_filesystem()
+    found: list[tuple[datetime, pafs.FileInfo]] = []
+    for hour, info in sorted(
+        _hour_dirs(filesystem, deployment_dir(root, tenant_id, deployment_id)),
+        key=lambda item: item[0],
+    ):
+        if (start is not None and hour + timedelta(hours=1) <= start) or (
+            end is not None and hour >= end
+        ):
+            continue
+        parts = [p for p in _children(filesystem, info.path) if _part_range(p.base_name)]
+        found.extend(
+            (hour, part) for part in sorted(parts, key=lambda p: _part_range(p.base_name) or (0, 0))
+        )
+    return found
 
 
 # --- Reading a window -----------------------------------------------------------------------------

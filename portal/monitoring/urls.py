@@ -10,4 +10,9 @@ tenant_urlpatterns = [
         views.deployment_drift,
         name="deployment-drift",
     ),
+    path(
+        "deployments/<int:deployment_id>/decision-log/",
+        views.deployment_decision_log,
+        name="deployment-decision-log",
+    ),
 ]

@@ -105,6 +105,7 @@ PARAMS: dict[str, dict[str, str]] = {
     "/api/v1/tenants/{tenant}/webhooks/{id}/deliveries/{delivery_id}/redeliver/": {"id": "webhook"},
     "/api/v1/tenants/{tenant}/deployments/{deployment_id}/rollback/": {"deployment_id": "live"},
     "/api/v1/tenants/{tenant}/deployments/{deployment_id}/drift/": {"deployment_id": "live"},
+    "/api/v1/tenants/{tenant}/deployments/{deployment_id}/decision-log/": {"deployment_id": "live"},
     "/api/v1/tenants/{tenant}/models/{name}/versions/{version}/baseline/": {"name": "live_model"},
     "/api/v1/price-sources/{name}/items/": {"name": "price_source"},
     "/api/v1/catalog/unassigned/{name}/assign/": {"name": "unassigned"},
@@ -113,6 +114,7 @@ PARAMS: dict[str, dict[str, str]] = {
     "/t/{tenant}/tokens/{pk}/revoke/": {"pk": "token"},
     "/t/{tenant}/deployments/{deployment_id}/rollback/": {"deployment_id": "live"},
     "/t/{tenant}/deployments/{deployment_id}/drift/": {"deployment_id": "live"},
+    "/t/{tenant}/deployments/{deployment_id}/decision-log/": {"deployment_id": "live"},
     "/serve/{tenant}/{deployment}/invocations": {"deployment": "live_name"},
     "/serve/{tenant}/{deployment}/ping": {"deployment": "live_name"},
 }
@@ -323,6 +325,7 @@ ROUTES: dict[str, dict[str, Body]] = {
     f"{T}/deployments/{{deployment_id}}/resubmit/": {"POST": None},
     f"{T}/deployments/{{deployment_id}}/rollback/": {"POST": lambda v: {"reason": "Errors."}},
     f"{T}/deployments/{{deployment_id}}/drift/": {"GET": None, "POST": None},
+    f"{T}/deployments/{{deployment_id}}/decision-log/": {"GET": None},
     f"{T}/monitors/": {
         "GET": None,
         "POST": lambda v: {"endpoint": v["_world"].a.deployment.name},
@@ -407,6 +410,7 @@ ROUTES: dict[str, dict[str, Body]] = {
     "/t/{tenant}/deployments/{deployment_id}/": {"GET": None},
     "/t/{tenant}/deployments/{deployment_id}/rollback/": {"GET": None, "POST": lambda v: {}},
     "/t/{tenant}/deployments/{deployment_id}/drift/": {"GET": None},
+    "/t/{tenant}/deployments/{deployment_id}/decision-log/": {"GET": None},
     "/serving/": {"GET": None},
     "/t/{tenant}/costs/": {"GET": None, "POST": lambda v: {}},
     "/t/{tenant}/statements/{statement_id}/": {

@@ -6,6 +6,7 @@ A drift run compares a deployment's captured window with its version's baseline,
 the window chunk by chunk, and records per-column results and the deployment's drift status.
 When a monitor's run drifts, its actions fire once: an alert, an incident, a signed retraining
 webhook, and for a high-risk model a request to review the deployment again.
+A deployment's decision log (its compacted captured traffic) is exported over a range, audited.
 """
 
 from portal.monitoring.services.actions import (
@@ -24,6 +25,7 @@ from portal.monitoring.services.baselines import (
     baseline_record_failure,
     check_logged_dataset,
 )
+from portal.monitoring.services.decision_logs import decision_log_export
 from portal.monitoring.services.monitors import (
     MONITOR_FIELDS,
     MONITORED_STATES,
@@ -59,6 +61,7 @@ __all__ = [
     "baseline_record_failure",
     "check_logged_dataset",
     "check_overrides",
+    "decision_log_export",
     "drift_actions_fire",
     "drift_payload",
     "drift_run_execute",

@@ -155,7 +155,10 @@ def test_a_deployment_with_a_drift_run_in_progress_is_compacted_later(company):
 
 
 def test_retention_removes_partitions_older_than_the_setting(company, capture_store, settings):
-    settings.CAPTURE_RETENTION_DAYS = 30
+    settings.CAPTURE_RETENTION_DAYS_BY_TIER = {
+        **settings.CAPTURE_RETENTION_DAYS_BY_TIER,
+        "minimal": 30,
+    }
     deployment = make_deployment(company.a)
     now = timezone.now()
     capture(deployment, 100, at=now - timedelta(days=40))
