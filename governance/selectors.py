@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
-from django.db.models import Max, Prefetch, QuerySet
+from django.db.models import Max, OuterRef, Prefetch, QuerySet, Subquery
 
-from governance.models import ApprovalDecision, ApprovalRequest, AuditEvent, PolicyVersion
+from governance.models import (
+    ApprovalDecision,
+    ApprovalRequest,
+    AuditEvent,
+    PolicyVersion,
+    RiskClassification,
+)
 from tenants.access import GOVERNANCE_ROLES, platform_role_of
 from tenants.selectors import tenants_visible_to, unit_records_visible_to
 
@@ -89,3 +96,30 @@ NOT_LISTED = (
 def approvals_listed(principal: Any) -> QuerySet[ApprovalRequest]:
     """``visible_approvals`` for a list: without what only a request's own page shows."""
     return visible_approvals(principal).defer(*NOT_LISTED)
+
+
+def tier_setters(
+    model_ids: Collection[int], *, classifications: QuerySet[RiskClassification] | None = None
+) -> dict[int, str]:
+    """Who set each model's risk tier, by model id: the author of the model's newest
+    classification (models never classified are left out). One query.
+
+    ``classifications`` is where to read: the scoped tenant's (the default), or a cross-tenant
+    read for a platform-wide list of models its caller may see.
+    """
+    ids = list(model_ids)
+    if not ids:
+        return {}
+    read = RiskClassification.objects.all() if classifications is None else classifications
+    newest = read.filter(model_id=OuterRef("model_id")).order_by("-created_at", "-id")
+    return dict(
+        read.filter(model_id__in=ids, pk=Subquery(newest.values("pk")[:1])).values_list(
+            "model_id", "classified_by_label"
+        )
+    )
+
+
+def open_tier_proposal_counts(model_ids: Collection[int]) -> dict[int, int]:
+    """How many proposals to change each model's risk tier are open, by model id (models without
+    one are left out). Nobody proposes tiers yet, so there are none and no query runs."""
+    return {}
