@@ -137,6 +137,11 @@ def verdict() -> Subquery:
     return Subquery(_newest_verdict().values("drift_status")[:1])
 
 
+def soonest_approval_expiry() -> Subquery:
+    """When the first of the model's open approval requests expires; NULL when none is open."""
+    return Subquery(_open_approvals().order_by("expires_at").values("expires_at")[:1])
+
+
 def tier_rank() -> Case:
     """Riskiest first; models not classified last."""
     return Case(
@@ -151,9 +156,7 @@ SORT_ALIASES = {
     "tier_rank": tier_rank,
     "live_count": lambda: _counted(live_deployments()),
     "open_incident_count": lambda: _counted(open_incidents()),
-    "approval_expiry": lambda: Subquery(
-        _open_approvals().order_by("expires_at").values("expires_at")[:1]
-    ),
+    "approval_expiry": soonest_approval_expiry,
     "card_state": card_state,
     "verdict": verdict,
 }
@@ -274,9 +277,7 @@ def inventory_rows(model_ids: Sequence[int]) -> list[InventoryRow]:
             monitors=_counted(_monitors()),
             monitors_on=_counted(_monitors().filter(enabled=True)),
             open_approvals=_counted(_open_approvals()),
-            approval_expiry=Subquery(
-                _open_approvals().order_by("expires_at").values("expires_at")[:1]
-            ),
+            approval_expiry=soonest_approval_expiry(),
             open_incidents=_counted(open_incidents()),
         )
     }
