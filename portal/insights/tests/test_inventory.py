@@ -174,6 +174,7 @@ def test_the_csv_export_holds_the_filtered_rows_and_no_formulas(platform):
 def test_the_inventory_page_shows_both_units_and_filters_them(platform):
     html = signed_in(platform.grace).get("/inventory/").content.decode()
     assert "Inventory across units" in html
+    assert '<a href="/inventory/" aria-current="page">Inventory</a>' in html
     assert "Acme Retail" in html and "Bravo Marketing" in html
     assert ">credit-scorer</a>" in html and "by grace" in html and "Production: 2" in html
     filtered = signed_in(platform.grace).get("/inventory/?tenant=acme-retail&tier=high")
