@@ -9,7 +9,7 @@ from typing import Any
 import django_filters
 from django import forms
 from django.core.paginator import Page
-from django.db.models import Exists, F, Q, QuerySet
+from django.db.models import Exists, F, OrderBy, Q, QuerySet
 from django.http import HttpRequest, QueryDict
 
 from governance.models import CardStatus
@@ -32,24 +32,26 @@ from tenants.models import Tenant
 from tenants.selectors import tenants_visible_to
 
 NONE = "none"
-# Each sort: its label, and the ordering it gives (ties by unit and name).
-SORTS: dict[str, tuple[str, tuple[Any, ...]]] = {
-    "tier": ("risk tier, riskiest first", ("tier_rank",)),
-    "unit": ("unit", ("tenant__name",)),
-    "model": ("model name", ("name",)),
-    "live": ("most live revisions first", ("-live_count",)),
-    "approvals": (
-        "approval expiring soonest first",
-        (F("approval_expiry").asc(nulls_last=True),),
-    ),
+# Each sort: its label, and the ordering it gives (ties by unit and name). ``-<sort>`` gives the
+# same ordering reversed.
+SORTS: dict[str, tuple[str, OrderBy]] = {
+    "tier": ("risk tier, riskiest first", F("tier_rank").asc()),
+    "unit": ("unit", F("tenant__name").asc()),
+    "model": ("model name", F("name").asc()),
+    "live": ("most live revisions first", F("live_count").desc()),
+    "approvals": ("approval expiring soonest first", F("approval_expiry").asc(nulls_last=True)),
     "recertification": (
         "re-certification due soonest first",
-        (F("certification__due_at").asc(nulls_last=True),),
+        F("certification__due_at").asc(nulls_last=True),
     ),
-    "card": ("card state", (F("card_state").asc(nulls_first=True),)),
-    "verdict": ("drift verdict", (F("verdict").asc(nulls_last=True),)),
-    "incidents": ("most open incidents first", ("-open_incident_count",)),
+    "card": ("card state", F("card_state").asc(nulls_first=True)),
+    "verdict": ("drift verdict", F("verdict").asc(nulls_last=True)),
+    "incidents": ("most open incidents first", F("open_incident_count").desc()),
 }
+SORT_CHOICES = [
+    *((key, label) for key, (label, _) in SORTS.items()),
+    *((f"-{key}", f"{label}, reversed") for key, (label, _) in SORTS.items()),
+]
 
 # The table's columns: the sort each heading links to ("" for none), and the heading.
 COLUMNS = [
@@ -114,7 +116,7 @@ class InventoryFilter(ListFilter):
         widget=forms.Select(choices=[("", "with or without"), ("true", "yes"), ("false", "no")]),
     )
     sort = django_filters.ChoiceFilter(
-        choices=[(key, label) for key, (label, _) in SORTS.items()],
+        choices=SORT_CHOICES,
         method="sort_by",
         empty_label=None,
         label="Sort by",
@@ -176,8 +178,11 @@ class InventoryFilter(ListFilter):
         return models.filter(found if wanted else ~found)
 
     def sort_by(self, models: QuerySet[Any], name: str, sort: str) -> QuerySet[Any]:
-        _, ordering = SORTS[sort]
-        return models.order_by(*ordering, *DEFAULT_ORDER[1:])
+        _, ordering = SORTS[sort.removeprefix("-")]
+        ordering = ordering.copy()
+        if sort.startswith("-"):
+            ordering.reverse_ordering()
+        return models.order_by(ordering, *DEFAULT_ORDER[1:])
 
 
 def inventory_filtered(principal: Any, data: Any) -> InventoryFilter:
@@ -199,7 +204,20 @@ class InventoryTable:
     unsorted: str  # the filters alone, for the sort links
     sort: str
     rows: list[InventoryRow]
-    columns = COLUMNS
+
+    @property
+    def headings(self) -> list[tuple[str, str, bool]]:
+        """Each column's heading, the sort its link asks for ("" for none: the column does not
+        sort), and whether the table is sorted by it; the link of the column sorted by reverses
+        the sort."""
+        return [
+            (
+                heading,
+                "" if not key else f"-{key}" if self.sort == key else key,
+                key != "" and self.sort.removeprefix("-") == key,
+            )
+            for key, heading in COLUMNS
+        ]
 
 
 def inventory_table(request: HttpRequest, data: QueryDict) -> InventoryTable:

@@ -150,6 +150,8 @@ def test_the_inventory_sorts_by_a_column(platform):
         return [row["model"] for row in body["results"]]
 
     assert order("model") == ["churn", "credit-scorer", "lead-scorer"]
+    assert order("-model") == ["lead-scorer", "credit-scorer", "churn"]
+    assert order("-tier") == ["churn", "lead-scorer", "credit-scorer"]
     assert order("unit") == ["churn", "credit-scorer", "lead-scorer"]
     assert order("live")[0] == "credit-scorer"
     assert order("recertification")[0] == "credit-scorer"
@@ -181,6 +183,9 @@ def test_the_inventory_page_shows_both_units_and_filters_them(platform):
     html = filtered.content.decode()
     assert ">credit-scorer</a>" in html and ">lead-scorer</a>" not in html
     assert "/inventory/export.csv?tenant=acme-retail&amp;tier=high" in html
+    assert '?tenant=acme-retail&amp;tier=high&amp;sort=model"' in html
+    resorted = signed_in(platform.grace).get("/inventory/?sort=model").content.decode()
+    assert '?sort=-model" aria-current="true">Model</a>' in resorted
 
 
 def test_the_governance_leads_home_opens_on_the_inventory(platform):
