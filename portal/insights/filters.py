@@ -87,9 +87,8 @@ class InventoryFilter(ListFilter):
     environment = django_filters.ChoiceFilter(
         choices=Environment.choices,
         method="live_in",
-        empty_label="live anywhere or not",
+        empty_label="any environment",
         label="Live in",
-        help_text="Models with a live revision in this environment.",
     )
     card = django_filters.ChoiceFilter(
         choices=[*CardStatus.choices, (NONE, "No card")],
@@ -102,7 +101,6 @@ class InventoryFilter(ListFilter):
         method="of_verdict",
         empty_label="any drift verdict",
         label="Drift verdict",
-        help_text="The newest finished drift run's; unknown when none finished.",
     )
     certification = django_filters.ChoiceFilter(
         choices=[*CertificationState.choices, (NONE, "Not certified")],
