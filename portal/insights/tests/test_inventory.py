@@ -99,6 +99,14 @@ def test_a_governance_lead_sees_the_models_of_both_units_with_what_governs_them(
     assert churn["deployments"]["failed"] == 1 and churn["open_incidents"] == 0
 
 
+def test_the_tier_is_set_by_whoever_classified_the_model_last(platform):
+    with tenant_scope(platform.a):
+        version = RegisteredModel.objects.get(name="credit-scorer").versions.get(version=2)
+    classify(platform.a, version, "limited", user=platform.gus)
+    credit = rows(client_for(platform.grace).get(f"{URL}?q=credit").json())["credit-scorer"]
+    assert credit["risk_tier"] == "limited" and credit["tier_set_by"] == "gus"
+
+
 def test_a_platform_admin_sees_the_inventory_too(platform):
     assert client_for(platform.adam).get(URL).json()["count"] == 3
 
