@@ -2,12 +2,11 @@
 
 Engineer: their models, their deployments with state and drift, their open approval requests.
 Tenant owner: the unit at a glance (spend this month against the budget, maturity level, models
-by risk tier, open incidents). Governance lead: the inventory across units (its first page, with its
-filters), the approval queue by age and risk, overdue re-certifications, open incidents, the audit
-chain's last verification. Finance: statements to
-review, the month close's progress, totals by unit and month, and the latest finalized statements
-with their exports. Platform admin: units, MLflow sync health, price source
-health, capture drops.
+by risk tier, open incidents). Governance lead: the inventory across units (its first page, with
+its filters), the approval queue by age and risk, overdue re-certifications, open incidents, the
+audit chain's last verification. Finance: statements to review, the month close's progress,
+totals by unit and month, and the latest finalized statements with their exports. Platform
+admin: units, MLflow sync health, price source health, capture drops.
 
 Each section runs a fixed number of queries: cross-unit sections read every unit's rows in one
 query each (only for the platform role that may), a person's own rows are read across the units
