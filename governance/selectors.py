@@ -3,10 +3,11 @@ read them."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Max, Prefetch, QuerySet
+from django.db.models import Max, OuterRef, Prefetch, QuerySet, Subquery
 
 from governance.models import (
     ApprovalDecision,
@@ -14,6 +15,7 @@ from governance.models import (
     AuditEvent,
     Delegation,
     PolicyVersion,
+    RiskClassification,
 )
 from tenants.access import GOVERNANCE_ROLES, platform_role_of
 from tenants.models import PlatformRole
@@ -135,3 +137,30 @@ def delegation_stand_ins(*, now: datetime) -> dict[int, Any]:
         if delegate.pk != lead_id:
             stand_ins[lead_id] = delegate
     return stand_ins
+
+
+def tier_setters(
+    model_ids: Collection[int], *, classifications: QuerySet[RiskClassification] | None = None
+) -> dict[int, str]:
+    """Who set each model's risk tier, by model id: the author of the model's newest
+    classification (models never classified are left out). One query.
+
+    ``classifications`` is where to read: the scoped tenant's (the default), or a cross-tenant
+    read for a platform-wide list of models its caller may see.
+    """
+    ids = list(model_ids)
+    if not ids:
+        return {}
+    read = RiskClassification.objects.all() if classifications is None else classifications
+    newest = read.filter(model_id=OuterRef("model_id")).order_by("-created_at", "-id")
+    return dict(
+        read.filter(model_id__in=ids, pk=Subquery(newest.values("pk")[:1])).values_list(
+            "model_id", "classified_by_label"
+        )
+    )
+
+
+def open_tier_proposal_counts(model_ids: Collection[int]) -> dict[int, int]:
+    """How many proposals to change each model's risk tier are open, by model id (models without
+    one are left out). Nobody proposes tiers yet, so there are none and no query runs."""
+    return {}

@@ -43,7 +43,7 @@ def home(request: HttpRequest) -> HttpResponse:
     """The sections of every role the person holds (see ``portal.insights.home``)."""
     if region := month_close_region(request, months=FINANCE_MONTHS):
         return region
-    sections = home_for(request.user, tenant_choices_for(request.user))
+    sections = home_for(request, tenant_choices_for(request.user))
     return render(request, "portal/home.html", {"home": sections, "choices": sections.choices})
 
 

@@ -16,6 +16,7 @@ SECTIONS = (
     ("incident-", "incidents"),
     ("finance-", "finance"),
     ("price-", "prices"),
+    ("inventory", "inventory"),
 )
 
 

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from portal.insights.api import insights
+from portal.insights.api import insights, inventory
 
 urlpatterns = [
     path("kpis/", insights.PlatformKpiView.as_view(), name="api-kpis"),
+    path("inventory/", inventory.InventoryView.as_view(), name="api-inventory"),
 ]
 
 tenant_urlpatterns = [

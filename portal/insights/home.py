@@ -2,11 +2,11 @@
 
 Engineer: their models, their deployments with state and drift, their open approval requests.
 Tenant owner: the unit at a glance (spend this month against the budget, maturity level, models
-by risk tier, open incidents). Governance lead: the approval queue by age and risk, overdue
-re-certifications, open incidents, the audit chain's last verification. Finance: statements to
-review, the month close's progress, totals by unit and month, and the latest finalized statements
-with their exports. Platform admin: units, MLflow sync health, price source
-health, capture drops.
+by risk tier, open incidents). Governance lead: the inventory across units (its first page, with
+its filters), the approval queue by age and risk, overdue re-certifications, open incidents, the
+audit chain's last verification. Finance: statements to review, the month close's progress,
+totals by unit and month, and the latest finalized statements with their exports. Platform
+admin: units, MLflow sync health, price source health, capture drops.
 
 Each section runs a fixed number of queries: cross-unit sections read every unit's rows in one
 query each (only for the platform role that may), a person's own rows are read across the units
@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.http import HttpRequest, QueryDict
 from django.utils import timezone
 
 from chargeback.models import (
@@ -41,6 +42,7 @@ from governance.models import (
 from governance.models.approvals import OPEN_APPROVAL_STATES, CertificationState
 from portal.catalog.models import RegisteredModel, RiskTier, SyncRun
 from portal.deployments.models import Deployment, DeploymentState, GatewayMinute
+from portal.insights.filters import InventoryTable, inventory_table
 from portal.insights.models import MaturityAssessment
 from portal.insights.questions import BANDS, Band
 from portal.monitoring.models import DriftRun
@@ -192,10 +194,12 @@ class GovernanceSection:
     incidents: list[Incident]
     incident_counts: dict[str, int]
     verification: AuditVerification | None
+    inventory: InventoryTable
 
 
-def governance_section() -> GovernanceSection:
-    # Governance leads see every unit: cross-unit reads, one query each.
+def governance_section(request: HttpRequest) -> GovernanceSection:
+    # Governance leads see every unit: cross-unit reads, one query each; the inventory's first
+    # page in a fixed number.
     now = timezone.now()
     approvals = ApprovalRequest.objects.dangerously_across_tenants().filter(
         state__in=OPEN_APPROVAL_STATES
@@ -233,6 +237,7 @@ def governance_section() -> GovernanceSection:
         ),
         incident_counts={"total": sum(by_severity.values()), **by_severity},
         verification=AuditVerification.objects.order_by("-started_at").first(),
+        inventory=inventory_table(request, QueryDict()),
     )
 
 
@@ -370,8 +375,9 @@ class Home:
     platform_role: str
 
 
-def home_for(user: Any, choices: list[TenantChoice]) -> Home:
-    """Every section the person's roles give them."""
+def home_for(request: HttpRequest, choices: list[TenantChoice]) -> Home:
+    """Every section the roles of the person signed in give them."""
+    user: Any = request.user
     role = platform_role_of(user)
     memberships = list(
         Membership.objects.dangerously_across_tenants()
@@ -402,7 +408,7 @@ def home_for(user: Any, choices: list[TenantChoice]) -> Home:
         )
     return Home(
         units=units,
-        governance=governance_section() if role == PlatformRole.GOVERNANCE_LEAD else None,
+        governance=governance_section(request) if role == PlatformRole.GOVERNANCE_LEAD else None,
         finance=finance_section() if role == PlatformRole.FINANCE else None,
         admin=admin_section() if role == PlatformRole.PLATFORM_ADMIN else None,
         choices=choices,

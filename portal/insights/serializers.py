@@ -182,3 +182,57 @@ class KpiFilterSerializer(serializers.Serializer):
     environment = serializers.ChoiceField(
         choices=[*Environment.values, "all"], default=Environment.PRODUCTION
     )
+
+
+class InventoryCertificationSerializer(serializers.Serializer):
+    state = serializers.CharField(help_text="current, due or overdue.")
+    certified_at = serializers.DateTimeField()
+    due_at = serializers.DateTimeField(help_text="When the model must be re-certified.")
+
+
+class InventoryRowSerializer(serializers.Serializer):
+    """One registered model in the inventory across units."""
+
+    tenant = serializers.CharField(source="model.tenant.slug")
+    tenant_name = serializers.CharField(source="model.tenant.name")
+    model = serializers.CharField(source="model.name")
+    risk_tier = serializers.CharField(
+        source="model.risk_tier", help_text="'' while the model is not classified."
+    )
+    tier_set_by = serializers.CharField(
+        help_text="Who classified the model last; '' while it is not classified."
+    )
+    open_tier_proposals = serializers.IntegerField()
+    deployments = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Revisions in each deployment state, every state named.",
+    )
+    live_endpoints = serializers.DictField(
+        source="live",
+        child=serializers.IntegerField(),
+        help_text="Live revisions in each environment, every environment named.",
+    )
+    open_approvals = serializers.IntegerField(help_text="Approval requests still open.")
+    approval_expiry = serializers.DateTimeField(
+        allow_null=True, help_text="The soonest expiry of the open approval requests."
+    )
+    certification = InventoryCertificationSerializer(
+        allow_null=True, help_text="null: the model was never certified."
+    )
+    card_version = serializers.IntegerField(
+        allow_null=True, help_text="The newest version, whose card state is given."
+    )
+    card_state = serializers.CharField(
+        allow_null=True, help_text="draft, in_review or approved; null: no card."
+    )
+    monitor_state = serializers.ChoiceField(
+        choices=["on", "off", "none"],
+        help_text="Drift monitoring of the model's live endpoints: 'off' when every monitor "
+        "is disabled.",
+    )
+    verdict = serializers.CharField(
+        allow_null=True,
+        help_text="The newest finished drift run's status; null: no run finished.",
+    )
+    verdict_at = serializers.DateTimeField(allow_null=True)
+    open_incidents = serializers.IntegerField()

@@ -4,6 +4,8 @@ from portal.insights import views
 
 urlpatterns = [
     path("kpis/", views.platform_kpis_page, name="platform-kpis"),
+    path("inventory/", views.inventory_page, name="inventory"),
+    path("inventory/export.csv", views.inventory_export, name="inventory-export"),
 ]
 
 tenant_urlpatterns = [

@@ -15,10 +15,19 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from portal.core.audit import Actor
+from portal.core.downloads import content_disposition, csv_bytes
 from portal.core.errors import PortalError
 from portal.insights import maturity, roi
 from portal.insights.charts import level_chart, month_bars
+from portal.insights.filters import inventory_filtered, inventory_table
 from portal.insights.forms import KpiFilterForm, MaturityForm, RoiInputsForm
+from portal.insights.inventory import (
+    INVENTORY_DENIED,
+    INVENTORY_READERS,
+    export_header,
+    export_row,
+    inventory_all_rows,
+)
 from portal.insights.kpis import KPI_READERS, KpiReport, MonthKpi, kpi_report
 from portal.insights.questions import BANDS
 from tenants.models import Tenant
@@ -181,3 +190,24 @@ def platform_kpis_page(request: HttpRequest) -> HttpResponse:
     form, criteria = _filters(request)
     report = kpi_report(tenants=list(Tenant.objects.order_by("name")), across=True, **criteria)
     return render(request, "insights/kpis.html", _kpi_context(report, form))
+
+
+@login_required
+@platform_page(INVENTORY_READERS, INVENTORY_DENIED)
+def inventory_page(request: HttpRequest) -> HttpResponse:
+    """Every registered model of every unit, filtered, sorted and paged."""
+    table = inventory_table(request, request.GET)
+    return render(request, "insights/inventory.html", {"table": table})
+
+
+@login_required
+@platform_page(INVENTORY_READERS, INVENTORY_DENIED)
+def inventory_export(request: HttpRequest) -> HttpResponse:
+    """The filtered inventory, every row of it, as CSV."""
+    filters = inventory_filtered(request.user, request.GET)
+    rows = (export_row(row) for row in inventory_all_rows(filters.listed()))
+    return HttpResponse(
+        csv_bytes(export_header(), rows),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": content_disposition("inventory.csv")},
+    )

@@ -364,6 +364,7 @@ ROUTES: dict[str, dict[str, Body]] = {
     f"{API}/billing-periods/close/": {"POST": lambda v: {"period": "2026-11"}},
     # Insights
     f"{API}/kpis/": {"GET": None},
+    f"{API}/inventory/": {"GET": None},
     f"{T}/kpis/": {"GET": None},
     f"{T}/maturity/": {"GET": None, "POST": lambda v: {"answers": {}}},
     f"{T}/roi/": {"GET": None, "PUT": lambda v: {"team_size": 4}},
@@ -424,6 +425,8 @@ ROUTES: dict[str, dict[str, Body]] = {
     "/t/{tenant}/roi/": {"GET": None, "POST": lambda v: {"team_size": "4"}},
     "/t/{tenant}/kpis/": {"GET": None},
     "/kpis/": {"GET": None},
+    "/inventory/": {"GET": None},
+    "/inventory/export.csv": {"GET": None},
     # The inference gateway
     "/serve/{tenant}/{deployment}/invocations": {"POST": lambda v: PREDICTION},
     "/serve/{tenant}/{deployment}/ping": {"GET": None},

@@ -1,4 +1,5 @@
-"""Builders of the rows the insights tests build on: deployments at given times, rollbacks, monitors, incidents."""
+"""Builders of the rows the insights tests build on: deployments at given times, rollbacks,
+approval requests, monitors and drift runs, incidents."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from unittest import mock
 from django.db import transaction
 from django.utils import timezone
 
-from governance.models import Incident
+from governance.models import ApprovalRequest, Incident, PolicyVersion
 from portal.core.audit import audit_record
 from portal.deployments.models import Deployment
-from portal.monitoring.models import Monitor
+from portal.monitoring.models import DriftRun, Monitor
 from tenants.scoping import tenant_scope
 from tests.builders import TEST_ACTOR
 
@@ -112,4 +113,45 @@ def incident(tenant, *, opened_at=None, resolved_after=None, source="drift", **e
             resolved_at=opened_at + resolved_after if resolved_after else None,
             status="resolved" if resolved_after else "open",
             **extra,
+        )
+
+
+def approval(
+    tenant,
+    deployment,
+    *,
+    tier="high",
+    age=timedelta(hours=2),
+    requested_by=None,
+    expires_in=timedelta(days=7),
+) -> ApprovalRequest:
+    policy, _ = PolicyVersion.objects.get_or_create(
+        name="default", version=1, defaults={"document": "x", "content_hash": "x", "source": "t"}
+    )
+    with tenant_scope(tenant):
+        return ApprovalRequest.objects.create(
+            tenant=tenant,
+            deployment=deployment,
+            model_version=deployment.model_version,
+            policy_version=policy,
+            risk_tier=tier,
+            risk_rank=1 if tier == "high" else 3,
+            requested_by=requested_by,
+            requested_by_label="amir",
+            created_at=timezone.now() - age,
+            expires_at=timezone.now() + expires_in,
+        )
+
+
+def drifted(tenant, deployment, *, status: str = "drift", at=None) -> DriftRun:
+    """A finished drift run of ``deployment`` that found ``status``."""
+    with tenant_scope(tenant):
+        return DriftRun.objects.create(
+            tenant=tenant,
+            deployment=deployment,
+            status="succeeded",
+            drift_status=status,
+            drifted_columns=["age"] if status == "drift" else [],
+            created_at=at or timezone.now(),
+            finished_at=at or timezone.now(),
         )

@@ -11,13 +11,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chargeback.models import BillingPeriod, Budget, PriceSource, Statement
-from governance.models import ApprovalRequest, AuditVerification, ModelCertification, PolicyVersion
+from governance.models import AuditVerification, ModelCertification
 from governance.tests.builders import classify, make_version
 from portal.catalog.models import RegisteredModel, SyncRun
 from portal.deployments.models import GatewayMinute
 from portal.insights.models import MaturityAssessment
-from portal.insights.tests.builders import deploy, incident
-from portal.monitoring.models import DriftRun
+from portal.insights.tests.builders import approval, deploy, drifted, incident
 from tenants.models import TenantRole
 from tenants.scoping import tenant_scope
 from tests.builders import add_member, signed_in
@@ -29,37 +28,6 @@ def home(user) -> str:
     answer = signed_in(user).get("/")
     assert answer.status_code == 200
     return answer.content.decode().split("<main", 1)[1]
-
-
-def approval(tenant, deployment, *, tier="high", age=timedelta(hours=2), requested_by=None):
-    policy, _ = PolicyVersion.objects.get_or_create(
-        name="default", version=1, defaults={"document": "x", "content_hash": "x", "source": "t"}
-    )
-    with tenant_scope(tenant):
-        return ApprovalRequest.objects.create(
-            tenant=tenant,
-            deployment=deployment,
-            model_version=deployment.model_version,
-            policy_version=policy,
-            risk_tier=tier,
-            risk_rank=1 if tier == "high" else 3,
-            requested_by=requested_by,
-            requested_by_label="amir",
-            created_at=timezone.now() - age,
-            expires_at=timezone.now() + timedelta(days=7),
-        )
-
-
-def drifted(tenant, deployment) -> None:
-    with tenant_scope(tenant):
-        DriftRun.objects.create(
-            tenant=tenant,
-            deployment=deployment,
-            status="succeeded",
-            drift_status="drift",
-            drifted_columns=["age"],
-            finished_at=timezone.now(),
-        )
 
 
 def test_an_engineer_sees_their_deployments_with_drift_their_requests_and_models(company):
