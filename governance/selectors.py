@@ -1,4 +1,5 @@
-"""Reads of governance: the audit trail, policies and approval requests, and who may read them."""
+"""Reads of governance: the audit trail, policies, approval requests, classifications and tier
+proposals, and who may read them."""
 
 from __future__ import annotations
 
@@ -6,7 +7,16 @@ from typing import Any
 
 from django.db.models import Max, Prefetch, QuerySet
 
-from governance.models import ApprovalDecision, ApprovalRequest, AuditEvent, PolicyVersion
+from governance.models import (
+    ApprovalDecision,
+    ApprovalRequest,
+    AuditEvent,
+    PolicyVersion,
+    ProposalState,
+    RiskClassification,
+    TierProposal,
+)
+from portal.catalog.models import RegisteredModel
 from tenants.access import GOVERNANCE_ROLES, platform_role_of
 from tenants.selectors import tenants_visible_to, unit_records_visible_to
 
@@ -89,3 +99,17 @@ NOT_LISTED = (
 def approvals_listed(principal: Any) -> QuerySet[ApprovalRequest]:
     """``visible_approvals`` for a list: without what only a request's own page shows."""
     return visible_approvals(principal).defer(*NOT_LISTED)
+
+
+def classification_in_force(model: RegisteredModel) -> RiskClassification | None:
+    """The model's newest classification, which is in force (with who set it)."""
+    return RiskClassification.objects.filter(model=model).first()
+
+
+def tier_proposals() -> QuerySet[TierProposal]:
+    """The tier proposals of the tenant in scope, newest first, with what their lists show."""
+    return TierProposal.objects.select_related("model", "based_on").order_by("-created_at", "-id")
+
+
+def tier_proposal_open_of(model: RegisteredModel) -> TierProposal | None:
+    return tier_proposals().filter(model=model, state=ProposalState.OPEN).first()

@@ -17,7 +17,12 @@ from governance.models.audit import (
 from governance.models.cards import CardStatus, ModelCard
 from governance.models.incidents import Incident, IncidentEntry, IncidentSeverity, IncidentStatus
 from governance.models.policies import Environment, PolicyVersion
-from governance.models.risk import RiskClassification
+from governance.models.risk import (
+    ClassificationAuthority,
+    ProposalState,
+    RiskClassification,
+    TierProposal,
+)
 
 __all__ = [
     "ApprovalDecision",
@@ -29,6 +34,7 @@ __all__ = [
     "AuditEventImmutable",
     "AuditVerification",
     "CardStatus",
+    "ClassificationAuthority",
     "Environment",
     "Incident",
     "IncidentEntry",
@@ -37,6 +43,8 @@ __all__ = [
     "ModelCard",
     "ModelCertification",
     "PolicyVersion",
+    "ProposalState",
     "RiskClassification",
+    "TierProposal",
     "Verdict",
 ]
