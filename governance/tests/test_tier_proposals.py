@@ -4,6 +4,8 @@ as a tier proposal."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.utils import timezone
 
@@ -12,6 +14,8 @@ from governance.tests.builders import ANSWERS, complete_card, make_version, requ
 from portal.catalog.models import RegisteredModel
 from portal.core.api.errors import NOT_FOUND_BODY
 from tenants import services as tenant_services
+from tenants import webhooks
+from tenants.notifications import webhook_endpoint_create
 from tenants.scoping import tenant_scope
 from tests.builders import TEST_ACTOR, client_for, make_token, signed_in
 
@@ -227,12 +231,36 @@ def test_tokens_follow_the_units_rules_and_only_a_signed_in_lead_decides_a_propo
 
 
 def test_a_proposal_tells_the_governance_leads_and_a_decision_tells_the_owners_and_the_proposer(
-    company, governed, eager_celery, mailoutbox, django_capture_on_commit_callbacks
+    company,
+    governed,
+    settings,
+    monkeypatch,
+    eager_celery,
+    mailoutbox,
+    django_capture_on_commit_callbacks,
 ):
+    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = True  # the example host is not resolved
+    received: list[dict] = []
+    monkeypatch.setattr(
+        webhooks,
+        "_post",
+        lambda url, *, body, headers: (
+            received.append(json.loads(body)) or webhooks.Answer(ok=True, status_code=200)
+        ),
+    )
+    with tenant_scope(company.a):
+        webhook_endpoint_create(
+            actor=TEST_ACTOR,
+            tenant=company.a,
+            url="https://hooks.acme.example/governance",
+            events=["proposal.opened", "proposal.rejected"],
+            created_by=None,
+        )
     with django_capture_on_commit_callbacks(execute=True):
         proposal = answer(company.amir, ANSWERS["minimal"]).json()
     assert {r for m in mailoutbox for r in m.to} == {"grace@example.com", "gus@example.com"}
     assert "credit-scorer" in mailoutbox[0].subject and "minimal" in mailoutbox[0].body
+    assert "Access to essential services" in mailoutbox[0].body  # the answer it changes
     mailoutbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -240,6 +268,11 @@ def test_a_proposal_tells_the_governance_leads_and_a_decision_tells_the_owners_a
 
     assert {r for m in mailoutbox for r in m.to} == {"alice@example.com", "amir@example.com"}
     assert "It still scores credit." in mailoutbox[0].body
+    assert [body["event"] for body in received] == ["proposal.opened", "proposal.rejected"]
+    assert (received[0]["data"]["tier_in_force"], received[0]["data"]["tier"]) == (
+        "high",
+        "minimal",
+    )
 
 
 def test_the_tenant_lists_its_open_proposals_in_a_constant_number_of_queries(
