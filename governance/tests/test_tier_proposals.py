@@ -79,7 +79,7 @@ def governed(company):
     return version
 
 
-def test_the_engineers_downgrade_becomes_a_proposal_and_production_still_needs_two_leads_until_a_lead_accepts_it(
+def test_the_engineers_downgrade_becomes_a_proposal_and_production_still_needs_two_leads_until_a_lead_accepts_it_and_the_route_changes(
     company, governed
 ):
     downgrade = answer(company.amir, ANSWERS["minimal"])
@@ -173,6 +173,16 @@ def test_a_newer_proposal_from_the_unit_supersedes_the_open_one(company, governe
         "proposal.superseded",
         "proposal.opened",
     ]
+
+
+def test_a_classification_that_takes_effect_supersedes_the_open_proposal(company, governed):
+    proposal = answer(company.amir, ANSWERS["minimal"]).json()
+
+    assert answer(company.gus, HIGH_FOR_HIRING).status_code == 201
+
+    assert client_for(company.amir).get(URL).json()["open_proposal"] is None
+    assert accept(company.grace, proposal["id"]).status_code == 409
+    assert tier_of(company) == "high"
 
 
 def test_a_rejection_needs_a_comment_and_keeps_the_tier(company, governed):
