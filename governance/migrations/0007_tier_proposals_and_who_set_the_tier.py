@@ -5,21 +5,22 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-# The people whose classifications were governance's: governance leads and platform admins.
-GOVERNANCE_ROLES = ("governance_lead", "platform_admin")
+from tenants.scoping import dangerously_across_tenants
+
+# The people whose classifications were governance's.
+GOVERNANCE_ROLES = ("governance_lead",)
 
 
 def governance_set_what_leads_classified(apps, schema_editor) -> None:
     """Classifications a governance lead made before the portal recorded who set a tier."""
-    if schema_editor.connection.vendor == "postgresql":
-        # Row-level security is forced on the table: read across tenants for this transaction.
-        schema_editor.execute("SELECT set_config('portal.cross_tenant', 'on', true)", params=None)
     classifications = apps.get_model("governance", "RiskClassification")._base_manager.using(
         schema_editor.connection.alias
     )
-    classifications.filter(classified_by__platform_role__in=GOVERNANCE_ROLES).update(
-        set_by="governance"
-    )
+    # Row-level security is forced on the table: every tenant's rows, for this one update.
+    with dangerously_across_tenants("migration: record who set the classifications in force"):
+        classifications.filter(classified_by__platform_role__in=GOVERNANCE_ROLES).update(
+            set_by="governance"
+        )
 
 
 class Migration(migrations.Migration):
