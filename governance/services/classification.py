@@ -61,11 +61,11 @@ def classification_route(
         return ""
     if proposed > current:
         return (
-            f"They give a lower tier ({_label(result.tier)}) than the one in force "
+            f"The answers give a lower tier ({_label(result.tier)}) than the one in force "
             f"({_label(in_force.tier)})."
         )
     if in_force.set_by == ClassificationAuthority.GOVERNANCE and result.answers != in_force.answers:
-        return "They change answers a governance lead set."
+        return "The answers differ from those a governance lead set."
     return ""
 
 
