@@ -1,6 +1,6 @@
 from django.urls import path
 
-from governance.api import approvals, audit, catalog, delegations, incidents, policies
+from governance.api import approvals, audit, catalog, delegations, incidents, policies, proposals
 
 VERSION = "models/<str:name>/versions/<int:version>"
 
@@ -26,6 +26,19 @@ tenant_urlpatterns = [
     path(f"{VERSION}/card/markdown/", catalog.ModelCardMarkdownView.as_view(), name="api-card-md"),
     path(f"{VERSION}/card/pdf/", catalog.ModelCardPdfView.as_view(), name="api-card-pdf"),
     path(f"{VERSION}/evidence/", catalog.EvidencePackView.as_view(), name="api-evidence"),
+    path(
+        "models/<str:name>/tier-proposals/",
+        proposals.ModelTierProposalListView.as_view(),
+        name="api-model-tier-proposals",
+    ),
+    path(
+        "tier-proposals/", proposals.OpenTierProposalListView.as_view(), name="api-tier-proposals"
+    ),
+    path(
+        "tier-proposals/<int:proposal_id>/",
+        proposals.TierProposalDetailView.as_view(),
+        name="api-tier-proposal",
+    ),
     path("incidents/", incidents.IncidentListView.as_view(), name="api-incidents"),
     path(
         "incidents/<int:incident_id>/", incidents.IncidentDetailView.as_view(), name="api-incident"

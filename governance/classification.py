@@ -177,3 +177,46 @@ def questionnaire() -> dict[str, Any]:
         "classifier_version": CLASSIFIER_VERSION,
         "questions": [q.as_dict() for q in QUESTIONS],
     }
+
+
+@dataclass(frozen=True)
+class AnswerChange:
+    """One question answered differently: the answer in force and the proposed one."""
+
+    question: Question
+    in_force: Any
+    proposed: Any
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question.key,
+            "text": self.question.text,
+            "in_force": self.in_force,
+            "proposed": self.proposed,
+        }
+
+    @property
+    def in_force_label(self) -> str:
+        return answer_label(self.question, self.in_force)
+
+    @property
+    def proposed_label(self) -> str:
+        return answer_label(self.question, self.proposed)
+
+
+def answer_label(question: Question, value: Any) -> str:
+    """An answer as the questionnaire words it: Yes, No, or the label of the choice."""
+    if value is None:
+        return "not answered"
+    if question.choices:
+        return question.choices.get(value, str(value))
+    return "Yes" if value else "No"
+
+
+def answers_diff(in_force: dict[str, Any], proposed: dict[str, Any]) -> list[AnswerChange]:
+    """The questions whose proposed answer differs from the one in force, in questionnaire order."""
+    return [
+        AnswerChange(question, in_force.get(question.key), proposed.get(question.key))
+        for question in QUESTIONS
+        if in_force.get(question.key) != proposed.get(question.key)
+    ]

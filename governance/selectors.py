@@ -1,5 +1,5 @@
-"""Reads of governance: the audit trail, policies, approval requests and delegations, and who may
-read them."""
+"""Reads of governance: the audit trail, policies, approval requests, delegations, classifications
+and tier proposals, and who may read them."""
 
 from __future__ import annotations
 
@@ -15,8 +15,11 @@ from governance.models import (
     AuditEvent,
     Delegation,
     PolicyVersion,
+    ProposalState,
     RiskClassification,
+    TierProposal,
 )
+from portal.catalog.models import RegisteredModel
 from tenants.access import GOVERNANCE_ROLES, platform_role_of
 from tenants.models import PlatformRole
 from tenants.selectors import tenants_visible_to, unit_records_visible_to
@@ -164,3 +167,17 @@ def open_tier_proposal_counts(model_ids: Collection[int]) -> dict[int, int]:
     """How many proposals to change each model's risk tier are open, by model id (models without
     one are left out). Nobody proposes tiers yet, so there are none and no query runs."""
     return {}
+
+
+def classification_in_force(model: RegisteredModel) -> RiskClassification | None:
+    """The model's newest classification, which is in force (with who set it)."""
+    return RiskClassification.objects.filter(model=model).first()
+
+
+def tier_proposals() -> QuerySet[TierProposal]:
+    """The tier proposals of the tenant in scope, newest first, with what their lists show."""
+    return TierProposal.objects.select_related("model", "based_on").order_by("-created_at", "-id")
+
+
+def tier_proposal_open_of(model: RegisteredModel) -> TierProposal | None:
+    return tier_proposals().filter(model=model, state=ProposalState.OPEN).first()

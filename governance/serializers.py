@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from governance.classification import answers_diff
 from governance.models import (
     ApprovalDecision,
     ApprovalRequest,
     AuditEvent,
+    ClassificationAuthority,
     Delegation,
     Environment,
     Incident,
@@ -15,6 +20,7 @@ from governance.models import (
     ModelCard,
     PolicyVersion,
     RiskClassification,
+    TierProposal,
     Verdict,
 )
 from governance.services.cards import card_completeness
@@ -59,7 +65,20 @@ class ClassifySerializer(serializers.Serializer):
     )
 
 
+class SetBySerializer(serializers.Serializer):
+    """Who set a tier: the unit or governance, and the person (or token) who did."""
+
+    authority = serializers.ChoiceField(choices=ClassificationAuthority.choices, read_only=True)
+    person = serializers.CharField(read_only=True)
+
+
+def set_by(classification: RiskClassification) -> dict[str, str]:
+    return {"authority": classification.set_by, "person": classification.classified_by_label}
+
+
 class RiskClassificationSerializer(serializers.ModelSerializer):
+    set_by = serializers.SerializerMethodField()
+
     class Meta:
         model = RiskClassification
         fields = [
@@ -69,18 +88,101 @@ class RiskClassificationSerializer(serializers.ModelSerializer):
             "answers",
             "classifier_version",
             "classified_by_label",
+            "set_by",
             "created_at",
         ]
         read_only_fields = fields
 
+    @extend_schema_field(SetBySerializer)
+    def get_set_by(self, classification: RiskClassification) -> dict[str, str]:
+        return set_by(classification)
+
+
+class AnswerChangeSerializer(serializers.Serializer):
+    question = serializers.CharField(read_only=True)
+    text = serializers.CharField(read_only=True)
+    in_force = serializers.JSONField(read_only=True)
+    proposed = serializers.JSONField(read_only=True)
+
+
+class TierProposalSerializer(serializers.ModelSerializer):
+    """The unit's answers waiting for (or decided by) a governance lead, with the tier in force
+    when they were given and the answers they change."""
+
+    model = serializers.CharField(source="model.name", read_only=True)
+    tier_in_force = serializers.CharField(source="based_on.tier", read_only=True)
+    diff = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TierProposal
+        fields = [
+            "id",
+            "model",
+            "state",
+            "tier_in_force",
+            "tier",
+            "reasons",
+            "why",
+            "diff",
+            "answers",
+            "classifier_version",
+            "proposed_by_label",
+            "created_at",
+            "decided_by_label",
+            "decided_at",
+            "comment",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(AnswerChangeSerializer(many=True))
+    def get_diff(self, proposal: TierProposal) -> list[dict[str, Any]]:
+        return [
+            change.as_dict() for change in answers_diff(proposal.based_on.answers, proposal.answers)
+        ]
+
+
+class ClassifiedSerializer(RiskClassificationSerializer):
+    """Answers that took effect: the classification in force, and a sentence saying so."""
+
+    message = serializers.SerializerMethodField()
+
+    class Meta(RiskClassificationSerializer.Meta):
+        fields = [*RiskClassificationSerializer.Meta.fields, "message"]
+        read_only_fields = fields
+
+    def get_message(self, _: Any) -> str:
+        return str(self.context.get("message", ""))
+
+
+class ProposedSerializer(TierProposalSerializer):
+    """Answers that became a tier proposal, and a sentence saying that nothing changed yet."""
+
+    message = serializers.SerializerMethodField()
+
+    class Meta(TierProposalSerializer.Meta):
+        fields = [*TierProposalSerializer.Meta.fields, "message"]
+        read_only_fields = fields
+
+    def get_message(self, _: Any) -> str:
+        return str(self.context.get("message", ""))
+
+
+class TierProposalRejectSerializer(serializers.Serializer):
+    comment = serializers.CharField(
+        required=False, allow_blank=True, max_length=4000, default="", help_text="Why (required)."
+    )
+
 
 class ClassificationOverviewSerializer(serializers.Serializer):
-    """A model's questionnaire, the classification in force (if any) and the newest 50."""
+    """A model's questionnaire, the classification in force (if any) and who set it, the open
+    tier proposal (if any) and the newest 50 classifications."""
 
     model = serializers.CharField(read_only=True)
     tier = serializers.ChoiceField(choices=RiskTier.choices, allow_blank=True, read_only=True)
+    set_by = SetBySerializer(read_only=True, allow_null=True)
     questionnaire = serializers.DictField(read_only=True)
     current = RiskClassificationSerializer(read_only=True, allow_null=True)
+    open_proposal = TierProposalSerializer(read_only=True, allow_null=True)
     history = RiskClassificationSerializer(many=True, read_only=True)
 
 

@@ -598,6 +598,7 @@ SPECTACULAR_SETTINGS = {
         "DeploymentStateEnum": "portal.deployments.models.DeploymentState",
         "CatalogJobStatusEnum": "portal.catalog.models.JobStatus",
         "ClaimedViaEnum": "portal.catalog.models.ClaimedVia",
+        "TierProposalStateEnum": "governance.models.risk.ProposalState",
     },
 }
 

@@ -18,7 +18,12 @@ from governance.models.cards import CardStatus, ModelCard
 from governance.models.delegations import Delegation
 from governance.models.incidents import Incident, IncidentEntry, IncidentSeverity, IncidentStatus
 from governance.models.policies import Environment, PolicyVersion
-from governance.models.risk import RiskClassification
+from governance.models.risk import (
+    ClassificationAuthority,
+    ProposalState,
+    RiskClassification,
+    TierProposal,
+)
 
 __all__ = [
     "ApprovalDecision",
@@ -30,6 +35,7 @@ __all__ = [
     "AuditEventImmutable",
     "AuditVerification",
     "CardStatus",
+    "ClassificationAuthority",
     "Delegation",
     "Environment",
     "Incident",
@@ -39,6 +45,8 @@ __all__ = [
     "ModelCard",
     "ModelCertification",
     "PolicyVersion",
+    "ProposalState",
     "RiskClassification",
+    "TierProposal",
     "Verdict",
 ]

@@ -186,12 +186,14 @@ def evidence_pack(*, version: ModelVersion, generated_by: str) -> tuple[str, byt
                     "answers": classification.answers,
                     "classifier_version": classification.classifier_version,
                     "classified_by": classification.classified_by_label,
+                    "set_by": classification.set_by,
                     "classified_at": classification.created_at,
                 },
                 "history": [
                     {
                         "tier": c.tier,
                         "classified_by": c.classified_by_label,
+                        "set_by": c.set_by,
                         "at": c.created_at,
                         "classifier_version": c.classifier_version,
                     }

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
-from governance.models import ApprovalRequest, ModelCertification
+from governance.models import ApprovalRequest, ModelCertification, TierProposal
 from tenants.models import Membership, PlatformRole, TenantRole, User
 from tenants.notifications import notify
 
@@ -167,4 +167,68 @@ def notify_approval_chased(
         emails=_emails(people),
         subject=subject,
         body=f"{opening}\n{delegates}\nReview it here: {payload['url']}\n",
+    )
+
+
+def _proposal_payload(proposal: TierProposal) -> dict[str, Any]:
+    model = proposal.model
+    return {
+        "proposal": proposal.pk,
+        "state": proposal.state,
+        "model": model.name,
+        "tier_in_force": proposal.based_on.tier,
+        "tier": proposal.tier,
+        "proposed_by": proposal.proposed_by_label,
+        "decided_by": proposal.decided_by_label,
+        "comment": proposal.comment,
+        "url": settings.PORTAL_BASE_URL
+        + reverse("model-classification", kwargs={"tenant": model.tenant.slug, "name": model.name}),
+    }
+
+
+def notify_tier_proposal_opened(proposal: TierProposal, *, diff: list) -> None:
+    """Governance leads hear that the unit asks for a tier it may not set itself."""
+    payload = _proposal_payload(proposal)
+    changes = "\n".join(
+        f"- {c.question.text} {c.in_force_label} -> {c.proposed_label}" for c in diff
+    )
+    notify(
+        tenant_id=proposal.tenant_id,
+        event="proposal.opened",
+        payload=payload,
+        emails=governance_lead_emails(),
+        subject=(
+            f"Tier proposal: {payload['model']} from {payload['tier_in_force']} to "
+            f"{payload['tier']}"
+        ),
+        body=(
+            f"{proposal.proposed_by_label} proposes {payload['tier']} risk for {payload['model']} "
+            f"(in force: {payload['tier_in_force']}). {proposal.why}\n\n"
+            + (f"Changed answers:\n{changes}\n\n" if changes else "")
+            + f"Accept or reject it here: {payload['url']}\n"
+        ),
+    )
+
+
+def notify_tier_proposal_decided(proposal: TierProposal) -> None:
+    """The unit's owners and the proposer hear a governance lead's decision."""
+    payload = _proposal_payload(proposal)
+    proposer = proposal.proposed_by.email if proposal.proposed_by else ""
+    outcome = (
+        f"{payload['model']} is now classified {payload['tier']} risk"
+        if proposal.state == "accepted"
+        else f"{payload['model']} stays {payload['tier_in_force']} risk"
+    )
+    notify(
+        tenant_id=proposal.tenant_id,
+        event=f"proposal.{proposal.state}",
+        payload=payload,
+        emails=[*tenant_owner_emails(), proposer],
+        subject=f"Tier proposal for {payload['model']}: {proposal.get_state_display().lower()}",
+        body=(
+            f"{proposal.decided_by_label} {proposal.state} the proposal of {payload['tier']} risk "
+            f"for {payload['model']}: {outcome}.\n"
+            + (f"\nComment: {proposal.comment}\n" if proposal.comment else "")
+            + f"\n{payload['url']}\n"
+        ),
     )

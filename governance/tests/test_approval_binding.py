@@ -167,20 +167,22 @@ def test_only_governance_tries_draft_policies_and_finance_cannot_read_a_catalog_
     assert finance.status_code == 404
 
 
-def test_a_malformed_answer_is_a_400_and_tokens_do_not_classify(company):
-    make_version(company.a)
+def test_a_malformed_answer_is_a_400_and_a_token_cannot_lower_the_tier(company):
+    version = make_version(company.a)
+    classify(company.a, version, "high")
     url = "/api/v1/tenants/acme-retail/models/credit-scorer/classification/"
     bad = client_for(company.amir).post(
         url, {"answers": {**ANSWERS["minimal"], "annex_iii_area": []}}, format="json"
     )
     assert bad.status_code == 400
     _, secret = make_token(company.a, ["read", "write"])
-    assert (
-        client_for(token=secret)
-        .post(url, {"answers": ANSWERS["minimal"]}, format="json")
-        .status_code
-        == 403
-    )
+
+    lowered = client_for(token=secret).post(url, {"answers": ANSWERS["minimal"]}, format="json")
+
+    assert lowered.status_code == 202
+    with tenant_scope(company.a):
+        version.model.refresh_from_db()
+    assert version.model.risk_tier == "high"
 
 
 def test_a_units_own_policy_is_not_listed_to_other_units(company):

@@ -143,7 +143,8 @@ def test_the_evidence_pack_holds_everything_a_regulator_asks_for(company, high_r
     def read(name):
         return json.loads(archive.read(name))
 
-    assert read("1-risk-management/risk_classification.json")["current"]["tier"] == "high"
+    classification = read("1-risk-management/risk_classification.json")["current"]
+    assert (classification["tier"], classification["set_by"]) == ("high", "unit")
     approvals = read("5-human-oversight/approvals.json")
     assert approvals[0]["state"] == "approved"
     assert approvals[0]["policy"]["name"] == "default"

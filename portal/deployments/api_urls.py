@@ -38,4 +38,14 @@ tenant_urlpatterns = [
         workflow.ClassificationView.as_view(),
         name="api-classification",
     ),
+    path(
+        "tier-proposals/<int:proposal_id>/accept/",
+        workflow.TierProposalAcceptView.as_view(),
+        name="api-tier-proposal-accept",
+    ),
+    path(
+        "tier-proposals/<int:proposal_id>/reject/",
+        workflow.TierProposalRejectView.as_view(),
+        name="api-tier-proposal-reject",
+    ),
 ]

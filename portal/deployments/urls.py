@@ -30,4 +30,9 @@ tenant_urlpatterns = [
         workflow.model_classification,
         name="model-classification",
     ),
+    path(
+        "models/<str:name>/tier-proposals/<int:proposal_id>/decision/",
+        workflow.tier_proposal_decision,
+        name="tier-proposal-decision",
+    ),
 ]

@@ -82,6 +82,7 @@ DEFAULT_PARAMS = {
     "delivery_id": "delivery",
     "job_id": "job",
     "delegation_id": "delegation",
+    "proposal_id": "proposal",
 }
 # Things that belong to no unit: an ``other`` object does not exist for them.
 GLOBAL_THINGS = {"price_source", "policy", "unassigned", "delegation"}
@@ -158,6 +159,7 @@ def thing(unit: Unit, key: str, world: World) -> Any:
         "dispute": unit.dispute.pk,
         "job": unit.job.pk,
         "approval": unit.approval.pk,
+        "proposal": unit.proposal.pk,
         "delivery": str(unit.delivery.delivery_id),
         "membership": unit.membership.pk,
         "token": unit.token.pk,
@@ -291,6 +293,13 @@ ROUTES: dict[str, dict[str, Body]] = {
         "GET": None,
         "POST": lambda v: {"answers": ANSWERS["high"]},
     },
+    f"{T}/models/{{name}}/tier-proposals/": {"GET": None},
+    f"{T}/tier-proposals/": {"GET": None},
+    f"{T}/tier-proposals/{{proposal_id}}/": {"GET": None},
+    f"{T}/tier-proposals/{{proposal_id}}/accept/": {"POST": None},
+    f"{T}/tier-proposals/{{proposal_id}}/reject/": {
+        "POST": lambda v: {"comment": "It still scores credit."}
+    },
     f"{V}/card/": {"GET": None, "PATCH": lambda v: {"purpose": "Scores applications."}},
     f"{V}/card/submit/": {"POST": None},
     f"{V}/card/review/": {"POST": lambda v: {"approve": False, "comment": "Say more."}},
@@ -400,6 +409,9 @@ ROUTES: dict[str, dict[str, Body]] = {
     "/governance/delegations/": {"GET": None, "POST": _delegation},
     "/governance/delegations/{delegation_id}/end/": {"POST": None},
     "/t/{tenant}/models/{name}/classification/": {"GET": None, "POST": lambda v: {}},
+    "/t/{tenant}/models/{name}/tier-proposals/{proposal_id}/decision/": {
+        "POST": lambda v: {"verdict": "reject", "comment": "It still scores credit."}
+    },
     "/t/{tenant}/models/{name}/versions/{version}/card/": {"GET": None, "POST": lambda v: {}},
     "/t/{tenant}/incidents/": {"GET": None, "POST": lambda v: {}},
     "/t/{tenant}/incidents/{incident_id}/": {

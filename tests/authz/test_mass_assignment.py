@@ -107,11 +107,13 @@ def test_catalog_metadata_edits_leave_the_risk_tier_the_name_and_the_unit_alone(
     assert model.risk_tier == "high" and model.tenant_id == world.a.tenant.pk
 
 
-def test_a_classification_takes_its_tier_from_the_answers_only(world):
+def test_a_classification_takes_its_tier_and_who_set_it_from_the_answers_and_the_caller_only(
+    world,
+):
     amir = client_for(world.company.amir)
     answer = amir.post(
         url(world, f"models/{world.a.model}/classification/"),
-        {"answers": ANSWERS["high"], "tier": "minimal", **SNEAKY},
+        {"answers": ANSWERS["prohibited"], "tier": "minimal", "set_by": "governance", **SNEAKY},
         format="json",
     )
     assert answer.status_code == 201
@@ -119,8 +121,8 @@ def test_a_classification_takes_its_tier_from_the_answers_only(world):
         latest = (
             RiskClassification.objects.filter(model__name=world.a.model).order_by("-pk").first()
         )
-        assert latest is not None and latest.tier == "high"
-        assert RegisteredModel.objects.get(name=world.a.model).risk_tier == "high"
+        assert latest is not None and latest.tier == "prohibited" and latest.set_by == "unit"
+        assert RegisteredModel.objects.get(name=world.a.model).risk_tier == "prohibited"
 
 
 def test_a_card_edit_cannot_approve_the_card(world):

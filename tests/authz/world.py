@@ -1,9 +1,9 @@
 """The company with one of everything in each unit, for the authorization tests.
 
-Both units get the same shape of things (a model with a card, a classification, a deployment
-waiting for approval, a live endpoint with a monitor and a baseline, an incident, a webhook with a
-failed delivery, a token, a statement line with a dispute), under different names, so a test can
-put B's names and ids under A's URLs. ``build_world`` runs inside an open transaction that the
+Both units get the same shape of things (a model with a card, a classification and an open tier
+proposal, a deployment waiting for approval, a live endpoint with a monitor and a baseline, an
+incident, a webhook with a failed delivery, a token, a statement line with a dispute), under
+different names, so a test can put B's names and ids under A's URLs. ``build_world`` runs inside an open transaction that the
 caller rolls back.
 """
 
@@ -17,13 +17,21 @@ from django.utils import timezone
 from chargeback.models import LineDispute, Statement, StatementLine
 from chargeback.services.statements import line_dispute
 from chargeback.tests.builders import closed_month
-from governance.models import ApprovalRequest, Incident
+from governance.models import ApprovalRequest, Incident, TierProposal
 from governance.services.delegations import delegation_create
 from governance.services.incidents import incident_open
 from governance.services.policies import policy_in_force
-from governance.tests.builders import classify, complete_card, make_version, request
+from governance.tests.builders import (
+    ANSWERS,
+    classify,
+    complete_card,
+    make_version,
+    request,
+)
 from portal.catalog.models import CatalogJob, JobKind, ModelVersion, UnassignedModel
+from portal.core.audit import Actor
 from portal.deployments.models import Deployment
+from portal.deployments.workflow import classification_submit
 from portal.monitoring.models import Monitor
 from portal.monitoring.services import baseline_from_upload, monitor_create
 from portal.monitoring.tests.builders import make_deployment
@@ -58,6 +66,7 @@ class Unit:
     deployment: Deployment  # waiting for approval
     live: Deployment  # serving, with a monitor and a baseline on its version
     approval: ApprovalRequest
+    proposal: TierProposal  # the engineer's open proposal of a lower tier
     incident: Incident
     monitor: Monitor
     membership: Membership  # the unit's engineer
@@ -92,6 +101,13 @@ def make_unit(company: Company, tenant: Tenant, *, prefix: str, owner, engineer)
     live = make_deployment(tenant, name=f"{prefix}-live")
     with tenant_scope(tenant):
         approval = ApprovalRequest.objects.get(deployment=deployment)
+        proposal = classification_submit(
+            actor=Actor.user(engineer),
+            model=version.model,
+            answers=ANSWERS["minimal"],
+            user=engineer,
+        ).proposal
+        assert proposal is not None
         baseline_from_upload(
             version=live.model_version,
             content=BASELINE_CSV,
@@ -136,6 +152,7 @@ def make_unit(company: Company, tenant: Tenant, *, prefix: str, owner, engineer)
         deployment=deployment,
         live=live,
         approval=approval,
+        proposal=proposal,
         incident=incident,
         monitor=monitor,
         membership=membership,

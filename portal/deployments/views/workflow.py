@@ -1,11 +1,12 @@
 """Pages where approvals meet deployments: one approval request, where reviewers decide and the
-unit withdraws; a model's risk classification; one policy, tried on a request.
+unit withdraws; a model's risk classification and its open tier proposal, which governance leads
+accept or reject; one policy, tried on a request.
 
 An approval request outside what the person may see
 (``governance.selectors.visible_approvals``) is a 404, the same as a missing one; everything
 about one request is read and decided inside its tenant's scope. The routes are the governance
 pages' (``/governance/approvals/<id>/``, ``/governance/policies/<name>/``,
-``/t/<tenant>/models/<name>/classification/``).
+``/t/<tenant>/models/<name>/classification/``, ``.../tier-proposals/<id>/decision/``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from governance.classification import CLASSIFIER_VERSION, QUESTIONS
 from governance.forms import ClassificationForm, DecisionForm, PolicyDryRunForm, PolicyPublishForm
@@ -35,10 +37,17 @@ from governance.selectors import (
     POLICY_PUBLISHERS,
     in_force_ids,
     policy_versions_visible_to,
+    tier_proposal_open_of,
+    tier_proposals,
     visible_approvals,
 )
 from governance.services.approvals import approval_counts, requirements_text, reviewer_roles
 from governance.services.cards import card_summary
+from governance.services.classification import (
+    is_governance_lead,
+    tier_proposal_diff,
+    tier_proposal_reject,
+)
 from governance.services.policies import policy_in_force, policy_publish
 from portal.catalog.models import ModelVersion, RegisteredModel, RiskTier
 from portal.core.audit import Actor
@@ -47,8 +56,9 @@ from portal.deployments.services import cost_estimate
 from portal.deployments.workflow import (
     approval_decide,
     approval_withdraw,
-    model_classify,
+    classification_submit,
     policy_dry_run_version,
+    tier_proposal_accept,
 )
 from tenants.access import person_required, platform_role_of
 from tenants.models import Membership, PlatformRole, Tenant, TenantRole
@@ -185,7 +195,9 @@ def approval_page(request: HttpRequest, approval_id: int) -> HttpResponse:
 
 @tenant_page("read")
 def model_classification(request: TenantRequest, name: str) -> HttpResponse:
-    """The EU AI Act questionnaire, prefilled with the answers in force; answering sets the tier."""
+    """The EU AI Act questionnaire, prefilled with the answers in force, the tier in force with
+    who set it, and the open tier proposal with its diff (governance leads accept or reject it).
+    Answering takes effect, or becomes a tier proposal (see ``classification_submit``)."""
     model = get_object_or_404(RegisteredModel.objects.all(), name=name)
     history = list(RiskClassification.objects.filter(model=model)[:HISTORY_SHOWN])
     current = history[0] if history else None
@@ -199,7 +211,7 @@ def model_classification(request: TenantRequest, name: str) -> HttpResponse:
             raise PermissionDenied("Your role in this unit cannot classify models.")
         if form.is_valid():
             try:
-                classification = model_classify(
+                answered = classification_submit(
                     actor=Actor.user(request.user),
                     model=model,
                     answers=form.answers(),
@@ -208,9 +220,9 @@ def model_classification(request: TenantRequest, name: str) -> HttpResponse:
             except PortalError as problem:
                 form.add_error(None, problem.detail)
             else:
-                tier = RiskTier(classification.tier).label.lower()
-                messages.success(request, f"{model.name} is classified {tier}.")
+                messages.success(request, answered.message)
                 return redirect("model-classification", tenant=request.tenant.slug, name=name)
+    proposal = tier_proposal_open_of(model)
     return render(
         request,
         "governance/classification.html",
@@ -221,11 +233,44 @@ def model_classification(request: TenantRequest, name: str) -> HttpResponse:
             "history": history,
             "form": form,
             "can_classify": can_classify,
+            "proposal": proposal,
+            "proposal_diff": tier_proposal_diff(proposal) if proposal else [],
+            "can_decide": is_governance_lead(request.user),
             "questions": QUESTIONS,
             "classifier_version": CLASSIFIER_VERSION,
         },
         status=400 if request.method == "POST" else 200,
     )
+
+
+@require_POST
+@tenant_page("govern")
+def tier_proposal_decision(request: TenantRequest, name: str, proposal_id: int) -> HttpResponse:
+    """A governance lead accepts or rejects the open tier proposal of a model (a comment says
+    why it is rejected); back to the model's classification page either way."""
+    proposal = get_object_or_404(tier_proposals(), pk=proposal_id, model__name=name)
+    if not is_governance_lead(request.user):
+        raise PermissionDenied("Only governance leads accept or reject tier proposals.")
+    verdict = request.POST.get("verdict")
+    actor = Actor.user(request.user)
+    try:
+        if verdict == "accept":
+            proposal = tier_proposal_accept(actor=actor, proposal=proposal, lead=request.user)
+            tier = RiskTier(proposal.tier).label.lower()
+            messages.success(request, f"The proposal is accepted: {name} is classified {tier}.")
+        elif verdict == "reject":
+            tier_proposal_reject(
+                actor=actor,
+                proposal=proposal,
+                lead=request.user,
+                comment=request.POST.get("comment", "")[:4000],
+            )
+            messages.success(request, "The proposal is rejected; the unit is told why.")
+        else:
+            messages.error(request, "Choose to accept or to reject the proposal.")
+    except PortalError as problem:
+        messages.error(request, problem.detail)
+    return redirect("model-classification", tenant=request.tenant.slug, name=name)
 
 
 def _selected_version(request: HttpRequest, name: str) -> tuple[PolicyVersion, PolicyVersion]:
