@@ -240,6 +240,9 @@ PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/"
 APPROVAL_EXPIRY_DAYS = env.int("APPROVAL_EXPIRY_DAYS", 30, minimum=1)
 RECERTIFICATION_DAYS = env.int("RECERTIFICATION_DAYS", 180, minimum=1)
 RECERTIFICATION_DUE_WINDOW_DAYS = env.int("RECERTIFICATION_DUE_WINDOW_DAYS", 14, minimum=0)
+# Days an overdue certification may stay overdue before a policy that says
+# ``on_recertification_overdue: suspend`` suspends the model's live production revisions.
+RECERTIFICATION_GRACE_DAYS = env.int("RECERTIFICATION_GRACE_DAYS", 14, minimum=0)
 
 # --- Prices (chargeback/price_sources.py) --------------------------------------------------------
 

@@ -132,6 +132,12 @@ def invocations(request: HttpRequest, tenant: str, deployment: str) -> HttpRespo
         return found
     caller, route = found
     backend = route.choose()
+    if backend is None and route.suspended:
+        return _error(
+            503,
+            "TEMPORARILY_UNAVAILABLE",
+            f"'{route.endpoint}' is suspended: {route.suspended}",
+        )
     if backend is None:
         return _error(
             503,
@@ -279,5 +285,6 @@ def ping(request: HttpRequest, tenant: str, deployment: str) -> HttpResponse:
         return found
     _, route = found
     if not route.backends:
-        return _error(503, "TEMPORARILY_UNAVAILABLE", f"'{route.endpoint}' is not serving.")
+        why = f" It is suspended: {route.suspended}" if route.suspended else ""
+        return _error(503, "TEMPORARILY_UNAVAILABLE", f"'{route.endpoint}' is not serving.{why}")
     return HttpResponse("\n", status=200, content_type="application/json")
