@@ -62,6 +62,12 @@ def _not_found(endpoint: str) -> HttpResponse:
     )
 
 
+def _suspended(route: Route) -> HttpResponse:
+    return _error(
+        503, "TEMPORARILY_UNAVAILABLE", f"'{route.endpoint}' is suspended: {route.suspended}"
+    )
+
+
 def _send(backend: Backend, body: bytes, headers: dict[str, str]) -> urllib3.BaseHTTPResponse:
     if backend.socket:
         return _unix.request(
@@ -133,11 +139,7 @@ def invocations(request: HttpRequest, tenant: str, deployment: str) -> HttpRespo
     caller, route = found
     backend = route.choose()
     if backend is None and route.suspended:
-        return _error(
-            503,
-            "TEMPORARILY_UNAVAILABLE",
-            f"'{route.endpoint}' is suspended: {route.suspended}",
-        )
+        return _suspended(route)
     if backend is None:
         return _error(
             503,
@@ -176,6 +178,9 @@ def invocations(request: HttpRequest, tenant: str, deployment: str) -> HttpRespo
             backend = retry
             answer = _send(backend, body, forwarded)
     except urllib3.exceptions.HTTPError as error:
+        now = route_for(caller.tenant_id, deployment, fresh=True)
+        if now is not None and now.suspended:
+            return _suspended(now)  # its server was stopped by the suspension
         log.warning("Gateway: revision %s did not answer: %s", backend.revision, error)
         _record(caller, backend, 503, None, started, time.perf_counter() - sent, None)
         return _error(

@@ -5,6 +5,7 @@ servers)."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -16,8 +17,9 @@ from governance.tests.builders import DEFAULT, classify, decide, make_version, p
 from governance.tests.conftest import high_risk_version
 from portal.deployments.models import Deployment
 from portal.deployments.tests.builders import pretend_ready, reload
+from tenants import notifications, webhooks
 from tenants.scoping import tenant_scope
-from tests.builders import client_for, make_token, signed_in
+from tests.builders import TEST_ACTOR, client_for, make_token, signed_in
 
 pytestmark = pytest.mark.usefixtures("eager_celery")
 __all__ = ["high_risk_version"]  # a fixture these tests share with governance's
@@ -50,8 +52,30 @@ def actions(company, prefix: str) -> list[str]:
         )
 
 
+@pytest.fixture
+def webhook(company, settings, monkeypatch):
+    """A's endpoint for suspension notices; returns the bodies it received."""
+    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = True
+    received: list[dict] = []
+
+    def receive(url, *, body, headers):
+        received.append(json.loads(body))
+        return webhooks.Answer(ok=True, status_code=200)
+
+    monkeypatch.setattr(webhooks, "_post", receive)
+    with tenant_scope(company.a):
+        notifications.webhook_endpoint_create(
+            actor=TEST_ACTOR,
+            tenant=company.a,
+            url="http://hooks.internal/governance",
+            events=["deployment.suspended", "deployment.resumed"],
+            created_by=None,
+        )
+    return received
+
+
 def test_a_model_reclassified_as_prohibited_is_suspended_in_every_environment_at_once(
-    company, mailoutbox, django_capture_on_commit_callbacks
+    company, mailoutbox, webhook, django_capture_on_commit_callbacks
 ):
     version = make_version(company.a)
     classify(company.a, version, "minimal")
@@ -90,6 +114,12 @@ def test_a_model_reclassified_as_prohibited_is_suspended_in_every_environment_at
         "gus@example.com",
     }
     assert told[0].subject == "credit-scorer: 2 live revision(s) suspended"
+    [notice] = webhook
+    assert notice["event"] == "deployment.suspended"
+    assert [d["environment"] for d in notice["data"]["deployments"]] == [
+        "staging",
+        "production",
+    ]
 
 
 def test_a_suspended_deployment_says_why_on_its_page_and_in_the_api_and_the_list_counts_it(
