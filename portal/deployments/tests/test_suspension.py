@@ -15,6 +15,7 @@ from governance.models import AuditEvent, Incident, ModelCertification
 from governance.services.approvals import certifications_check
 from governance.tests.builders import DEFAULT, classify, decide, make_version, publish, request
 from governance.tests.conftest import high_risk_version
+from portal.deployments import rollout
 from portal.deployments.models import Deployment
 from portal.deployments.tests.builders import pretend_ready, reload
 from tenants import notifications, webhooks
@@ -120,6 +121,25 @@ def test_a_model_reclassified_as_prohibited_is_suspended_in_every_environment_at
         "staging",
         "production",
     ]
+
+
+def test_a_revision_still_rolling_out_when_its_model_becomes_prohibited_never_goes_live(company):
+    version = make_version(company.a)
+    classify(company.a, version, "minimal")
+    deployment = request(company.a, version, company.amir, environment="staging")
+    rollout.rollout_start(tenant_id=company.a.pk, deployment_id=deployment.pk)
+    deploying = reload(company.a, deployment.pk)
+    assert deploying.state == "deploying"
+
+    classify(company.a, version, "prohibited")
+
+    with tenant_scope(company.a):  # the model server answers /ping after all
+        Deployment.objects.filter(pk=deployment.pk).update(
+            serving={**deploying.serving, "state": "ready", "url": "http://127.0.0.1:9"}
+        )
+    assert rollout.rollout_advance(tenant_id=company.a.pk, deployment_id=deployment.pk) == "failed"
+    with tenant_scope(company.a):
+        assert Incident.objects.filter(source="classification").count() == 1
 
 
 def test_a_suspended_deployment_says_why_on_its_page_and_in_the_api_and_the_list_counts_it(

@@ -6,8 +6,9 @@ reason), its model server is stopped, and chargeback stops metering its compute;
 suspend:
 
 - a model's tier in force becomes prohibited (``model_tier_enforce``, called where a new tier
-  takes effect): every live revision of the model, in every environment, is suspended at once, an
-  incident is opened, and the unit's owners and the governance leads are told;
+  takes effect): every live revision of the model, in every environment, is suspended at once
+  (one still rolling out fails), an incident is opened, and the unit's owners and the governance
+  leads are told;
 - a high-risk model's re-certification is overdue past the grace period and the policy in force
   says ``on_recertification_overdue: suspend`` (governance sends ``recertification_lapsed``): its
   live production revisions are suspended until a new approval certifies the model again
@@ -60,21 +61,40 @@ def model_tier_enforce(*, actor: Actor, model: RegisteredModel, tier: str) -> li
         cause=SuspensionCause.PROHIBITED,
         reason=PROHIBITED_REASON,
     )
-    if suspended:
+    stopped = _stop_deploying(actor=actor, model=model)
+    if suspended or stopped:
         incident_open(
             actor=actor,
             tenant_id=model.tenant_id,
             title=f"{model.name} is classified as prohibited; its live revisions were suspended",
             severity="sev1",
             description=(
-                f"{PROHIBITED_REASON} Suspended: {_names(suspended)}. The endpoints answer 503 "
-                "until the revisions are retired; a prohibited model is never deployed again."
+                f"{PROHIBITED_REASON} Suspended: {_names(suspended) or 'none'}. "
+                f"Stopped while rolling out: {_names(stopped) or 'none'}. The endpoints answer "
+                "503 until the revisions are retired; a prohibited model is never deployed again."
             ),
             source="classification",
             model=model,
         )
+    if suspended:
         _notify(model, suspended, event="deployment.suspended", reason=PROHIBITED_REASON)
     return suspended
+
+
+def _stop_deploying(*, actor: Actor, model: RegisteredModel) -> list[Deployment]:
+    """Fail the model's revisions that are rolling out, so none goes live after the tier
+    changed (the rollout stops what its target started)."""
+    deploying = Deployment.objects.filter(
+        model_version__model=model, state=DeploymentState.DEPLOYING
+    ).select_for_update()
+    stopped = []
+    for deployment in deploying.order_by("pk"):
+        deployment_transition(
+            actor=actor, deployment=deployment, to=DeploymentState.FAILED, reason=PROHIBITED_REASON
+        )
+        revision_stop(deployment)
+        stopped.append(deployment)
+    return stopped
 
 
 def on_recertification_lapsed(
