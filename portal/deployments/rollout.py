@@ -33,6 +33,7 @@ from django.utils import timezone
 from governance.services.incidents import incident_open
 from portal.core.audit import Actor, audit_record
 from portal.core.errors import Conflict
+from portal.core.outbox import enqueue_on_commit
 from portal.deployments.models import Deployment, DeploymentState, Target
 from portal.deployments.selectors import approval_in_force
 from portal.deployments.services import deployment_transition
@@ -319,6 +320,34 @@ def _serve_again(tenant_id: int, deployment_id: int) -> None:
             if deployment.state == DeploymentState.LIVE:
                 deployment.serving = {**deployment.serving, **reply, "target_name": name}
                 deployment.save(update_fields=["serving"])
+                if reply.get("state") == TargetState.PENDING:
+                    # By the task's name, as a rollout is: the task module imports this one.
+                    enqueue_on_commit(
+                        "deployments.serving_check",
+                        tenant_id=tenant_id,
+                        deployment_id=deployment_id,
+                    )
+
+
+def revision_serving_refresh(*, tenant_id: int, deployment_id: int) -> str:
+    """Ask the target how a resumed revision's server is doing and record it, while the revision
+    is live; returns what the target said (pending, ready, failed), or "" when it is not live."""
+    with tenant_scope(tenant_id):
+        deployment = Deployment.objects.select_related("tenant").get(pk=deployment_id)
+        if deployment.state != DeploymentState.LIVE:
+            return ""
+        name = deployment.serving.get("target_name") or target_name(deployment)
+        try:  # asked before anything is locked
+            reply = get_target(deployment.target).get_deployment(name)
+        except TargetError as error:
+            reply = {"state": TargetState.PENDING, "message": error.detail}
+        with transaction.atomic():
+            deployment = _locked(deployment_id)
+            if deployment.state != DeploymentState.LIVE:
+                return ""
+            deployment.serving = {**deployment.serving, **reply}
+            deployment.save(update_fields=["serving"])
+        return str(reply["state"])
 
 
 def _stop_now(kind: str, name: str) -> None:

@@ -15,8 +15,9 @@ from governance.models import AuditEvent, Incident, ModelCertification
 from governance.services.approvals import certifications_check
 from governance.tests.builders import DEFAULT, classify, decide, make_version, publish, request
 from governance.tests.conftest import high_risk_version
-from portal.deployments import rollout
+from portal.deployments import rollout, targets
 from portal.deployments.models import Deployment
+from portal.deployments.targets.base import DeploymentTarget
 from portal.deployments.tests.builders import pretend_ready, reload
 from tenants import notifications, webhooks
 from tenants.scoping import tenant_scope
@@ -283,3 +284,63 @@ def test_reviewers_who_reject_a_suspended_revision_retire_it(
     assert retired.state == "retired" and retired.live_until is not None
     with tenant_scope(company.a):
         assert retired.suspensions.get().ended_at is not None
+
+
+class ClusterTarget(DeploymentTarget):
+    """A cluster's API (KServe's, SageMaker's) that starts a server a moment after it is asked."""
+
+    kind = "kserve"
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+        self.deleted: list[str] = []
+        self.state = "ready"
+
+    def create_deployment(self, name, model_uri, flavor=None, config=None):
+        self.created.append(name)
+        return {"name": name, "state": "pending", "url": "", "message": "Starting."}
+
+    def update_deployment(self, name, model_uri=None, flavor=None, config=None):
+        return self.get_deployment(name)
+
+    def delete_deployment(self, name, config=None):
+        self.deleted.append(name)
+
+    def get_deployment(self, name):
+        url = "http://cluster.internal/v2/models/m" if self.state == "ready" else ""
+        return {"name": name, "state": self.state, "url": url, "message": ""}
+
+    def list_deployments(self):
+        return []
+
+    def predict(self, deployment_name, inputs):
+        raise NotImplementedError
+
+
+def test_a_revision_resumed_on_a_cluster_is_stopped_there_started_again_and_followed_until_ready(
+    company, high_risk_version, monkeypatch, django_capture_on_commit_callbacks
+):
+    cluster = ClusterTarget()
+    monkeypatch.setitem(targets._cache, "kserve", cluster)
+    live = approved_and_live(
+        company,
+        request(company.a, high_risk_version, company.amir, target="kserve"),
+        [company.grace, company.gus],
+        django_capture_on_commit_callbacks,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        overdue_by(company, 20)
+    assert cluster.deleted == [live.serving["target_name"]]
+    with tenant_scope(company.a):
+        review = live.approvals.get(purpose="review")
+
+    cluster.state = "pending"
+    with django_capture_on_commit_callbacks(execute=True):
+        decide(company.grace, review.pk)
+        cluster.state = "ready"  # by the time the resumed revision is looked at
+        decide(company.gus, review.pk)
+
+    resumed = reload(company.a, live.pk)
+    assert len(cluster.created) == 2, "asked to serve it again"
+    assert resumed.state == "live" and resumed.serving["state"] == "ready"
+    assert resumed.serving["url"] == "http://cluster.internal/v2/models/m"
