@@ -8,6 +8,10 @@ the revisions it replaces stay warm (serving, without traffic) for ``ROLLBACK_GR
 a canary takes its ``canary_weight`` and leaves the rest where it was; a shadow takes none and
 gets a copy.
 
+A suspended revision (``portal.deployments.workflow.suspending``) is stopped on its target like a
+retired one (``revision_stop``); resuming it asks the target to serve it again
+(``revision_serve_again``) and, on a cluster target, follows it until its server is ready.
+
 ``deployment_rollback`` gives the traffic back to the previous healthy revision, which is a
 change of weights because that revision is still warm. A revision that fails its health checks
 is rolled back on its own, and an incident is opened.

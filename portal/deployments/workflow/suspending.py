@@ -11,8 +11,10 @@ suspend:
   leads are told;
 - a high-risk model's re-certification is overdue past the grace period and the policy in force
   says ``on_recertification_overdue: suspend`` (governance sends ``recertification_lapsed``): its
-  live production revisions are suspended until a new approval certifies the model again
-  (``model_recertified``), which resumes them: the server starts again and the traffic returns.
+  live production revisions are suspended and each is put under review; a new approval (that
+  review, or a new production request) certifies the model again (``model_recertified``), which
+  resumes them: the server starts again (followed until it answers on a cluster target), the
+  traffic returns and metering restarts. Reviewers who reject the review retire the revision.
 
 Suspending and resuming are audited (``deployment.suspended`` / ``deployment.resumed``) and
 notified, in the transaction of the decision that caused them.
