@@ -13,6 +13,7 @@ A policy document is YAML (see ``governance/policies/default.yaml``)::
         role: governance_lead                                   # or tenant_owner
         reason: Two governance leads must approve.              # may quote {context.fields}
     otherwise: {outcome: ..., reason: ...}                       # when no rule fires
+    on_recertification_overdue: suspend   # optional: suspend | flag (the default)
 
 The request context every rule sees (``CONTEXT_FIELDS``): tenant, model, version, tier,
 environment, target, instance_type, replicas, metrics (name to number, from the version's run),
@@ -23,6 +24,10 @@ Combining: any firing ``deny`` denies (with every deny reason); otherwise firing
 ``require_approvals`` rules need, per role, the largest number any of them asks for; otherwise a
 firing ``allow`` allows; otherwise ``otherwise`` applies. A rule that cannot be evaluated on a
 request counts as firing when its outcome is deny or require_approvals, so errors fail closed.
+
+``on_recertification_overdue`` says what happens when a high-risk model's re-certification is
+overdue: ``flag`` only tells the unit's owners and the governance leads; ``suspend`` also
+suspends the model's live production revisions once it is ``RECERTIFICATION_GRACE_DAYS`` overdue.
 
 Evaluation is bounded (``governance.policy_limits``, ``governance.policy_budget``): documents and
 contexts over a cap are refused, and rules run in a worker process within a time budget; a rule
@@ -88,6 +93,7 @@ DEFAULT_OTHERWISE = {
     "reason": "No rule of the policy covers this request, so a governance lead reviews it.",
 }
 NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62})$")
+ON_RECERTIFICATION_OVERDUE = ("suspend", "flag")
 _ENV = celpy.Environment()
 
 
@@ -115,6 +121,7 @@ class ParsedPolicy:
     rules: tuple[Rule, ...]
     otherwise: Rule
     content_hash: str
+    on_recertification_overdue: str = "flag"
 
 
 @dataclass
@@ -260,7 +267,15 @@ def policy_parse(document: str, *, strict: bool = True) -> ParsedPolicy:
         raise PolicyInvalid(f"{where}the document is not valid YAML.") from None
     if not isinstance(raw, dict):
         raise PolicyInvalid("The policy document must be a YAML mapping with name and rules.")
-    unknown = set(raw) - {"name", "description", "tenants", "params", "rules", "otherwise"}
+    unknown = set(raw) - {
+        "name",
+        "description",
+        "tenants",
+        "params",
+        "rules",
+        "otherwise",
+        "on_recertification_overdue",
+    }
     if unknown:
         raise PolicyInvalid(f"Unknown top-level keys: {', '.join(sorted(map(str, unknown)))}.")
     name = raw.get("name")
@@ -269,6 +284,12 @@ def policy_parse(document: str, *, strict: bool = True) -> ParsedPolicy:
     tenants = raw.get("tenants") or []
     if not isinstance(tenants, list) or not all(isinstance(t, str) for t in tenants):
         raise PolicyInvalid("tenants must be a list of tenant slugs.")
+    on_overdue = raw.get("on_recertification_overdue", "flag")
+    if on_overdue not in ON_RECERTIFICATION_OVERDUE:
+        raise PolicyInvalid(
+            "on_recertification_overdue must be 'suspend' (suspend the model's live production "
+            "revisions once the grace period is over) or 'flag' (only tell people)."
+        )
     params = raw.get("params") or {}
     if not isinstance(params, dict):
         raise PolicyInvalid("params must be a mapping.")
@@ -317,6 +338,7 @@ def policy_parse(document: str, *, strict: bool = True) -> ParsedPolicy:
         rules=tuple(rules),
         otherwise=otherwise,
         content_hash=content_hash(document),
+        on_recertification_overdue=on_overdue,
     )
 
 

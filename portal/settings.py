@@ -279,6 +279,9 @@ EVIDENCE_DECISION_LOG_MAX_BYTES = env.int(
 )
 RECERTIFICATION_DAYS = env.int("RECERTIFICATION_DAYS", 180, minimum=1)
 RECERTIFICATION_DUE_WINDOW_DAYS = env.int("RECERTIFICATION_DUE_WINDOW_DAYS", 14, minimum=0)
+# Days an overdue certification may stay overdue before a policy that says
+# ``on_recertification_overdue: suspend`` suspends the model's live production revisions.
+RECERTIFICATION_GRACE_DAYS = env.int("RECERTIFICATION_GRACE_DAYS", 14, minimum=0)
 
 # --- Prices (chargeback/price_sources.py) --------------------------------------------------------
 

@@ -11,7 +11,8 @@ The portal's own meters, each safe to run every few minutes or twice (an event's
 resource and its hour or day, and only finished hours or days are recorded):
 
 - ``meter_deployment_hours``: instance-hours of every deployment's live interval, to the second,
-  cut at hour boundaries; quantity = hours x replicas, priced per instance type.
+  cut at hour boundaries, less the time it was suspended (its ``suspensions``); quantity =
+  hours x replicas, priced per instance type.
 - ``meter_storage``: artifact GiB-months of every catalog version with a known artifact size,
   one event a day (size in GiB / days in the month).
 - ``meter_monitoring``: monitored model-months of every deployment with drift monitoring, one
@@ -283,16 +284,28 @@ def _tenant_ids() -> list[int]:
     return list(Tenant.objects.order_by("pk").values_list("pk", flat=True))
 
 
+def _suspended_within(deployment: Deployment, start: datetime, end: datetime) -> timedelta:
+    """How much of [start, end) ``deployment`` was suspended (its suspensions prefetched)."""
+    total = timedelta(0)
+    for suspension in deployment.suspensions.all():
+        overlap = min(end, suspension.ended_at or end) - max(start, suspension.started_at)
+        total += max(overlap, timedelta(0))
+    return total
+
+
 def _deployment_hours(tenant_id: int, until: datetime) -> list[UsageInput]:
     cursors = _cursors(Meter.DEPLOYMENT_HOURS)
     events = []
-    for deployment in _live_deployments(until):
+    for deployment in _live_deployments(until).prefetch_related("suspensions"):
         resource = _deployment_resource(deployment)
         interval = _live_interval(deployment, until, cursors.get(resource["resource_id"]))
         if interval is None:
             continue
         for start, end in finished_chunks(*interval, HOUR):
-            hours = _micro(end - start) / 3600
+            served = end - start - _suspended_within(deployment, start, end)
+            if served <= timedelta(0):
+                continue  # suspended the whole piece: no compute to charge
+            hours = _micro(served) / 3600
             events.append(
                 UsageInput(
                     tenant_id=tenant_id,

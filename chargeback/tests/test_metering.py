@@ -17,6 +17,7 @@ from chargeback.services.metering import (
 from chargeback.tests.builders import at, live_deployment, requests_event
 from portal.catalog.models import ModelVersion
 from portal.core.errors import InvalidRequest
+from portal.deployments.models import Suspension
 from tenants.scoping import tenant_scope
 from tests.builders import TEST_ACTOR
 
@@ -155,3 +156,35 @@ def test_usage_with_the_wrong_unit_is_refused_and_nothing_is_stored(company):
         usage_record_many([good, bad])
 
     assert usage_of(company.a) == []
+
+
+def test_a_deployment_suspended_from_10_30_to_12_15_is_billed_only_the_hours_it_served(company):
+    deployment = live_deployment(company.a, live_from="2026-10-05 10:00:00")
+    with tenant_scope(company.a):
+        suspension = Suspension.objects.create(
+            tenant=company.a,
+            deployment=deployment,
+            cause="recertification_overdue",
+            reason="Overdue.",
+            traffic_weight=100,
+            started_at=at("2026-10-05 10:30:00"),
+        )
+
+    meter_deployment_hours(until=at("2026-10-05 11:20:00"))
+    meter_deployment_hours(until=at("2026-10-05 12:05:00"))  # a whole hour suspended: no charge
+    with tenant_scope(company.a):
+        suspension.ended_at = at("2026-10-05 12:15:00")
+        suspension.save(update_fields=["ended_at"])
+        deployment.live_until = at("2026-10-05 14:00:00")
+        deployment.save(update_fields=["live_until"])
+    meter_deployment_hours(until=at("2026-11-01 00:00:00"))
+
+    pieces = usage_of(company.a, meter="deployment_hours")
+    assert [(e.start, e.end, e.quantity) for e in pieces] == [
+        (at("2026-10-05 10:00:00"), at("2026-10-05 11:00:00"), Decimal("0.5")),
+        (at("2026-10-05 12:00:00"), at("2026-10-05 13:00:00"), Decimal("0.75")),
+        (at("2026-10-05 13:00:00"), at("2026-10-05 14:00:00"), Decimal("1")),
+    ]
+    billing_period_close(month=OCTOBER, actor=TEST_ACTOR)
+    [charge] = charges_of(company.a, meter="deployment_hours")
+    assert charge.quantity == Decimal("2.25")

@@ -26,7 +26,8 @@ from governance.models import (
 from governance.models.approvals import OPEN_APPROVAL_STATES, CertificationState
 from governance.policy import APPROVER_ROLES
 from governance.services.notify import notify_certification
-from governance.services.policies import policy_in_force
+from governance.services.policies import policy_in_force, policy_parsed
+from governance.signals import enforcement_send, model_recertified, recertification_lapsed
 from portal.catalog.models import RiskTier
 from portal.core.audit import Actor, audit_record
 from portal.core.errors import Conflict, NotAllowed
@@ -255,16 +256,23 @@ def certification_record(*, actor: Actor, approval: ApprovalRequest) -> ModelCer
         before=before,
         after={"state": certification.state, "due_at": due, "approval": approval.pk},
     )
+    enforcement_send(model_recertified, actor=actor, model=model)
     return certification
 
 
 def certifications_check(*, now: datetime | None = None) -> list[ModelCertification]:
-    """Mark certifications due or overdue (inside one tenant's scope); notify on each change."""
+    """Mark certifications due or overdue (inside one tenant's scope); notify on each change.
+
+    When the policy in force says ``on_recertification_overdue: suspend``, an overdue
+    certification is also warned about 7 days and 1 day before its grace period
+    (``RECERTIFICATION_GRACE_DAYS``) ends, and once it has ended the model's live production
+    revisions are suspended (``governance.signals.recertification_lapsed``).
+    """
     now = now or timezone.now()
     window = timedelta(days=settings.RECERTIFICATION_DUE_WINDOW_DAYS)
     actor = Actor.system("re-certification")
     changed = []
-    for certification in ModelCertification.objects.select_related("model"):
+    for certification in ModelCertification.objects.select_related("model", "tenant"):
         state = (
             CertificationState.OVERDUE
             if certification.due_at <= now
@@ -272,23 +280,90 @@ def certifications_check(*, now: datetime | None = None) -> list[ModelCertificat
             if certification.due_at - window <= now
             else CertificationState.CURRENT
         )
-        if state == certification.state:
-            continue
-        with transaction.atomic():
-            before = {"state": certification.state}
-            certification.state = state
-            certification.notified_state = state
-            certification.save(update_fields=["state", "notified_state"])
-            audit_record(
+        suspends_at = _suspends_at(certification) if state == CertificationState.OVERDUE else None
+        before_state = certification.state
+        if state != certification.state:
+            with transaction.atomic():
+                before = {"state": certification.state}
+                certification.state = state
+                certification.notified_state = state
+                certification.save(update_fields=["state", "notified_state"])
+                audit_record(
+                    actor=actor,
+                    action=f"certification.{state}",
+                    object_type="catalog_model",
+                    object_id=certification.model_id,
+                    tenant_id=certification.tenant_id,
+                    before=before,
+                    after={"state": state, "due_at": certification.due_at},
+                )
+                if state != CertificationState.CURRENT:
+                    notify_certification(certification, suspends_at=suspends_at)
+            changed.append(certification)
+        if suspends_at is not None:
+            _grace_enforce(
+                certification,
                 actor=actor,
-                action=f"certification.{state}",
-                object_type="catalog_model",
-                object_id=certification.model_id,
-                tenant_id=certification.tenant_id,
-                before=before,
-                after={"state": state, "due_at": certification.due_at},
+                now=now,
+                suspends_at=suspends_at,
+                just_told=state != before_state,
             )
-            if state != CertificationState.CURRENT:
-                notify_certification(certification)
-        changed.append(certification)
     return changed
+
+
+# What an overdue certification under a suspending policy was last told, in order.
+GRACE_STAGES = ("overdue", "suspend_in_7d", "suspend_in_1d", "suspended")
+
+
+def _suspends_at(certification: ModelCertification) -> datetime | None:
+    """When the model's live production revisions are suspended, or None when the policy in force
+    only flags an overdue certification."""
+    parsed = policy_parsed(policy_in_force(certification.tenant))
+    if parsed.on_recertification_overdue != "suspend":
+        return None
+    return certification.due_at + timedelta(days=settings.RECERTIFICATION_GRACE_DAYS)
+
+
+def _grace_stage(left: timedelta) -> str:
+    if left <= timedelta(0):
+        return "suspended"
+    if left <= timedelta(days=1):
+        return "suspend_in_1d"
+    if left <= timedelta(days=7):
+        return "suspend_in_7d"
+    return "overdue"
+
+
+@transaction.atomic
+def _grace_enforce(
+    certification: ModelCertification,
+    *,
+    actor: Actor,
+    now: datetime,
+    suspends_at: datetime,
+    just_told: bool,
+) -> None:
+    """Warn once per stage of the grace period (not again when the overdue notice just said when
+    the suspension comes), and suspend once it is over."""
+    stage = _grace_stage(suspends_at - now)
+    told = certification.notified_state
+    if told in GRACE_STAGES and GRACE_STAGES.index(told) >= GRACE_STAGES.index(stage):
+        return
+    certification.notified_state = stage
+    certification.save(update_fields=["notified_state"])
+    if stage == "overdue" or (just_told and stage != "suspended"):
+        return
+    if stage != "suspended":
+        notify_certification(certification, suspends_at=suspends_at)
+        return
+    model = certification.model
+    enforcement_send(
+        recertification_lapsed,
+        actor=actor,
+        model=model,
+        reason=(
+            f"The re-certification of {model.name} was due on {certification.due_at:%Y-%m-%d} "
+            f"and is more than {settings.RECERTIFICATION_GRACE_DAYS} days overdue; the policy in "
+            "force suspends its live production revisions until it is approved again."
+        ),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -98,13 +99,18 @@ def notify_approval_decided(
     )
 
 
-def notify_certification(certification: ModelCertification) -> None:
+def notify_certification(
+    certification: ModelCertification, *, suspends_at: datetime | None = None
+) -> None:
+    """Tell the unit's owners and the governance leads that a certification is due or overdue;
+    ``suspends_at`` is when the policy in force suspends the model's live production revisions."""
     model = certification.model
     payload = {
         "model": model.name,
         "state": certification.state,
         "due_at": certification.due_at.isoformat(),
         "certified_at": certification.certified_at.isoformat(),
+        "suspends_at": suspends_at.isoformat() if suspends_at else None,
     }
     words = "is overdue for" if certification.state == "overdue" else "is due for"
     notify(
@@ -112,10 +118,17 @@ def notify_certification(certification: ModelCertification) -> None:
         event=f"certification.{certification.state}",
         payload=payload,
         emails=tenant_owner_emails() + governance_lead_emails(),
-        subject=f"{model.name} {words} re-certification",
+        subject=f"{model.name} {words} re-certification"
+        + (f"; suspended on {suspends_at:%Y-%m-%d}" if suspends_at else ""),
         body=(
             f"The high-risk model {model.name} {words} re-certification (due "
             f"{certification.due_at:%Y-%m-%d}). Request a production approval again to renew it.\n"
+            + (
+                f"\nIts live production revisions will be suspended on {suspends_at:%Y-%m-%d %H:%M} "
+                "UTC unless it is approved again before then.\n"
+                if suspends_at
+                else ""
+            )
         ),
     )
 

@@ -9,19 +9,32 @@ over the endpoint's live revisions by ``traffic_weight`` (a canary is a new revi
 weight below 100); a ``shadow`` revision gets a copy of the traffic and its answers are only
 captured. A revision replaced by a newer one keeps its server warm until ``warm_until`` so a
 rollback is a change of weights. ``live_from``/``live_until`` are the interval its server ran,
-which chargeback meters to the second.
+which chargeback meters to the second, less the stretches the revision was suspended.
+
+A governance decision (a prohibited risk tier, an overdue re-certification) *suspends* a live
+revision: it takes no traffic, its server is stopped, and a ``Suspension`` records why and the
+share of the traffic it had, given back when it resumes.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from governance.models import Environment
 from tenants.scoping import TenantOwnedModel
 
-__all__ = ["Deployment", "DeploymentState", "Environment", "GatewayMinute", "Target"]
+__all__ = [
+    "Deployment",
+    "DeploymentState",
+    "Environment",
+    "GatewayMinute",
+    "Suspension",
+    "SuspensionCause",
+    "Target",
+]
 
 
 class Target(models.TextChoices):
@@ -38,6 +51,7 @@ class DeploymentState(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
     DEPLOYING = "deploying", "Deploying"
     LIVE = "live", "Live"
+    SUSPENDED = "suspended", "Suspended"
     FAILED = "failed", "Failed"
     ROLLED_BACK = "rolled_back", "Rolled back"
     RETIRED = "retired", "Retired"
@@ -125,3 +139,37 @@ class GatewayMinute(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.deployment_id} {self.minute:%Y-%m-%d %H:%M}"
+
+
+class SuspensionCause(models.TextChoices):
+    PROHIBITED = "prohibited", "The model is classified as prohibited"
+    RECERTIFICATION_OVERDUE = "recertification_overdue", "Re-certification overdue"
+
+
+class Suspension(TenantOwnedModel):
+    """A stretch of time a live revision was out of service by a governance decision.
+
+    Open (``ended_at`` empty) while the revision is suspended; ``traffic_weight`` is the share of
+    the endpoint's traffic it had, given back when it resumes. Chargeback charges no compute for
+    [started_at, ended_at).
+    """
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="suspensions")
+    cause = models.CharField(max_length=32, choices=SuspensionCause.choices)
+    reason = models.TextField()
+    traffic_weight = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deployment"],
+                condition=Q(ended_at__isnull=True),
+                name="suspension_one_open_per_deployment",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"suspension of {self.deployment_id} ({self.cause})"

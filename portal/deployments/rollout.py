@@ -8,6 +8,10 @@ the revisions it replaces stay warm (serving, without traffic) for ``ROLLBACK_GR
 a canary takes its ``canary_weight`` and leaves the rest where it was; a shadow takes none and
 gets a copy.
 
+A suspended revision (``portal.deployments.workflow.suspending``) is stopped on its target like a
+retired one (``revision_stop``); resuming it asks the target to serve it again
+(``revision_serve_again``) and, on a cluster target, follows it until its server is ready.
+
 ``deployment_rollback`` gives the traffic back to the previous healthy revision, which is a
 change of weights because that revision is still warm. A revision that fails its health checks
 is rolled back on its own, and an incident is opened.
@@ -33,7 +37,8 @@ from django.utils import timezone
 from governance.services.incidents import incident_open
 from portal.core.audit import Actor, audit_record
 from portal.core.errors import Conflict
-from portal.deployments.models import Deployment, DeploymentState
+from portal.core.outbox import enqueue_on_commit
+from portal.deployments.models import Deployment, DeploymentState, Target
 from portal.deployments.selectors import approval_in_force
 from portal.deployments.services import deployment_transition
 from portal.deployments.targets import (
@@ -145,14 +150,7 @@ def rollout_start(*, tenant_id: int, deployment_id: int) -> str:
                 name,
                 deployment.model_version.source,
                 flavor="python_function",
-                config={
-                    "deployment_id": deployment.pk,
-                    "tenant": deployment.tenant.slug,
-                    "revision": deployment.revision,
-                    "environment": deployment.environment,
-                    "instance_type": deployment.instance_type,
-                    "replicas": deployment.replicas,
-                },
+                config=_target_config(deployment),
             )
         except TargetError as error:
             reply, refused = {}, error.detail
@@ -168,6 +166,17 @@ def rollout_start(*, tenant_id: int, deployment_id: int) -> str:
             deployment.serving = {**deployment.serving, **reply, "target_name": name}
             deployment.save(update_fields=["serving"])
             return str(deployment.state)
+
+
+def _target_config(deployment: Deployment) -> dict[str, Any]:
+    return {
+        "deployment_id": deployment.pk,
+        "tenant": deployment.tenant.slug,
+        "revision": deployment.revision,
+        "environment": deployment.environment,
+        "instance_type": deployment.instance_type,
+        "replicas": deployment.replicas,
+    }
 
 
 def rollout_advance(*, tenant_id: int, deployment_id: int) -> str:
@@ -276,6 +285,73 @@ def _stop_on_target(deployment: Deployment) -> None:
     called while rows are locked; a rolled-back change stops nothing)."""
     name = deployment.serving.get("target_name") or target_name(deployment)
     transaction.on_commit(functools.partial(_stop_now, deployment.target, name), robust=True)
+
+
+def revision_stop(deployment: Deployment) -> None:
+    """Stop a revision taken out of service (suspended) on its target, after the commit."""
+    _stop_on_target(deployment)
+
+
+def revision_serve_again(deployment: Deployment) -> None:
+    """Ask the target to serve a resumed revision again once the caller's transaction commits;
+    the gateway routes to it as soon as its server answers."""
+    transaction.on_commit(
+        functools.partial(_serve_again, deployment.tenant_id, deployment.pk), robust=True
+    )
+
+
+def _serve_again(tenant_id: int, deployment_id: int) -> None:
+    with tenant_scope(tenant_id):
+        deployment = Deployment.objects.select_related("model_version", "tenant").get(
+            pk=deployment_id
+        )
+        if deployment.state != DeploymentState.LIVE:
+            return  # suspended or retired again meanwhile
+        name = deployment.serving.get("target_name") or target_name(deployment)
+        try:
+            reply = get_target(deployment.target).create_deployment(
+                name,
+                deployment.model_version.source,
+                flavor="python_function",
+                config=_target_config(deployment),
+            )
+        except TargetError as error:
+            reply = {"state": TargetState.FAILED, "message": f"Not served again: {error.detail}"}
+        if deployment.target == Target.LOCAL and reply.get("state") != TargetState.FAILED:
+            return  # the local target recorded it; the runtime reports from here on
+        with transaction.atomic():
+            deployment = _locked(deployment_id)
+            if deployment.state == DeploymentState.LIVE:
+                deployment.serving = {**deployment.serving, **reply, "target_name": name}
+                deployment.save(update_fields=["serving"])
+                if reply.get("state") == TargetState.PENDING:
+                    # By the task's name, as a rollout is: the task module imports this one.
+                    enqueue_on_commit(
+                        "deployments.serving_check",
+                        tenant_id=tenant_id,
+                        deployment_id=deployment_id,
+                    )
+
+
+def revision_serving_refresh(*, tenant_id: int, deployment_id: int) -> str:
+    """Ask the target how a resumed revision's server is doing and record it, while the revision
+    is live; returns what the target said (pending, ready, failed), or "" when it is not live."""
+    with tenant_scope(tenant_id):
+        deployment = Deployment.objects.select_related("tenant").get(pk=deployment_id)
+        if deployment.state != DeploymentState.LIVE:
+            return ""
+        name = deployment.serving.get("target_name") or target_name(deployment)
+        try:  # asked before anything is locked
+            reply = get_target(deployment.target).get_deployment(name)
+        except TargetError as error:
+            reply = {"state": TargetState.PENDING, "message": error.detail}
+        with transaction.atomic():
+            deployment = _locked(deployment_id)
+            if deployment.state != DeploymentState.LIVE:
+                return ""
+            deployment.serving = {**deployment.serving, **reply}
+            deployment.save(update_fields=["serving"])
+        return str(reply["state"])
 
 
 def _stop_now(kind: str, name: str) -> None:
@@ -389,9 +465,13 @@ def retire_warm_revisions(now: datetime | None = None) -> int:
 
 def revision_withdraw(*, actor: Actor, deployment: Deployment, reason: str) -> None:
     """Take a live revision out of service (reviewers rejected it): the traffic goes back to the
-    previous warm revision when there is one, else the revision is retired and stops."""
+    previous warm revision when there is one, else the revision is retired and stops. A
+    suspended revision is retired (its server is already stopped)."""
     with tenant_scope(deployment.tenant_id):
         deployment = _locked(deployment.pk)
+        if deployment.state == DeploymentState.SUSPENDED:
+            _retire_suspended(deployment, actor=actor, reason=reason)
+            return
         if deployment.state != DeploymentState.LIVE:
             return
         serving = _taking_traffic(deployment)
@@ -411,3 +491,11 @@ def revision_withdraw(*, actor: Actor, deployment: Deployment, reason: str) -> N
             if other.pk != deployment.pk:
                 other.save(update_fields=["traffic_weight"])
         _stop_on_target(deployment)
+
+
+def _retire_suspended(deployment: Deployment, *, actor: Actor, reason: str) -> None:
+    now = timezone.now()
+    deployment.suspensions.filter(ended_at__isnull=True).update(ended_at=now)
+    deployment_transition(actor=actor, deployment=deployment, to="retired", reason=reason)
+    deployment.live_until = now
+    deployment.save(update_fields=["live_until"])

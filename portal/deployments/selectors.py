@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from governance.models import ApprovalRequest, ApprovalState
-from portal.deployments.models import Deployment, DeploymentState, Target
+from portal.deployments.models import Deployment, DeploymentState, Suspension, Target
 
 # What a list of deployments shows of each one's model version and model. The rest of those
 # rows (metrics, params, signature, datasets, MLflow tags, descriptions) is JSON and text that a
@@ -59,3 +59,10 @@ def approval_in_force(deployment: Deployment) -> ApprovalRequest | None:
         .order_by("-closed_at")
         .first()
     )
+
+
+def suspension_of(deployment: Deployment) -> Suspension | None:
+    """Why ``deployment`` is suspended (its open suspension), or None when it is not."""
+    if deployment.state != DeploymentState.SUSPENDED:
+        return None
+    return deployment.suspensions.filter(ended_at__isnull=True).first()

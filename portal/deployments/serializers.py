@@ -5,7 +5,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from portal.core.api.fields import StrictBooleanField
-from portal.deployments.models import Deployment, Environment, Target
+from portal.deployments.models import Deployment, Environment, Suspension, Target
+from portal.deployments.selectors import suspension_of
 
 # What a unit sees of its revision's ``serving`` record: the health the target reports. Where
 # the model server runs (its socket or URL, its pid, its sandbox) is for the runtime, the gateway
@@ -128,13 +129,29 @@ class RevisionSerializer(serializers.ModelSerializer):
         return str(deployment.serving.get("state", ""))
 
 
+class SuspensionSerializer(serializers.ModelSerializer):
+    since = serializers.DateTimeField(source="started_at", read_only=True)
+
+    class Meta:
+        model = Suspension
+        fields = ["cause", "reason", "since"]
+        read_only_fields = fields
+
+
 class DeploymentDetailSerializer(DeploymentSerializer):
     revisions = serializers.SerializerMethodField()
     gateway_url = serializers.SerializerMethodField()
+    suspension = serializers.SerializerMethodField()
 
     class Meta(DeploymentSerializer.Meta):
-        fields = [*DeploymentSerializer.Meta.fields, "gateway_url", "revisions"]
+        fields = [*DeploymentSerializer.Meta.fields, "gateway_url", "revisions", "suspension"]
         read_only_fields = fields
+
+    @extend_schema_field(SuspensionSerializer(allow_null=True))
+    def get_suspension(self, deployment: Deployment) -> dict | None:
+        """Why the revision is suspended (a governance decision), or null when it is not."""
+        suspension = suspension_of(deployment)
+        return dict(SuspensionSerializer(suspension).data) if suspension else None
 
     @extend_schema_field(RevisionSerializer(many=True))
     def get_revisions(self, deployment: Deployment) -> list[dict]:

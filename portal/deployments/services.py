@@ -32,7 +32,9 @@ TRANSITIONS: dict[str, set[str]] = {
     DeploymentState.PENDING_APPROVAL: {"approved", "rejected", "cancelled", "pending_approval"},
     DeploymentState.APPROVED: {"deploying", "cancelled"},
     DeploymentState.DEPLOYING: {"live", "failed"},
-    DeploymentState.LIVE: {"rolled_back", "retired", "failed"},
+    DeploymentState.LIVE: {"rolled_back", "retired", "failed", "suspended"},
+    # A suspended revision resumes (back to live) or is taken out of service for good.
+    DeploymentState.SUSPENDED: {"live", "retired"},
     DeploymentState.FAILED: {"retired"},
     DeploymentState.ROLLED_BACK: {"retired"},
 }
@@ -135,8 +137,10 @@ def deployment_transition(
     to: str,
     reason: str = "",
     extra: dict[str, Any] | None = None,
+    action: str = "",
 ) -> Deployment:
-    """Move a deployment to another state and audit it; runs inside the caller's transaction."""
+    """Move a deployment to another state and audit it (as ``action``, by default
+    ``deployment.<state>``); runs inside the caller's transaction."""
     if to not in TRANSITIONS.get(deployment.state, set()):
         raise Conflict(
             f"A deployment that is {deployment.get_state_display().lower()} cannot become "
@@ -153,7 +157,7 @@ def deployment_transition(
         )
     audit_record(
         actor=actor,
-        action=f"deployment.{to}",
+        action=action or f"deployment.{to}",
         object_type="deployment",
         object_id=deployment.pk,
         tenant_id=deployment.tenant_id,

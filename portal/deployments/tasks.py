@@ -1,5 +1,6 @@
-"""Deployment tasks: roll an approved revision out, follow it until live, retire warm revisions,
-and the daily look at open approvals and certifications.
+"""Deployment tasks: roll an approved revision out, follow it until live, follow a resumed one
+until its server answers again, retire warm revisions, and the daily look at open approvals and
+certifications.
 
 Each task takes the tenant's id with its own ids and runs inside that tenant's scope.
 """
@@ -7,10 +8,12 @@ Each task takes the tenant's id with its own ids and runs inside that tenant's s
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from governance.services.approvals import certifications_check
 from portal.deployments import rollout
 from portal.deployments.models import DeploymentState
+from portal.deployments.targets import TargetState
 from portal.deployments.workflow import approvals_expire
 from tenants.models import Tenant
 from tenants.scoping import tenant_scope
@@ -40,6 +43,23 @@ def deployment_rollout_check(*, tenant_id: int, deployment_id: int) -> str:
     ):
         deployment_rollout_check.apply_async(
             kwargs={"tenant_id": tenant_id, "deployment_id": deployment_id},
+            countdown=POLL_SECONDS,
+        )
+    return state
+
+
+@shared_task(name="deployments.serving_check", acks_late=True)
+def deployment_serving_check(*, tenant_id: int, deployment_id: int, looks: int = 0) -> str:
+    """One look at a resumed revision on its target; looks again while it is starting, for at
+    most ``SERVING_START_TIMEOUT_SECONDS``."""
+    state = rollout.revision_serving_refresh(tenant_id=tenant_id, deployment_id=deployment_id)
+    if (
+        state == TargetState.PENDING
+        and looks * POLL_SECONDS < settings.SERVING_START_TIMEOUT_SECONDS
+        and not deployment_serving_check.app.conf.task_always_eager
+    ):
+        deployment_serving_check.apply_async(
+            kwargs={"tenant_id": tenant_id, "deployment_id": deployment_id, "looks": looks + 1},
             countdown=POLL_SECONDS,
         )
     return state

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from portal.core.ratelimit import Rate
-from portal.deployments.models import Deployment, DeploymentState
+from portal.deployments.models import Deployment, DeploymentState, Suspension
 from portal.deployments.targets.base import TargetState
 from portal.deployments.unix_http import read_secret
 from tenants import services as tenant_services
@@ -52,6 +52,8 @@ class Route:
     shadows: tuple[Backend, ...]
     # Revisions that are live but whose server is not answering yet (for the 503's sentence).
     waiting: int = 0
+    # Why the endpoint's revisions are suspended, when none serves and they are.
+    suspended: str = ""
 
     def choose(self) -> Backend | None:
         if not self.backends:
@@ -181,12 +183,26 @@ def _load(tenant_id: int, endpoint: str) -> Route | bool:
             shadows.append(backend)
         elif revision.traffic_weight:
             backends.append(backend)
+    suspended = ""
+    if not backends and not waiting:
+        suspended = (
+            Suspension.objects.dangerously_across_tenants()
+            .filter(
+                tenant_id=tenant_id,
+                deployment__name=name,
+                deployment__state=DeploymentState.SUSPENDED,
+                ended_at__isnull=True,
+            )
+            .values_list("reason", flat=True)
+            .first()
+        ) or ""
     return Route(
         tenant_id=tenant_id,
         endpoint=name,
         backends=tuple(backends),
         shadows=tuple(shadows),
         waiting=waiting,
+        suspended=suspended,
     )
 
 

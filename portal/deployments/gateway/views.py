@@ -62,6 +62,12 @@ def _not_found(endpoint: str) -> HttpResponse:
     )
 
 
+def _suspended(route: Route) -> HttpResponse:
+    return _error(
+        503, "TEMPORARILY_UNAVAILABLE", f"'{route.endpoint}' is suspended: {route.suspended}"
+    )
+
+
 def _send(backend: Backend, body: bytes, headers: dict[str, str]) -> urllib3.BaseHTTPResponse:
     if backend.socket:
         return _unix.request(
@@ -132,6 +138,8 @@ def invocations(request: HttpRequest, tenant: str, deployment: str) -> HttpRespo
         return found
     caller, route = found
     backend = route.choose()
+    if backend is None and route.suspended:
+        return _suspended(route)
     if backend is None:
         return _error(
             503,
@@ -170,6 +178,9 @@ def invocations(request: HttpRequest, tenant: str, deployment: str) -> HttpRespo
             backend = retry
             answer = _send(backend, body, forwarded)
     except urllib3.exceptions.HTTPError as error:
+        now = route_for(caller.tenant_id, deployment, fresh=True)
+        if now is not None and now.suspended:
+            return _suspended(now)  # its server was stopped by the suspension
         log.warning("Gateway: revision %s did not answer: %s", backend.revision, error)
         _record(caller, backend, 503, None, started, time.perf_counter() - sent, None)
         return _error(
@@ -279,5 +290,6 @@ def ping(request: HttpRequest, tenant: str, deployment: str) -> HttpResponse:
         return found
     _, route = found
     if not route.backends:
-        return _error(503, "TEMPORARILY_UNAVAILABLE", f"'{route.endpoint}' is not serving.")
+        why = f" It is suspended: {route.suspended}" if route.suspended else ""
+        return _error(503, "TEMPORARILY_UNAVAILABLE", f"'{route.endpoint}' is not serving.{why}")
     return HttpResponse("\n", status=200, content_type="application/json")

@@ -10,13 +10,19 @@ import json
 import os
 import signal
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
+from chargeback.models import UsageEvent
+from chargeback.services.metering import meter_deployment_hours
 from governance.classification import MINIMAL_RISK_ANSWERS
 from governance.models import Incident
+from governance.tests.builders import classify
+from portal.catalog.models import ModelVersion
 from portal.catalog.sync import registry_sync
 from portal.deployments.gateway import routes
 from portal.deployments.gateway.recorder import recorder
@@ -273,6 +279,51 @@ def test_a_revision_that_fails_its_health_checks_is_rolled_back_and_an_incident_
         with tenant_scope(company.a):
             incident = Incident.objects.get(deployment_id=broken["id"])
         assert incident.source == "rollout" and "health" in incident.title
+
+
+def test_a_prohibited_reclassification_makes_the_next_prediction_answer_503_within_5_s_and_stops_the_compute_meter(
+    scorer,
+):
+    company = scorer
+    _, token = make_token(company.a, ["predict"])
+    gateway = Gateway(company.a.slug, token)
+    frame = credit_features(1)
+    with serving_runtime() as runtime:
+        deployment = wait_live(company, request_deployment(company, 1)["id"])
+        assert gateway.predict() == pytest.approx([1.0])
+        with tenant_scope(company.a):
+            version = ModelVersion.objects.get(model__name="scorer", version=1)
+
+        started = time.monotonic()
+        classify(company.a, version, "prohibited")
+
+        def refused():
+            response = gateway.post({"dataframe_split": frame.to_dict(orient="split", index=False)})
+            return response if response.status_code == 503 else None
+
+        answer = wait_for(refused, timeout=5, what="the endpoint to answer 503")
+        assert time.monotonic() - started < 5
+        message = answer.json()["message"]
+        assert message.startswith("'scorer-staging' is suspended: The model is now classified")
+        assert "prohibited AI practice" in message
+        wait_for(
+            lambda: deployment.pk not in runtime.servers, timeout=10, what="the server to stop"
+        )
+
+    suspended = state_of(company, deployment.pk)
+    assert suspended.state == "suspended" and suspended.live_until is None
+    with tenant_scope(company.a):
+        suspension = suspended.suspensions.get()
+    meter_deployment_hours(until=timezone.now() + timedelta(hours=3))
+    with tenant_scope(company.a):
+        hours = sum(
+            event.quantity
+            for event in UsageEvent.objects.filter(
+                deployment_id=deployment.pk, meter="deployment_hours"
+            )
+        )
+    served = (suspension.started_at - deployment.live_from).total_seconds()
+    assert float(hours) * 3600 == pytest.approx(served, abs=0.01)
 
 
 def _environment_of(pid: int) -> set[str]:

@@ -41,7 +41,11 @@ from portal.deployments.filters import ORDERINGS, DeploymentFilter
 from portal.deployments.forms import DeploymentRequestForm, RollbackForm
 from portal.deployments.models import Deployment, DeploymentState, GatewayMinute
 from portal.deployments.rollout import deployment_rollback
-from portal.deployments.selectors import deployments_listed, local_model_servers
+from portal.deployments.selectors import (
+    deployments_listed,
+    local_model_servers,
+    suspension_of,
+)
 from portal.deployments.services import DeploymentSpec
 from portal.deployments.workflow import deployment_request
 from portal.monitoring.selectors import drift_status_by_deployment
@@ -397,6 +401,7 @@ def deployment_page(request: TenantRequest, deployment_id: int) -> HttpResponse:
             "outcome": OUTCOMES.get(decision.get("outcome", ""), "Not decided yet"),
             "needs": requirements_text(decision.get("requirements") or {}),
             "approval": _latest_approval(deployment),
+            "suspension": suspension_of(deployment),
             "traffic": _traffic(deployment, now),
             "drift": drift_status_by_deployment([deployment.pk])[deployment.pk],
             "gateway_url": gateway_url(deployment),

@@ -219,11 +219,12 @@ def deployment_review_request(
 
     It keeps serving while reviewers decide, under the approvals the policy in force asks of a
     request like it (at least one governance lead): approval re-certifies it, rejection takes it
-    out of the traffic. An open review is returned as it is.
+    out of the traffic. A suspended deployment is reviewed the same way (approval resumes it when
+    it was suspended for an overdue re-certification). An open review is returned as it is.
     """
     deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
-    if deployment.state != DeploymentState.LIVE:
-        raise Conflict("Only a live deployment can be put back under review.")
+    if deployment.state not in (DeploymentState.LIVE, DeploymentState.SUSPENDED):
+        raise Conflict("Only a live or suspended deployment can be put back under review.")
     open_review = deployment.approvals.filter(
         purpose="review", state__in=["pending", "changes_requested"]
     ).first()

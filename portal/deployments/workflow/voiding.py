@@ -25,6 +25,7 @@ from portal.core.audit import Actor, audit_record
 from portal.deployments.models import Deployment, DeploymentState
 from portal.deployments.services import deployment_transition
 from portal.deployments.workflow.deciding import approval_supersede_with_deployment
+from portal.deployments.workflow.suspending import model_tier_enforce
 from tenants.models import User
 
 
@@ -39,6 +40,7 @@ def model_classify(
     )
     if before_tier != classification.tier:
         _withdraw_cover(actor=actor, model=model, tier=classification.tier)
+        model_tier_enforce(actor=actor, model=model, tier=classification.tier)
     return classification
 
 
