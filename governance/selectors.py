@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Max, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, Max, OuterRef, Prefetch, QuerySet, Subquery
 
 from governance.models import (
     ApprovalDecision,
@@ -144,9 +144,10 @@ def delegation_stand_ins(*, now: datetime) -> dict[int, Any]:
 
 def tier_setters(
     model_ids: Collection[int], *, classifications: QuerySet[RiskClassification] | None = None
-) -> dict[int, str]:
-    """Who set each model's risk tier, by model id: the author of the model's newest
-    classification (models never classified are left out). One query.
+) -> dict[int, tuple[str, str]]:
+    """Who set each model's risk tier, by model id: the authority (``ClassificationAuthority``:
+    the unit or governance) and the person of the model's newest classification, which is in
+    force (models never classified are left out). One query.
 
     ``classifications`` is where to read: the scoped tenant's (the default), or a cross-tenant
     read for a platform-wide list of models its caller may see.
@@ -156,17 +157,28 @@ def tier_setters(
         return {}
     read = RiskClassification.objects.all() if classifications is None else classifications
     newest = read.filter(model_id=OuterRef("model_id")).order_by("-created_at", "-id")
-    return dict(
-        read.filter(model_id__in=ids, pk=Subquery(newest.values("pk")[:1])).values_list(
-            "model_id", "classified_by_label"
-        )
+    rows = read.filter(model_id__in=ids, pk=Subquery(newest.values("pk")[:1])).values_list(
+        "model_id", "set_by", "classified_by_label"
     )
+    return {model_id: (set_by, person) for model_id, set_by, person in rows}
 
 
-def open_tier_proposal_counts(model_ids: Collection[int]) -> dict[int, int]:
+def open_tier_proposal_counts(
+    model_ids: Collection[int], *, proposals: QuerySet[TierProposal] | None = None
+) -> dict[int, int]:
     """How many proposals to change each model's risk tier are open, by model id (models without
-    one are left out). Nobody proposes tiers yet, so there are none and no query runs."""
-    return {}
+    one are left out). One query; ``proposals`` is where to read, as for ``tier_setters``."""
+    ids = list(model_ids)
+    if not ids:
+        return {}
+    read = TierProposal.objects.all() if proposals is None else proposals
+    rows = (
+        read.filter(model_id__in=ids, state=ProposalState.OPEN)
+        .values("model_id")
+        .annotate(open=Count("pk"))
+        .values_list("model_id", "open")
+    )
+    return dict(rows)
 
 
 def classification_in_force(model: RegisteredModel) -> RiskClassification | None:

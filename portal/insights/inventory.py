@@ -40,10 +40,12 @@ from django.db.models.functions import Coalesce
 from governance.models import (
     ApprovalRequest,
     CardStatus,
+    ClassificationAuthority,
     Incident,
     IncidentStatus,
     ModelCertification,
     RiskClassification,
+    TierProposal,
 )
 from governance.models.approvals import OPEN_APPROVAL_STATES
 from governance.selectors import open_tier_proposal_counts, tier_setters
@@ -187,7 +189,10 @@ def inventory_ids(models: QuerySet[RegisteredModel]) -> QuerySet[Any]:
 @dataclass(frozen=True)
 class InventoryRow:
     model: RegisteredModel  # with its tenant
-    tier_set_by: str  # "" when never classified
+    tier_set_by: str  # the person; "" when never classified
+    tier_set_by_authority: (
+        str  # ClassificationAuthority (unit, governance); "" when never classified
+    )
     open_tier_proposals: int
     deployments: dict[str, int]  # every deployment state -> revisions in it
     live: dict[str, int]  # every environment -> live revisions
@@ -200,6 +205,14 @@ class InventoryRow:
     verdict: str | None  # the newest finished drift run's status; None: no run finished
     verdict_at: datetime | None
     open_incidents: int
+
+    @property
+    def tier_set_by_label(self) -> str:
+        """Who set the tier in words: "governance (grace)", "the unit (amir)", or ""."""
+        if not self.tier_set_by_authority:
+            return ""
+        authority = _label(ClassificationAuthority.choices, self.tier_set_by_authority, "")
+        return f"{authority} ({self.tier_set_by})"
 
     @property
     def live_total(self) -> int:
@@ -248,9 +261,9 @@ def _monitor_state(monitors: int, enabled: int) -> str:
 
 
 def inventory_rows(model_ids: Sequence[int]) -> list[InventoryRow]:
-    """The rows of the models ``model_ids`` (a page of ``inventory_ids``), in that order: three
+    """The rows of the models ``model_ids`` (a page of ``inventory_ids``), in that order: four
     queries whatever their number (the models annotated, their deployments' aggregate, who set
-    their tiers; open tier proposals cost none yet)."""
+    their tiers, their open tier proposals)."""
     ids = list(model_ids)
     if not ids:
         return []
@@ -285,14 +298,17 @@ def inventory_rows(model_ids: Sequence[int]) -> list[InventoryRow]:
     setters = tier_setters(
         ids, classifications=RiskClassification.objects.dangerously_across_tenants()
     )
-    proposals = open_tier_proposal_counts(ids)
+    proposals = open_tier_proposal_counts(
+        ids, proposals=TierProposal.objects.dangerously_across_tenants()
+    )
     rows = []
     for pk in ids:
         model: Any = annotated[pk]
         rows.append(
             InventoryRow(
                 model=model,
-                tier_set_by=setters.get(pk, ""),
+                tier_set_by=setters.get(pk, ("", ""))[1],
+                tier_set_by_authority=setters.get(pk, ("", ""))[0],
                 open_tier_proposals=proposals.get(pk, 0),
                 deployments=by_state[pk],
                 live=live[pk],
@@ -356,7 +372,7 @@ def export_row(row: InventoryRow) -> list[Any]:
         row.model.tenant.name,
         row.model.name,
         _label(RiskTier.choices, row.model.risk_tier, "not classified"),
-        row.tier_set_by,
+        row.tier_set_by_label,
         row.open_tier_proposals,
         *(row.live.get(env, 0) for env in Environment.values),
         *(row.deployments.get(state, 0) for state in DeploymentState.values),

@@ -200,7 +200,11 @@ class InventoryRowSerializer(serializers.Serializer):
         source="model.risk_tier", help_text="'' while the model is not classified."
     )
     tier_set_by = serializers.CharField(
-        help_text="Who classified the model last; '' while it is not classified."
+        help_text="The person whose classification is in force; '' while it is not classified."
+    )
+    tier_set_by_authority = serializers.CharField(
+        help_text="Whose classification is in force: 'unit' or 'governance' (a governance lead, "
+        "whose tier the unit cannot lower); '' while it is not classified."
     )
     open_tier_proposals = serializers.IntegerField()
     deployments = serializers.DictField(

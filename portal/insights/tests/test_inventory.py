@@ -13,8 +13,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from governance.models import ModelCertification
-from governance.tests.builders import classify, complete_card, make_version
+from governance.tests.builders import ANSWERS, classify, complete_card, make_version
 from portal.catalog.models import RegisteredModel
+from portal.core.audit import Actor
+from portal.deployments.workflow import classification_submit
 from portal.insights.tests.builders import approval, deploy, drifted, incident, monitor
 from tenants.scoping import tenant_scope
 from tests.builders import client_for, make_token, signed_in
@@ -79,6 +81,7 @@ def test_a_governance_lead_sees_the_models_of_both_units_with_what_governs_them(
     credit = rows(body)["credit-scorer"]
     assert credit["tenant"] == platform.a.slug and credit["tenant_name"] == "Acme Retail"
     assert credit["risk_tier"] == "high" and credit["tier_set_by"] == "grace"
+    assert credit["tier_set_by_authority"] == "governance"
     assert credit["open_tier_proposals"] == 0
     assert credit["live_endpoints"] == {"staging": 1, "production": 2}
     assert credit["deployments"]["live"] == 3
@@ -105,6 +108,29 @@ def test_the_tier_is_set_by_whoever_classified_the_model_last(platform):
     classify(platform.a, version, "limited", user=platform.gus)
     credit = rows(client_for(platform.grace).get(f"{URL}?q=credit").json())["credit-scorer"]
     assert credit["risk_tier"] == "limited" and credit["tier_set_by"] == "gus"
+
+
+def test_a_units_downgrade_shows_as_an_open_proposal_under_the_leads_tier(platform):
+    with tenant_scope(platform.a):
+        classification_submit(
+            actor=Actor.user(platform.amir),
+            model=RegisteredModel.objects.get(name="credit-scorer"),
+            answers=ANSWERS["minimal"],
+            user=platform.amir,
+        )
+    credit = rows(client_for(platform.grace).get(f"{URL}?q=credit").json())["credit-scorer"]
+    assert credit["risk_tier"] == "high" and credit["tier_set_by_authority"] == "governance"
+    assert credit["open_tier_proposals"] == 1
+    page = signed_in(platform.grace).get("/inventory/?q=credit").content.decode()
+    assert "by governance (grace)" in page and "1 proposal" in page
+
+
+def test_a_suspended_revision_is_counted_in_the_inventory(platform):
+    with tenant_scope(platform.a):
+        version = RegisteredModel.objects.get(name="credit-scorer").versions.get(version=1)
+    deploy(platform.a, version, name="credit-old", state="suspended")
+    credit = rows(client_for(platform.grace).get(f"{URL}?q=credit").json())["credit-scorer"]
+    assert credit["deployments"]["suspended"] == 1
 
 
 def test_a_platform_admin_sees_the_inventory_too(platform):
@@ -186,7 +212,8 @@ def test_the_inventory_page_shows_both_units_and_filters_them(platform):
     assert "Inventory across units" in html
     assert '<a href="/inventory/" aria-current="page">Inventory</a>' in html
     assert "Acme Retail" in html and "Bravo Marketing" in html
-    assert ">credit-scorer</a>" in html and "by grace" in html and "Production: 2" in html
+    assert ">credit-scorer</a>" in html and "by governance (grace)" in html
+    assert "Production: 2" in html
     filtered = signed_in(platform.grace).get("/inventory/?tenant=acme-retail&tier=high")
     html = filtered.content.decode()
     assert ">credit-scorer</a>" in html and ">lead-scorer</a>" not in html
