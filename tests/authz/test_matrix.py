@@ -63,7 +63,13 @@ def read_matrix() -> dict[tuple[str, str, str], dict[str, str]]:
     if not MATRIX.exists():
         return {}
     with MATRIX.open(newline="") as handle:
-        return {(row["method"], row["route"], row["object"]): row for row in csv.DictReader(handle)}
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        # A note written by hand with commas and no quotes spills into extra fields.
+        extra = row.pop(None, None)  # type: ignore[call-overload]
+        if extra:
+            row["note"] = ",".join([row["note"], *extra])
+    return {(row["method"], row["route"], row["object"]): row for row in rows}
 
 
 def write_matrix(rows: dict[tuple[str, str, str], dict[str, str]]) -> None:
@@ -72,11 +78,13 @@ def write_matrix(rows: dict[tuple[str, str, str], dict[str, str]]) -> None:
         rows,
         key=lambda k: (order.get(k[1], len(order)), METHODS.index(k[0]), OBJECTS.index(k[2])),
     )
-    with MATRIX.open("w", newline="") as handle:
+    written = MATRIX.with_suffix(".csv.new")
+    with written.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, ["method", "route", "object", *ROLES, "note"])
         writer.writeheader()
         for key in keys:
             writer.writerow(rows[key])
+    written.replace(MATRIX)  # a failed write leaves the table as it was
 
 
 def cells() -> list[tuple[str, str]]:
