@@ -6,3 +6,10 @@ class MonitoringConfig(AppConfig):
     label = "monitoring"
     verbose_name = "Monitoring"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # The receiver reads the models of several apps, which load before ready().
+        from portal.deployments.signals import revision_live
+        from portal.monitoring.receivers import monitor_live_revision
+
+        revision_live.connect(monitor_live_revision, dispatch_uid="monitoring.revision_live")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db.models import OuterRef, QuerySet, Subquery
 
-from portal.monitoring.models import DriftLevel, DriftRun, RunStatus
+from portal.monitoring.models import DriftLevel, DriftRun, Monitor, RunStatus
 
 FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED)
 NO_RUN_REASON = "No drift run has finished for this deployment yet."
@@ -82,3 +83,23 @@ def drift_history(deployment_id: int, *, limit: int = 60) -> list[DriftRun]:
             )[:limit]
         )
     )
+
+
+def monitor_facts(endpoint: str) -> dict[str, Any]:
+    """What a policy knows of the endpoint's drift monitor (the tenant in scope's): whether it
+    exists and is enabled, when it last ran and the drift status its last finished run found."""
+    monitor = Monitor.objects.filter(endpoint=endpoint).first()
+    if monitor is None:
+        return {"exists": False, "enabled": False, "last_run_at": "", "last_verdict": ""}
+    last = (
+        DriftRun.objects.filter(monitor=monitor, status__in=FINISHED)
+        .order_by("-created_at", "-id")
+        .values_list("drift_status", flat=True)
+        .first()
+    )
+    return {
+        "exists": True,
+        "enabled": monitor.enabled,
+        "last_run_at": monitor.last_run_at.isoformat() if monitor.last_run_at else "",
+        "last_verdict": last or "",
+    }

@@ -8,7 +8,7 @@ from governance.tests.builders import classify, make_version, request
 from governance.tests.conftest import high_risk_version
 from portal.deployments import rollout
 from portal.deployments.models import Deployment
-from portal.deployments.tests.builders import reload
+from portal.deployments.tests.builders import pretend_ready, reload
 from portal.deployments.workflow import deployment_review_request
 from tenants.scoping import tenant_scope
 from tests.builders import client_for
@@ -21,17 +21,6 @@ def decide(user, approval_id: int):
     return client_for(user).post(
         f"/api/v1/approvals/{approval_id}/decisions/", {"verdict": "approve"}, format="json"
     )
-
-
-def pretend_ready(tenant, deployment_id: int) -> Deployment:
-    """Roll out, then write what the serving runtime writes once a model server answers /ping."""
-    rollout.rollout_start(tenant_id=tenant.pk, deployment_id=deployment_id)
-    with tenant_scope(tenant):
-        deployment = Deployment.objects.get(pk=deployment_id)
-        deployment.serving = {**deployment.serving, "state": "ready", "url": "http://127.0.0.1:9"}
-        deployment.save(update_fields=["serving"])
-    rollout.rollout_advance(tenant_id=tenant.pk, deployment_id=deployment_id)
-    return reload(tenant, deployment_id)
 
 
 def test_a_high_risk_production_deployment_does_not_roll_out_before_its_approvals(

@@ -25,10 +25,12 @@ from portal.monitoring.services.baselines import (
     check_logged_dataset,
 )
 from portal.monitoring.services.monitors import (
+    BY_CONSTRUCTION,
     MONITOR_FIELDS,
     MONITORED_STATES,
     check_overrides,
     monitor_create,
+    monitor_for_live_revision,
     monitor_run_due,
     monitor_update,
     monitored_deployments,
@@ -44,6 +46,7 @@ from portal.monitoring.services.runs import (
 
 __all__ = [
     "ABANDONED_ERROR",
+    "BY_CONSTRUCTION",
     "DRIFT_EVENT",
     "MONITORED_STATES",
     "MONITOR_ACTOR",
@@ -65,6 +68,7 @@ __all__ = [
     "drift_run_fail",
     "drift_run_request",
     "monitor_create",
+    "monitor_for_live_revision",
     "monitor_run_due",
     "monitor_update",
     "monitored_deployments",
