@@ -25,7 +25,7 @@ from portal.deployments.gateway.recorder import recorder
 from portal.deployments.models import Deployment
 from portal.deployments.tests.serving import credit_features, serving_runtime, wait_for
 from portal.monitoring import services as monitoring
-from portal.monitoring.models import BaselineSource, CapturedRequest
+from portal.monitoring.models import BaselineSource, CapturedRequest, Monitor
 from tenants.scoping import dangerously_across_tenants, tenant_scope
 from tests.builders import TEST_ACTOR, make_token, sign_in
 
@@ -257,9 +257,8 @@ def test_an_engineer_takes_a_runs_model_to_production_calls_it_and_sees_its_drif
             detail="the training frame of the credit pipeline",
             actor=TEST_ACTOR,
         )
-        monitor = monitoring.monitor_create(
-            actor=TEST_ACTOR, tenant_id=company.a.pk, endpoint=ENDPOINT
-        )
+        # The request asked for drift monitoring, so the endpoint got its monitor when it went live.
+        monitor = Monitor.objects.get(endpoint=ENDPOINT)
         queued = monitoring.drift_run_request(deployment=deployment, monitor=monitor, trigger="api")
         run = monitoring.drift_run_execute(run_id=queued.pk)
     assert run.status == "succeeded" and run.current_rows == 201, run.reason
