@@ -17,8 +17,9 @@ A policy document is YAML (see ``governance/policies/default.yaml``)::
 
 The request context every rule sees (``CONTEXT_FIELDS``): tenant, model, version, tier,
 environment, target, instance_type, replicas, metrics (name to number, from the version's run),
-tags (the version's tags), model_card {completeness, complete, status, missing}, drift_monitor
-(bool), cost {known, hourly, monthly, currency}, params.
+tags (the version's tags), model_card {completeness, complete, status, approved, missing},
+drift_monitor (bool), monitor {requested, endpoint, exists, enabled, last_run_at, last_verdict},
+cost {known, hourly, monthly, currency}, params.
 
 Combining: any firing ``deny`` denies (with every deny reason); otherwise firing
 ``require_approvals`` rules need, per role, the largest number any of them asks for; otherwise a
@@ -65,8 +66,17 @@ CONTEXT_FIELDS: dict[str, str] = {
     "replicas": "the number of replicas asked for",
     "metrics": "the version's run metrics, name to number",
     "tags": "the version's tags, name to string",
-    "model_card": "{completeness: 0-100, complete: bool, status: string, missing: [labels]}",
-    "drift_monitor": "whether drift monitoring is configured for the deployment",
+    "model_card": (
+        '{completeness: 0-100, complete: bool, status: "none", "draft", "in_review" or '
+        '"approved", approved: bool (a governance lead approved it), missing: [labels]}'
+    ),
+    "drift_monitor": "whether the request asks for drift monitoring (the same as monitor.requested)",
+    "monitor": (
+        "the endpoint's drift monitor: {requested: bool (the request asks for one; it is created "
+        "when the revision goes live), endpoint: string, exists: bool, enabled: bool, "
+        'last_run_at: ISO time or "", last_verdict: "ok", "warning", "drift", "unknown" or "" '
+        "(no finished run)}"
+    ),
     "cost": "{known: bool, hourly: number, monthly: number, currency: string}",
     "params": "the policy document's own params",
 }
@@ -81,8 +91,22 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "replicas": 1,
     "metrics": {"val_accuracy": 0.9, "fairness_gap": 0.01},
     "tags": {},
-    "model_card": {"completeness": 100, "complete": True, "status": "draft", "missing": []},
+    "model_card": {
+        "completeness": 100,
+        "complete": True,
+        "status": "draft",
+        "approved": False,
+        "missing": [],
+    },
     "drift_monitor": True,
+    "monitor": {
+        "requested": True,
+        "endpoint": "sample-staging",
+        "exists": False,
+        "enabled": False,
+        "last_run_at": "",
+        "last_verdict": "",
+    },
     "cost": {"known": True, "hourly": 0.1, "monthly": 73.0, "currency": "USD"},
 }
 # When a document has no ``otherwise``: nothing unforeseen goes out without a person looking.

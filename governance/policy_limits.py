@@ -144,8 +144,22 @@ def worst_case_context(params: dict[str, Any]) -> dict[str, Any]:
         "replicas": 1000,
         "metrics": metrics,
         "tags": tags,
-        "model_card": {"completeness": 0, "complete": False, "status": text, "missing": missing},
+        "model_card": {
+            "completeness": 0,
+            "complete": False,
+            "status": text,
+            "approved": False,
+            "missing": missing,
+        },
         "drift_monitor": False,
+        "monitor": {
+            "requested": False,
+            "endpoint": text,
+            "exists": True,
+            "enabled": False,
+            "last_run_at": text,
+            "last_verdict": text,
+        },
         "cost": {"known": True, "hourly": 1e6, "monthly": 1e9, "currency": "USD"},
         "params": params,
     }

@@ -141,7 +141,10 @@ DEMO_CARD = {
     "intended_uses": "Pre-screening of retail loan applications; a credit officer decides.",
     "factors": "Thin credit files and volatile income lower accuracy.",
     "limitations": "Not for business loans or mortgages.",
-    "ethical_considerations": "Age and postcode are not features; the fairness gap is tracked.",
+    "ethical_considerations": (
+        "Postcode is not a feature. The demographic parity difference between applicants under "
+        "40 and from 40 on is measured on every run and must stay at most 0.1."
+    ),
     "owner": "Olivia Owner",
 }
 
@@ -149,7 +152,12 @@ DEMO_CARD = {
 def seed_governance() -> list[str]:
     """Policies from the repository, risk tiers for the demo models, and a few deployment
     requests so every role has something to look at. Only on a unit with no deployments yet."""
-    from governance.services.cards import card_get_or_create, card_update
+    from governance.services.cards import (
+        card_get_or_create,
+        card_review,
+        card_submit,
+        card_update,
+    )
     from governance.services.policies import policy_load_from_repo
     from portal.catalog.models import ModelVersion, RegisteredModel
     from portal.deployments.models import Deployment
@@ -179,8 +187,13 @@ def seed_governance() -> list[str]:
                 if version is None:
                     continue
                 if name == "credit-scoring":
+                    # The card is written by the unit and approved by a governance lead, as the
+                    # default policy wants for high-risk production.
                     card = card_get_or_create(actor=ACTOR, version=version)
-                    card_update(actor=ACTOR, card=card, editor=None, **DEMO_CARD)
+                    card = card_update(actor=ACTOR, card=card, editor=None, **DEMO_CARD)
+                    card = card_submit(actor=ACTOR, card=card, submitter=None)
+                    lead = User.objects.get(username="grace")
+                    card_review(actor=Actor.user(lead), reviewer=lead, card=card, approve=True)
                 user = User.objects.get(username=username)
                 deployment = deployment_request(
                     actor=Actor.user(user),
@@ -222,7 +235,7 @@ def seed_monitoring() -> list[str]:
     from portal.catalog.models import ModelVersion
     from portal.deployments.models import Deployment
     from portal.monitoring.models import Baseline, Monitor, Window
-    from portal.monitoring.services import baseline_from_frame, monitor_create
+    from portal.monitoring.services import baseline_from_frame, monitor_create, monitor_update
 
     slug, endpoint = TRAFFIC_ENDPOINT
     tenant = Tenant.objects.get(slug=slug)
@@ -241,17 +254,18 @@ def seed_monitoring() -> list[str]:
                 actor=ACTOR,
             )
             lines.append(f"{tenant.name}: baseline for churn-prediction v{version.version}")
-        if not Monitor.objects.filter(endpoint=endpoint).exists():
-            monitor_create(
-                actor=ACTOR,
-                tenant_id=tenant.pk,
-                endpoint=endpoint,
-                window=Window.ROWS,
-                window_rows=TRAFFIC_ROWS,
-                interval_minutes=60,
-                open_incident=True,
-            )
+        wanted: dict[str, Any] = {
+            "window": Window.ROWS,
+            "window_rows": TRAFFIC_ROWS,
+            "interval_minutes": 60,
+            "open_incident": True,
+        }
+        monitor = Monitor.objects.filter(endpoint=endpoint).first()
+        if monitor is None:
+            monitor_create(actor=ACTOR, tenant_id=tenant.pk, endpoint=endpoint, **wanted)
             lines.append(f"{tenant.name}: drift monitor on {endpoint}")
+        else:  # created when the revision went live (it asked for drift monitoring)
+            monitor_update(actor=ACTOR, monitor=monitor, **wanted)
     return lines
 
 

@@ -15,8 +15,9 @@ resource and its hour or day, and only finished hours or days are recorded):
   hours x replicas, priced per instance type.
 - ``meter_storage``: artifact GiB-months of every catalog version with a known artifact size,
   one event a day (size in GiB / days in the month).
-- ``meter_monitoring``: monitored model-months of every deployment with drift monitoring, one
-  event a day (seconds live that day / seconds in the month).
+- ``meter_monitoring``: monitored model-months of every live revision while its endpoint had an
+  enabled drift monitor (``MonitorSpan``), one event a day (seconds live and monitored that day /
+  seconds in the month); what the request asked for does not matter, the monitor's life does.
 
 The gateway sends ``requests`` and ``compute_seconds`` per deployment and minute.
 """
@@ -38,6 +39,7 @@ from chargeback.models import BillingPeriod, Meter, PeriodState, UsageEvent
 from portal.catalog.models import ModelVersion
 from portal.core.errors import InvalidRequest
 from portal.deployments.models import Deployment
+from portal.monitoring.models import MonitorSpan
 from tenants.models import Tenant
 from tenants.scoping import dangerously_across_tenants, tenant_scope
 
@@ -326,24 +328,52 @@ def _seconds_in_month(moment: datetime) -> int:
     return calendar.monthrange(moment.year, moment.month)[1] * 86400
 
 
+def _monitored_spans(until: datetime) -> dict[str, list[tuple[datetime, datetime]]]:
+    """Each endpoint's times with an enabled monitor, up to ``until`` (the scoped tenant's)."""
+    spans: dict[str, list[tuple[datetime, datetime]]] = {}
+    rows = MonitorSpan.objects.filter(started_at__lt=until).exclude(
+        ended_at__lte=_backfill_from(until)
+    )
+    for endpoint, started_at, ended_at in rows.values_list("endpoint", "started_at", "ended_at"):
+        spans.setdefault(endpoint, []).append((started_at, min(ended_at or until, until)))
+    return spans
+
+
+def _overlap(start: datetime, end: datetime, spans: list[tuple[datetime, datetime]]) -> timedelta:
+    """How much of [start, end) the spans cover (an endpoint's spans never overlap)."""
+    return sum(
+        (
+            min(end, stop) - max(start, begin)
+            for begin, stop in spans
+            if begin < end and stop > start
+        ),
+        timedelta(),
+    )
+
+
 def _monitoring(tenant_id: int, until: datetime) -> list[UsageInput]:
     cursors = _cursors(Meter.MONITORED_MODEL_MONTHS)
+    monitored = _monitored_spans(until)
     events = []
-    for deployment in _live_deployments(until).filter(drift_monitor=True):
+    for deployment in _live_deployments(until).filter(name__in=list(monitored)):
         resource = _deployment_resource(deployment)
         interval = _live_interval(deployment, until, cursors.get(resource["resource_id"]))
         if interval is None:
             continue
         for start, end in finished_chunks(*interval, DAY):
+            covered = _overlap(start, end, monitored[deployment.name])
+            if not covered:
+                continue  # a finished day without a monitor is never charged, later or now
             events.append(
                 UsageInput(
                     tenant_id=tenant_id,
                     meter=Meter.MONITORED_MODEL_MONTHS,
-                    quantity=_micro(end - start) / _seconds_in_month(start),
+                    quantity=_micro(covered) / _seconds_in_month(start),
                     unit="model-month",
                     start=start,
                     end=end,
                     idempotency_key=f"monitoring:{deployment.pk}:{start:%Y%m%d}",
+                    attributes={"monitored_seconds": int(covered.total_seconds())},
                     **resource,
                 )
             )

@@ -24,6 +24,7 @@ from chargeback.services.metering import (
 from chargeback.services.prices import price_sources_ensure
 from governance.tests.builders import make_version
 from portal.deployments.models import Deployment, DeploymentState
+from portal.monitoring.models import Monitor, MonitorSpan
 from tenants.scoping import tenant_scope
 from tests.builders import TEST_ACTOR
 
@@ -98,7 +99,11 @@ def live_deployment(
     drift_monitor: bool = False,
     revision: int = 1,
 ) -> Deployment:
+    """A revision live from ``live_from``; with ``drift_monitor`` its endpoint has an enabled
+    monitor for the same time, as a request with the drift option gets by construction."""
     version = make_version(tenant, name=name, version=revision)
+    if drift_monitor:
+        monitored(tenant, name, since=live_from, until=live_until)
     with tenant_scope(tenant):
         return Deployment.objects.create(
             tenant=tenant,
@@ -116,6 +121,24 @@ def live_deployment(
             live_until=at(live_until) if live_until else None,
             requested_by_label="test",
         )
+
+
+def monitored(tenant, endpoint: str, *, since: str, until: str | None = None) -> Monitor:
+    """The endpoint's monitor, enabled from ``since`` (until ``until``, else still enabled)."""
+    with tenant_scope(tenant):
+        monitor, _ = Monitor.objects.get_or_create(
+            tenant=tenant,
+            endpoint=endpoint,
+            defaults={"created_by_label": "test", "created_at": at(since), "enabled": not until},
+        )
+        MonitorSpan.objects.create(
+            tenant=tenant,
+            monitor=monitor,
+            endpoint=endpoint,
+            started_at=at(since),
+            ended_at=at(until) if until else None,
+        )
+        return monitor
 
 
 def requests_event(

@@ -14,10 +14,10 @@ from chargeback.services.metering import (
     meter_storage,
     usage_record_many,
 )
-from chargeback.tests.builders import at, live_deployment, requests_event
+from chargeback.tests.builders import at, live_deployment, monitored, requests_event
 from portal.catalog.models import ModelVersion
 from portal.core.errors import InvalidRequest
-from portal.deployments.models import Suspension
+from portal.deployments.models import Deployment, Suspension
 from tenants.scoping import tenant_scope
 from tests.builders import TEST_ACTOR
 
@@ -130,6 +130,33 @@ def test_monitoring_and_storage_are_metered_once_a_day(company):
     assert stored.quantize(Decimal("0.000001")) == (Decimal(2 * 2) / 31).quantize(
         Decimal("0.000001")
     )
+
+
+def test_no_monitoring_charge_exists_without_a_monitor(company):
+    # The request asked for drift monitoring, but its endpoint has no monitor to run.
+    deployment = live_deployment(company.a, live_from="2026-10-29 00:00:00")
+    with tenant_scope(company.a):
+        Deployment.objects.filter(pk=deployment.pk).update(drift_monitor=True)
+
+    assert meter_monitoring(until=at("2026-11-01 00:00:00")) == 0
+    assert usage_of(company.a, meter="monitored_model_months") == []
+
+
+def test_monitoring_is_charged_only_for_the_time_the_endpoint_had_an_enabled_monitor(company):
+    live_deployment(company.a, live_from="2026-10-27 00:00:00", live_until="2026-10-31 00:00:00")
+    monitored(company.a, "churn", since="2026-10-28 12:00:00", until="2026-10-29 12:00:00")
+    monitored(company.a, "churn", since="2026-10-30 18:00:00")  # enabled again
+
+    assert meter_monitoring(until=at("2026-11-01 00:00:00")) == 3
+    assert meter_monitoring(until=at("2026-11-01 00:00:00")) == 0
+
+    days = usage_of(company.a, meter="monitored_model_months")
+    assert [(e.start.day, e.attributes["monitored_seconds"]) for e in days] == [
+        (28, 43200),
+        (29, 43200),
+        (30, 21600),
+    ]
+    assert near(sum(e.quantity for e in days), Decimal("1.25") / 31)
 
 
 def test_usage_that_arrives_after_its_month_closed_is_a_correction_in_the_next_month(company):

@@ -255,6 +255,7 @@ def card_summary(version: ModelVersion) -> dict[str, Any]:
         "completeness": percent,
         "complete": not missing,
         "status": card.status if card else "none",
+        "approved": card is not None and card.status == CardStatus.APPROVED,
         "missing": missing,
     }
 

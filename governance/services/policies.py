@@ -19,6 +19,13 @@ from portal.core.errors import Conflict, InvalidRequest, NotFound
 from tenants.models import Tenant, User
 
 POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+NO_MONITOR: dict[str, Any] = {
+    "endpoint": "",
+    "exists": False,
+    "enabled": False,
+    "last_run_at": "",
+    "last_verdict": "",
+}
 
 
 @lru_cache(maxsize=64)
@@ -182,10 +189,13 @@ def policy_context(
     instance_type: str,
     replicas: int,
     drift_monitor: bool,
+    monitor: dict[str, Any] | None = None,
     cost: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The request context a policy sees (documented in ``governance.policy.CONTEXT_FIELDS``);
-    ``cost`` is the planned deployment's estimate, None when no source prices it."""
+    ``monitor`` is what the deployments app knows of the endpoint's drift monitor (governance
+    does not read monitoring), ``cost`` the planned deployment's estimate, None when no source
+    prices it."""
     metrics = {
         str(k): float(v)
         for k, v in (version.metrics or {}).items()
@@ -204,5 +214,6 @@ def policy_context(
         "tags": {str(k): str(v) for k, v in (version.mlflow_tags or {}).items()},
         "model_card": card_summary(version),
         "drift_monitor": drift_monitor,
+        "monitor": {**NO_MONITOR, **(monitor or {}), "requested": drift_monitor},
         "cost": cost or {"known": False, "hourly": 0.0, "monthly": 0.0, "currency": ""},
     }

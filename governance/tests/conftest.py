@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from governance.tests.builders import classify, complete_card, make_version
+from governance.tests.builders import approved_card, classify, make_version
 
 
 @pytest.fixture
 def high_risk_version(company):
-    """A high-risk credit model of tenant A with a complete card and the evidence the policy wants."""
+    """A high-risk credit model of tenant A with an approved card and the evidence the policy
+    wants."""
     version = make_version(company.a)
     classify(company.a, version, "high")
-    complete_card(company.a, version)
+    approved_card(company.a, version)
     return version

@@ -99,9 +99,9 @@ def test_a_new_version_needs_a_new_approval(company, high_risk_version):
     decide(company.grace, first_approval.pk)
     decide(company.gus, first_approval.pk)
     v2 = make_version(company.a, version=2)
-    from governance.tests.builders import complete_card
+    from governance.tests.builders import approved_card
 
-    complete_card(company.a, v2)
+    approved_card(company.a, v2)
 
     second = request(company.a, v2, company.amir)
 
@@ -153,7 +153,7 @@ def test_the_default_policys_reasons_appear_in_the_api_response(company):
     reasons = " ".join(body["decision"]["reasons"])
     assert "model card is 20% complete" in reasons
     assert "No validation metric" in reasons and "0.75" in reasons
-    assert "No fairness metric" in reasons
+    assert "fairness_demographic_parity_difference is not logged" in reasons
     fired = {r["rule"] for r in body["decision"]["rules"] if r["fired"]}
     assert {"high-risk-needs-complete-card", "high-risk-to-production"} <= fired
     assert body["decision"]["policy"] == {"name": "default", "version": 1}

@@ -39,7 +39,10 @@ def test_a_card_is_prefilled_from_the_catalog_and_mlflow(company):
     assert card["risk_rating"] == "high"
     assert "credit scoring" in card["risk_explanation"]
     assert card["training_data"] == "Dataset 'credit-train' (training), from s3://x, digest d1g35t."
-    assert card["evaluation_metrics"] == {"val_accuracy": 0.91, "fairness_gap": 0.02}
+    assert card["evaluation_metrics"] == {
+        "val_accuracy": 0.91,
+        "fairness_demographic_parity_difference": 0.04,
+    }
     assert card["completeness"] == 50
     assert card["missing"] == [
         "Intended uses",

@@ -6,7 +6,16 @@ import pytest
 
 from governance.models import AuditEvent, PolicyVersion
 from governance.services.policies import policy_load_from_repo
-from governance.tests.builders import DEFAULT, classify, make_version, publish, request
+from governance.tests.builders import (
+    DEFAULT,
+    approved_card,
+    classify,
+    complete_card,
+    make_version,
+    publish,
+    request,
+)
+from portal.monitoring.models import Monitor
 from tenants.scoping import tenant_scope
 from tests.builders import client_for
 
@@ -106,6 +115,13 @@ def test_the_dry_run_tries_a_draft_on_a_hypothetical_context(company):
         "tags": {},
         "model_card": {"completeness": 100, "complete": True, "status": "approved", "missing": []},
         "drift_monitor": True,
+        "monitor": {
+            "requested": True,
+            "exists": False,
+            "enabled": False,
+            "last_run_at": "",
+            "last_verdict": "",
+        },
         "cost": {"known": False, "hourly": 0.0, "monthly": 0.0, "currency": ""},
     }
     body = (
@@ -115,10 +131,82 @@ def test_the_dry_run_tries_a_draft_on_a_hypothetical_context(company):
     )
     assert body["outcome"] == "deny"
     assert body["reasons"] == [
-        'No fairness metric (a metric whose name starts with "fairness_") is logged on the '
-        "version's run."
+        "The fairness metric fairness_demographic_parity_difference is not logged on the "
+        "version's run; a high-risk model needs it for production."
     ]
     assert body["policy"] is None
+
+
+def high_risk(company, metrics=None, *, card=approved_card):
+    version = make_version(company.a, metrics=metrics)
+    classify(company.a, version, "high")
+    card(company.a, version)
+    return version
+
+
+def denials(deployment) -> list[str]:
+    return [
+        r["reason"] for r in deployment.decision["rules"] if r["fired"] and r["outcome"] == "deny"
+    ]
+
+
+def test_the_default_policy_refuses_a_high_risk_production_request_whose_fairness_metric_is_over_the_threshold(
+    company,
+):
+    version = high_risk(
+        company, {"val_accuracy": 0.91, "fairness_demographic_parity_difference": 0.23}
+    )
+
+    deployment = request(company.a, version, company.amir)
+
+    assert deployment.state == "rejected"
+    assert denials(deployment) == [
+        "The fairness metric fairness_demographic_parity_difference is 0.23 on the version's run; "
+        "a high-risk model may go to production only when it is at most 0.1."
+    ]
+
+
+def test_the_default_policy_refuses_a_high_risk_production_request_without_its_fairness_metric(
+    company,
+):
+    version = high_risk(company, {"val_accuracy": 0.91, "fairness_gap": 0.01})
+
+    deployment = request(company.a, version, company.amir)
+
+    assert deployment.state == "rejected"
+    assert denials(deployment) == [
+        "The fairness metric fairness_demographic_parity_difference is not logged on the "
+        "version's run; a high-risk model needs it for production."
+    ]
+
+
+def test_the_default_policy_wants_an_approved_card_not_only_a_complete_one(company):
+    version = high_risk(company, card=complete_card)
+
+    deployment = request(company.a, version, company.amir)
+
+    assert deployment.state == "rejected"
+    assert denials(deployment) == [
+        "The model card is complete but not approved (it is draft); a high-risk model needs a "
+        "card a governance lead approved for production."
+    ]
+
+
+def test_the_default_policy_wants_a_drift_monitor_for_high_risk_production(company):
+    version = high_risk(company)
+
+    unmonitored = request(company.a, version, company.amir, drift_monitor=False)
+
+    assert unmonitored.state == "rejected"
+    assert denials(unmonitored) == [
+        "No drift monitor watches credit-scorer-production and the request does not ask for one; "
+        "a high-risk model in production must be monitored for drift."
+    ]
+    with tenant_scope(company.a):  # the endpoint's monitor, created by hand
+        Monitor.objects.create(tenant=company.a, endpoint=unmonitored.name, created_by_label="test")
+    assert request(company.a, version, company.amir, drift_monitor=False).state == (
+        "pending_approval"
+    )
 
 
 def test_the_dry_run_of_another_tenants_model_is_a_404(company, high_risk_version):

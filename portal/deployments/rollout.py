@@ -6,7 +6,8 @@ commit that approved it, with the ids of the tenant and the deployment): the tar
 ready, or failed. Going live moves the endpoint's traffic: a plain revision takes all of it and
 the revisions it replaces stay warm (serving, without traffic) for ``ROLLBACK_GRACE_SECONDS``;
 a canary takes its ``canary_weight`` and leaves the rest where it was; a shadow takes none and
-gets a copy.
+gets a copy. It also sends ``signals.revision_live``, on which monitoring gives a revision whose
+request asked for drift monitoring its monitor.
 
 A suspended revision (``portal.deployments.workflow.suspending``) is stopped on its target like a
 retired one (``revision_stop``); resuming it asks the target to serve it again
@@ -41,6 +42,7 @@ from portal.core.outbox import enqueue_on_commit
 from portal.deployments.models import Deployment, DeploymentState, Target
 from portal.deployments.selectors import approval_in_force
 from portal.deployments.services import deployment_transition
+from portal.deployments.signals import revision_live
 from portal.deployments.targets import (
     TargetError,
     TargetState,
@@ -239,6 +241,7 @@ def _go_live(deployment: Deployment) -> None:
                 replaced.warm_until = now + timedelta(seconds=settings.ROLLBACK_GRACE_SECONDS)
     deployment.state, deployment.traffic_weight = this.state, this.traffic_weight
     _record_traffic(revisions, why)
+    revision_live.send(sender=Deployment, deployment=this, actor=SYSTEM)
 
 
 def _rescale(revisions: list[Deployment], total: int) -> None:

@@ -13,3 +13,9 @@ class MonitoringConfig(AppConfig):
         from portal.monitoring.evidence import evidence_decision_logs
 
         evidence_section_register("decision_logs", evidence_decision_logs)
+
+        # The receiver reads the models of several apps, which load before ready().
+        from portal.deployments.signals import revision_live
+        from portal.monitoring.receivers import monitor_live_revision
+
+        revision_live.connect(monitor_live_revision, dispatch_uid="monitoring.revision_live")

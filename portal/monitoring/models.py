@@ -3,8 +3,9 @@
 ``CapturedRequest`` holds one gateway request (its rows as arrays) while it is hot; the
 compaction task moves it to Parquet partitions per deployment and hour and deletes it.
 A ``Baseline`` is the compact reference profile of one model version. A ``Monitor`` watches a
-named endpoint; each of its runs writes one ``DriftRun`` per monitored live revision, whose
-``drift_status`` is the deployment's drift status.
+named endpoint; each of its runs writes one ``DriftRun`` per live revision, whose
+``drift_status`` is the deployment's drift status. ``MonitorSpan`` rows record when a monitor was
+enabled: the monitoring charge follows them.
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ class ActOn(models.TextChoices):
 
 
 class Monitor(TenantOwnedModel):
-    """Drift monitoring of one endpoint (every live revision with ``drift_monitor`` on)."""
+    """Drift monitoring of one endpoint (every live revision of it). A request with the drift
+    option creates it when its revision goes live; its owner can also create it by hand."""
 
     endpoint = models.SlugField(max_length=63, help_text="The deployment name it watches.")
     enabled = models.BooleanField(default=True)
@@ -129,6 +131,33 @@ class Monitor(TenantOwnedModel):
 
     def __str__(self) -> str:
         return f"monitor of {self.endpoint}"
+
+
+class MonitorSpan(TenantOwnedModel):
+    """A time during which a monitor was enabled (``ended_at`` empty: it still is).
+
+    The monitoring charge is metered from these, so it follows the monitor's real life rather
+    than what a request asked for.
+    """
+
+    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="spans")
+    endpoint = models.SlugField(max_length=63)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        indexes = [models.Index(fields=["endpoint", "started_at"], name="monitorspan_endpoint")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["monitor"],
+                condition=Q(ended_at__isnull=True),
+                name="monitorspan_one_open_per_monitor",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} monitored from {self.started_at:%Y-%m-%d %H:%M}"
 
 
 class RunStatus(models.TextChoices):

@@ -19,7 +19,7 @@ from portal.monitoring.decision_logs import (
     decision_log_read,
     partition_sha256,
 )
-from portal.monitoring.models import DriftLevel, DriftRun, RunStatus
+from portal.monitoring.models import DriftLevel, DriftRun, Monitor, RunStatus
 from portal.monitoring.retention import retention_days
 
 FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED)
@@ -197,4 +197,24 @@ def decision_log_manifest(download: DecisionLogDownload) -> dict[str, Any]:
             "bytes": download.size,
         },
         "generated_at": timezone.now().isoformat(),
+    }
+
+
+def monitor_facts(endpoint: str) -> dict[str, Any]:
+    """What a policy knows of the endpoint's drift monitor (the tenant in scope's): whether it
+    exists and is enabled, when it last ran and the drift status its last finished run found."""
+    monitor = Monitor.objects.filter(endpoint=endpoint).first()
+    if monitor is None:
+        return {"exists": False, "enabled": False, "last_run_at": "", "last_verdict": ""}
+    last = (
+        DriftRun.objects.filter(monitor=monitor, status__in=FINISHED)
+        .order_by("-created_at", "-id")
+        .values_list("drift_status", flat=True)
+        .first()
+    )
+    return {
+        "exists": True,
+        "enabled": monitor.enabled,
+        "last_run_at": monitor.last_run_at.isoformat() if monitor.last_run_at else "",
+        "last_verdict": last or "",
     }

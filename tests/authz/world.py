@@ -18,13 +18,14 @@ from chargeback.models import LineDispute, Statement, StatementLine
 from chargeback.services.statements import line_dispute
 from chargeback.tests.builders import closed_month
 from governance.models import ApprovalRequest, Incident, TierProposal
+from governance.services.cards import card_get_or_create, card_update
 from governance.services.delegations import delegation_create
 from governance.services.incidents import incident_open
 from governance.services.policies import policy_in_force
 from governance.tests.builders import (
     ANSWERS,
+    approved_card,
     classify,
-    complete_card,
     make_version,
     request,
 )
@@ -96,8 +97,11 @@ def make_unit(company: Company, tenant: Tenant, *, prefix: str, owner, engineer)
     model = f"{prefix}-scorer"
     version = make_version(tenant, name=model)
     classify(tenant, version, "high")
-    complete_card(tenant, version)
+    approved_card(tenant, version)  # the default policy wants it for high-risk production
     deployment = request(tenant, version, engineer, environment="production")
+    with tenant_scope(tenant):  # edited after the request: a complete draft again
+        card = card_get_or_create(actor=TEST_ACTOR, version=version)
+        card_update(actor=TEST_ACTOR, card=card, limitations="Not for business loans.")
     live = make_deployment(tenant, name=f"{prefix}-live")
     with tenant_scope(tenant):
         approval = ApprovalRequest.objects.get(deployment=deployment)

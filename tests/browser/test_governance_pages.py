@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from governance.tests.builders import classify, complete_card, make_version, request
+from governance.tests.builders import approved_card, classify, make_version, request
 from tests.builders import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -24,7 +24,7 @@ def approve_from_the_queue(page, live_server, username: str, comment: str = "") 
 def test_two_governance_leads_approve_a_high_risk_production_request(page, live_server, company):
     version = make_version(company.a)
     classify(company.a, version, "high")
-    complete_card(company.a, version)
+    approved_card(company.a, version)
     request(company.a, version, company.amir, environment="production")
 
     approve_from_the_queue(page, live_server, "grace", comment="Card and metrics look right.")

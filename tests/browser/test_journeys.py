@@ -25,7 +25,7 @@ from portal.deployments.gateway.recorder import recorder
 from portal.deployments.models import Deployment
 from portal.deployments.tests.serving import credit_features, serving_runtime, wait_for
 from portal.monitoring import services as monitoring
-from portal.monitoring.models import BaselineSource, CapturedRequest
+from portal.monitoring.models import BaselineSource, CapturedRequest, Monitor
 from tenants.scoping import dangerously_across_tenants, tenant_scope
 from tests.builders import TEST_ACTOR, make_token, sign_in
 
@@ -48,7 +48,7 @@ CARD = {
     "Risk explanation": "Credit scoring is an Annex III area and profiles applicants.",
     "Training data": "300 applications of the credit-train dataset, a fifth held out.",
     "Limitations": "Not validated for business loans or applicants under 18.",
-    "Ethical considerations": "The fairness gap between age groups is logged on every run.",
+    "Ethical considerations": "The demographic parity gap between age groups is logged on every run.",
     "Owner": "Amir, Acme Retail data science",
 }
 
@@ -85,6 +85,20 @@ def approve_as(browser, live_server, username: str) -> str:
         lead.get_by_role("heading", name="Your decision").wait_for()
         lead.get_by_label("Comment").fill(f"Card, metrics and fairness checked by {username}.")
         lead.get_by_role("button", name="Approve", exact=True).click()
+        return lead.get_by_role("status").inner_text()
+    finally:
+        context.close()
+
+
+def approve_card_as(browser, live_server, username: str, card_url: str) -> str:
+    """A governance lead approves the model card in a browser of their own; returns the message."""
+    context = browser.new_context(viewport=VIEWPORT)
+    lead = context.new_page()
+    lead.set_default_timeout(30000)
+    try:
+        sign_in(lead, live_server, username)
+        lead.goto(card_url)
+        lead.get_by_role("button", name="Approve the card").click()
         return lead.get_by_role("status").inner_text()
     finally:
         context.close()
@@ -164,13 +178,18 @@ def test_an_engineer_takes_a_runs_model_to_production_calls_it_and_sees_its_drif
     page.get_by_role("link", name="v1", exact=True).click()
     assert mlflow_server.run_id in page.get_by_role("region", name="Artifact").inner_text()
     metrics = page.get_by_role("region", name="Metrics").inner_text()
-    assert "val_accuracy" in metrics and "fairness_gap" in metrics
+    assert "val_accuracy" in metrics and "fairness_demographic_parity_difference" in metrics
     page.get_by_role("link", name="Model card").click()
     for label, text in CARD.items():
         page.get_by_label(f"{label}:", exact=True).fill(text)
     page.get_by_role("button", name="Save the card").click()
     assert "Model card saved." in page.get_by_role("status").inner_text()
     assert page.get_by_role("heading", name="Completeness: 100%").is_visible()
+
+    # The complete card goes to governance, and a governance lead approves it.
+    page.get_by_role("button", name="Submit for review").click()
+    assert "sent to governance for review" in page.get_by_role("status").inner_text()
+    assert "The card is approved." in approve_card_as(browser, live_server, "grace", page.url)
 
     # It requests the production deployment; the policy wants two governance leads.
     unit_tab(page, "Deployments")
@@ -238,9 +257,8 @@ def test_an_engineer_takes_a_runs_model_to_production_calls_it_and_sees_its_drif
             detail="the training frame of the credit pipeline",
             actor=TEST_ACTOR,
         )
-        monitor = monitoring.monitor_create(
-            actor=TEST_ACTOR, tenant_id=company.a.pk, endpoint=ENDPOINT
-        )
+        # The request asked for drift monitoring, so the endpoint got its monitor when it went live.
+        monitor = Monitor.objects.get(endpoint=ENDPOINT)
         queued = monitoring.drift_run_request(deployment=deployment, monitor=monitor, trigger="api")
         run = monitoring.drift_run_execute(run_id=queued.pk)
     assert run.status == "succeeded" and run.current_rows == 201, run.reason

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from governance.models import ApprovalRequest, AuditEvent, Incident
-from governance.tests.builders import classify, complete_card, decide, request
+from governance.tests.builders import approved_card, classify, decide, request
 from portal.catalog.digests import manifest_digest, manifest_mismatches, manifest_of_folder
 from portal.catalog.models import ModelVersion
 from portal.catalog.tests.builders import sync
@@ -37,7 +37,9 @@ def approved_version(company, mlflow_server, tmp_path):
     governance leads approved."""
     from portal.demo_training import log_demo_model
 
-    run_id, info = log_demo_model(mlflow_server.url, experiment="digest-tests", rows=120)
+    # 300 rows (the default): fewer leave too few applicants per age group for a fairness
+    # metric within the default policy's threshold.
+    run_id, info = log_demo_model(mlflow_server.url, experiment="digest-tests")
     client = mlflow_server.client
     client.create_registered_model("credit-scorer", tags={"portal.tenant": company.a.slug})
     client.create_model_version(
@@ -46,7 +48,7 @@ def approved_version(company, mlflow_server, tmp_path):
     sync(company.a)
     version = version_of(company.a)
     classify(company.a, version, "high")
-    complete_card(company.a, version)
+    approved_card(company.a, version)
     deployment = request(company.a, version, company.amir)
     with tenant_scope(company.a):
         approval = deployment.approvals.get()

@@ -50,7 +50,12 @@ def test_a_version_carries_run_metrics_params_lineage_signature_size_and_digest(
         .json()
     )
     assert version["run_id"] == mlflow_server.run_id
-    assert set(version["metrics"]) == {"accuracy", "val_accuracy", "fairness_gap"}
+    assert set(version["metrics"]) == {
+        "accuracy",
+        "val_accuracy",
+        "fairness_demographic_parity_difference",
+        "fairness_equalized_odds_difference",
+    }
     assert version["params"]["max_iter"] == "500"
     assert version["lineage"] == [
         {

@@ -1,5 +1,6 @@
 """Helpers the deployment tests share: a deployment read back through its unit, one made live
-without a model server, and waiting for one to go live on the real serving runtime."""
+without a model server, a rollout whose model server is pretended ready, and waiting for one to
+go live on the real serving runtime."""
 
 from __future__ import annotations
 

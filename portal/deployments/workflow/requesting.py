@@ -28,13 +28,18 @@ from portal.deployments.services import (
     cost_estimate,
     deployment_record,
     deployment_transition,
+    endpoint_default_name,
     version_refuse_tampered,
 )
+from portal.monitoring.selectors import monitor_facts
 from tenants.models import Tenant, User
 
 
 def request_context(*, tenant: Tenant, spec: DeploymentSpec) -> dict[str, Any]:
-    """The context a policy decides a request like this on, with the request's cost estimate."""
+    """The context a policy decides a request like this on, with the request's cost estimate and
+    what is known of its endpoint's drift monitor (a request with the drift option gets one when
+    it goes live, so ``monitor.requested`` counts as monitoring)."""
+    endpoint = spec.name or endpoint_default_name(spec.version, spec.environment)
     return policy_context(
         tenant=tenant,
         version=spec.version,
@@ -43,6 +48,7 @@ def request_context(*, tenant: Tenant, spec: DeploymentSpec) -> dict[str, Any]:
         instance_type=spec.instance_type,
         replicas=spec.replicas,
         drift_monitor=spec.drift_monitor,
+        monitor={"endpoint": endpoint, **monitor_facts(endpoint)},
         cost=cost_estimate(
             environment=spec.environment,
             target=spec.target,

@@ -27,10 +27,12 @@ from portal.monitoring.services.baselines import (
 )
 from portal.monitoring.services.decision_logs import decision_log_export
 from portal.monitoring.services.monitors import (
+    BY_CONSTRUCTION,
     MONITOR_FIELDS,
     MONITORED_STATES,
     check_overrides,
     monitor_create,
+    monitor_for_live_revision,
     monitor_run_due,
     monitor_update,
     monitored_deployments,
@@ -46,6 +48,7 @@ from portal.monitoring.services.runs import (
 
 __all__ = [
     "ABANDONED_ERROR",
+    "BY_CONSTRUCTION",
     "DRIFT_EVENT",
     "MONITORED_STATES",
     "MONITOR_ACTOR",
@@ -68,6 +71,7 @@ __all__ = [
     "drift_run_fail",
     "drift_run_request",
     "monitor_create",
+    "monitor_for_live_revision",
     "monitor_run_due",
     "monitor_update",
     "monitored_deployments",

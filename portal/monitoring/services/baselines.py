@@ -171,11 +171,22 @@ def baseline_from_dataset(
     )
 
 
+class TooFewRows(InvalidRequest):
+    """Fewer rows are captured than a baseline from traffic takes."""
+
+
 def baseline_from_capture(
-    *, deployment: Deployment, actor: Actor, rows: int | None = None
+    *, deployment: Deployment, actor: Actor, rows: int | None = None, all_rows: bool = False
 ) -> Baseline:
+    """Build from the deployment's first ``rows`` captured rows (``BASELINE_FROM_CAPTURE_ROWS``);
+    with ``all_rows``, only once that many are captured (``TooFewRows`` before)."""
     rows = rows or settings.BASELINE_FROM_CAPTURE_ROWS
     frame = capture_window_sample(WindowSpec(deployment.pk, deployment.tenant_id), rows=rows)
+    if all_rows and len(frame) < rows:
+        raise TooFewRows(
+            f"it is built from the first {rows} captured rows, and {len(frame)} of the {rows} "
+            "captured rows are in so far"
+        )
     if frame.empty:
         raise InvalidRequest(
             "This deployment has no captured traffic yet; send some predictions first."

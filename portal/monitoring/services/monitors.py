@@ -1,5 +1,13 @@
 """Monitors: which deployment's traffic is compared how often, and what a drifting run sets
-off; a due monitor queues the runs of its live deployments."""
+off; a due monitor queues the runs of its live deployments.
+
+A request with the drift option is monitored by construction: when its revision goes live
+(``portal.deployments.signals.revision_live``), the endpoint gets a monitor if it has none, due
+at once, and the version a baseline from the dataset its run logged; without a readable dataset,
+the monitor's runs build one from the first ``BASELINE_FROM_CAPTURE_ROWS`` captured rows. A
+``MonitorSpan`` is opened and closed as a monitor is enabled and disabled; the monitoring charge
+is metered from the spans.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +18,24 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from portal.core import outbox
 from portal.core.audit import Actor, apply_updates, audit_record
 from portal.core.errors import Conflict, InvalidRequest
 from portal.deployments.models import Deployment, DeploymentState
 from portal.monitoring import engine
-from portal.monitoring.models import DriftRun, Monitor
+from portal.monitoring.models import (
+    Baseline,
+    BaselineSource,
+    BaselineStatus,
+    DriftRun,
+    Monitor,
+    MonitorSpan,
+)
+from portal.monitoring.services.baselines import check_logged_dataset
 from portal.monitoring.services.runs import drift_run_request
 
 MONITORED_STATES = (DeploymentState.LIVE,)
+BY_CONSTRUCTION = "the request asked for drift monitoring"
 # What a monitor's owner sets, in the order the API shows it.
 MONITOR_FIELDS = (
     "enabled",
@@ -65,8 +83,21 @@ def _monitor_snapshot(monitor: Monitor) -> dict[str, Any]:
     return {name: getattr(monitor, name) for name in MONITOR_FIELDS}
 
 
+def _span_open(monitor: Monitor, at: Any) -> None:
+    MonitorSpan.objects.create(
+        tenant_id=monitor.tenant_id, monitor=monitor, endpoint=monitor.endpoint, started_at=at
+    )
+
+
+def _span_close(monitor: Monitor, at: Any) -> None:
+    MonitorSpan.objects.filter(monitor=monitor, ended_at__isnull=True).update(ended_at=at)
+
+
 @transaction.atomic
-def monitor_create(*, actor: Actor, tenant_id: int, endpoint: str, **fields: Any) -> Monitor:
+def monitor_create(
+    *, actor: Actor, tenant_id: int, endpoint: str, reason: str = "", **fields: Any
+) -> Monitor:
+    """Watch ``endpoint`` from now on (its first run is due at once); ``reason`` is audited."""
     if not Deployment.objects.filter(name=endpoint).exists():
         raise InvalidRequest(f"This tenant has no deployment named '{endpoint}'.")
     if Monitor.objects.filter(endpoint=endpoint).exists():
@@ -80,15 +111,57 @@ def monitor_create(*, actor: Actor, tenant_id: int, endpoint: str, **fields: Any
         next_run_at=timezone.now(),
         **fields,
     )
+    if monitor.enabled:
+        _span_open(monitor, monitor.created_at)
     audit_record(
         actor=actor,
         action="monitor.created",
         object_type="monitor",
         object_id=monitor.pk,
         tenant_id=tenant_id,
-        after={"endpoint": endpoint, **_monitor_snapshot(monitor)},
+        after={"endpoint": endpoint, **_monitor_snapshot(monitor), **_why(reason)},
     )
     return monitor
+
+
+def _why(reason: str) -> dict[str, str]:
+    return {"reason": reason} if reason else {}
+
+
+def _baseline_from_logged_dataset(deployment: Deployment) -> None:
+    """Queue the version's baseline from the dataset its run logged, when it has none and the
+    dataset is one the portal can read; otherwise the monitor's runs build it from traffic."""
+    version = deployment.model_version
+    if Baseline.objects.filter(model_version=version, status=BaselineStatus.READY).exists():
+        return
+    try:
+        check_logged_dataset(version=version)
+    except InvalidRequest:
+        return
+    outbox.enqueue_on_commit(
+        "monitoring.build_baseline",
+        tenant_id=deployment.tenant_id,
+        source=BaselineSource.DATASET,
+        version_id=version.pk,
+        actor_label="monitoring by construction",
+    )
+
+
+def monitor_for_live_revision(*, actor: Actor, deployment: Deployment) -> Monitor | None:
+    """A revision went live: when its request asked for drift monitoring, its endpoint gets a
+    monitor (if it has none) and its version a baseline. Runs in the rollout's transaction."""
+    if not deployment.drift_monitor:
+        return None
+    _baseline_from_logged_dataset(deployment)
+    existing = Monitor.objects.filter(endpoint=deployment.name).first()
+    if existing is not None:
+        return existing
+    return monitor_create(
+        actor=actor,
+        tenant_id=deployment.tenant_id,
+        endpoint=deployment.name,
+        reason=BY_CONSTRUCTION,
+    )
 
 
 @transaction.atomic
@@ -104,8 +177,11 @@ def monitor_update(*, actor: Actor, monitor: Monitor, **updates: Any) -> Monitor
     )
     if not after:
         return monitor
+    now = timezone.now()
     if "interval_minutes" in after or after.get("enabled"):
-        monitor.next_run_at = timezone.now()
+        monitor.next_run_at = now
+    if "enabled" in after:
+        (_span_open if monitor.enabled else _span_close)(monitor, now)
     monitor.save()
     audit_record(
         actor=actor,
@@ -120,9 +196,11 @@ def monitor_update(*, actor: Actor, monitor: Monitor, **updates: Any) -> Monitor
 
 
 def monitored_deployments(monitor: Monitor) -> list[Deployment]:
+    """The endpoint's live revisions: a monitor watches them all, whatever each request asked
+    (the policy counts an endpoint's enabled monitor as monitoring of its next revision)."""
     return list(
         Deployment.objects.select_related("model_version__model").filter(
-            name=monitor.endpoint, state__in=MONITORED_STATES, drift_monitor=True
+            name=monitor.endpoint, state__in=MONITORED_STATES
         )
     )
 

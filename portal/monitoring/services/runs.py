@@ -15,6 +15,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from portal.core import outbox
+from portal.core.audit import Actor
+from portal.core.errors import InvalidRequest
 from portal.deployments.models import Deployment
 from portal.monitoring import engine, profiles
 from portal.monitoring.models import (
@@ -27,6 +29,7 @@ from portal.monitoring.models import (
     Window,
 )
 from portal.monitoring.services.actions import drift_actions_fire
+from portal.monitoring.services.baselines import baseline_from_capture
 from portal.monitoring.store import CaptureWindow, WindowSpec
 
 logger = logging.getLogger(__name__)
@@ -141,6 +144,19 @@ def _column_row(result: engine.ColumnResult) -> dict[str, Any]:
     return row
 
 
+def _baseline_from_traffic(run: DriftRun, deployment: Deployment) -> tuple[Baseline | None, str]:
+    """A monitor's run of a version with no baseline builds one from the deployment's first
+    captured rows once enough are in; otherwise says how far the traffic has come."""
+    if not run.monitor_id:
+        return None, ""
+    try:
+        return baseline_from_capture(
+            deployment=deployment, actor=Actor.system("drift monitor"), all_rows=True
+        ), ""
+    except InvalidRequest as error:  # too few rows yet, or rows the signature does not name
+        return None, f" ({error.detail.rstrip('.')})"
+
+
 def drift_run_execute(*, run_id: int) -> DriftRun | None:
     """Run a queued drift run to its end; a run already taken by another worker is left alone."""
     run = _claim(run_id)
@@ -150,6 +166,9 @@ def drift_run_execute(*, run_id: int) -> DriftRun | None:
     baseline = Baseline.objects.filter(
         model_version_id=deployment.model_version_id, status=BaselineStatus.READY
     ).first()
+    waiting = ""
+    if baseline is None:
+        baseline, waiting = _baseline_from_traffic(run, deployment)
     now = run.started_at or timezone.now()
     spec = _window_spec(run, now)
     run.window_start, run.window_end = spec.start, spec.end
@@ -160,8 +179,8 @@ def drift_run_execute(*, run_id: int) -> DriftRun | None:
             drift_status=DriftLevel.UNKNOWN,
             reason=(
                 f"Version {deployment.model_version.version} of "
-                f"{deployment.model_version.model.name} has no baseline yet: upload one, or "
-                "build it from the logged dataset or the first captured rows."
+                f"{deployment.model_version.model.name} has no baseline yet{waiting}: upload one, "
+                "or build it from the logged dataset or the first captured rows."
             ),
         )
         return run
