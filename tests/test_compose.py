@@ -104,7 +104,7 @@ def serving_runtimes() -> dict[str, dict[str, Any]]:
 
 def the_serving_runtime() -> dict[str, Any]:
     runtimes = list(serving_runtimes().values())
-    assert len(runtimes) == 1, "compose runs no serving runtime (python manage.py run_serving)"
+    assert len(runtimes) == 1, f"compose runs {len(runtimes)} serving runtimes, not one"
     return runtimes[0]
 
 
@@ -146,9 +146,10 @@ def test_compose_runs_the_serving_runtime_that_local_deployments_need() -> None:
     assert list(serving_runtimes()) == ["serving"]
 
 
-def test_the_gateway_runs_in_a_service_of_its_own() -> None:
-    assert gunicorn_services("portal.gateway_wsgi")
-    assert not any("run_serving" in str(s["command"]) for s in gunicorn_services("portal.wsgi"))
+def test_the_gateway_and_the_web_app_run_in_services_of_their_own() -> None:
+    gateways, webs = gunicorn_services("portal.gateway_wsgi"), gunicorn_services("portal.wsgi")
+    assert gateways and webs
+    assert not [service for service in gateways if service in webs]
 
 
 # --- Each command exists --------------------------------------------------------------------------
