@@ -19,11 +19,13 @@ COPY governance ./governance
 COPY chargeback ./chargeback
 RUN pip install --no-cache-dir --no-deps .
 COPY . .
-# A throwaway audit key for collectstatic, so no key is generated into the image.
-RUN mkdir -p /var/lib/portal /var/lib/portal-anchors \
+# A throwaway audit key for collectstatic, so no key is generated into the image. The folders
+# docker-compose mounts its shared volumes on are made here, the portal's, so a new volume is too.
+RUN mkdir -p /var/lib/portal/serving /var/lib/portal/capture /var/lib/portal-anchors \
     && DEBUG=true AUDIT_CHAIN_KEY=collectstatic-seals-nothing-0123456789abcdef \
        python manage.py collectstatic --noinput \
-    && chown -R portal:portal /var/lib/portal /var/lib/portal-anchors
+    && chown -R portal:portal /var/lib/portal /var/lib/portal-anchors \
+    && chmod 0700 /var/lib/portal/serving /var/lib/portal/capture
 USER portal
 EXPOSE 8000 8001
 CMD ["gunicorn", "portal.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4"]

@@ -9,7 +9,6 @@ through the ``mlflow`` package.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -206,32 +205,9 @@ def ensure_demo_models(tracking_uri: str) -> list[str]:
     return done
 
 
-REGISTRY_EVENTS = [
-    ("registered_model", "created"),
-    ("model_version", "created"),
-    ("model_version_tag", "set"),
-    ("model_version_tag", "deleted"),
-    ("model_version_alias", "created"),
-    ("model_version_alias", "deleted"),
-]
-
-
 def ensure_webhook(tracking_uri: str, *, url: str, secret: str) -> str:
-    """Point an MLflow registry webhook at the portal (MLflow 3.3+, SQL backend)."""
-    from mlflow import MlflowClient
-    from mlflow.entities.webhook import WebhookEvent
+    """Point MLflow's registry webhook at the portal (MLflow 3.3+, SQL backend)."""
+    from portal.catalog.mlflow_adapter import MlflowRegistry
 
-    client = MlflowClient(tracking_uri=tracking_uri)
-    events: list[Any] = [WebhookEvent(entity, action) for entity, action in REGISTRY_EVENTS]
-    existing = [hook for hook in client.list_webhooks() if hook.name == "mlops-portal"]
-    if existing:
-        client.update_webhook(existing[0].webhook_id, url=url, secret=secret, events=events)
-        return f"MLflow webhook updated: {url}"
-    client.create_webhook(
-        name="mlops-portal",
-        url=url,
-        events=events,
-        secret=secret,
-        description="Registry events for the MLOps portal's catalog",
-    )
-    return f"MLflow webhook created: {url}"
+    done = MlflowRegistry(tracking_uri).point_webhook(url=url, secret=secret)
+    return f"MLflow webhook {done}: {url}"

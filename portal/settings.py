@@ -495,7 +495,9 @@ USE_TZ = True
 # --- Security -----------------------------------------------------------------------------------
 
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# MLflow's registry webhook is signed (HMAC, with a timestamp and a delivery id against replays),
+# so it is answered over plain http too: MLflow inside the network calls the web app directly.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^api/v1/webhooks/mlflow/$"]
 # The portal runs behind its own proxy (docker-compose's nginx, deploy/nginx/portal.conf), which
 # writes X-Forwarded-For, -Host and -Proto: believe them (the client's address for rate limits and
 # logs, the host, https). Off, they are the client's words and are ignored.

@@ -43,6 +43,16 @@ MLMODEL_MAX_BYTES = 1024 * 1024
 PAGE_SIZE = 1000
 VERSIONS_PAGE_SIZE = 10000
 NAMES_PER_CALL = 100
+# The portal's one registry webhook in MLflow and what it is sent for (portal.catalog.webhooks).
+WEBHOOK_NAME = "mlops-portal"
+REGISTRY_EVENTS = (
+    ("registered_model", "created"),
+    ("model_version", "created"),
+    ("model_version_tag", "set"),
+    ("model_version_tag", "deleted"),
+    ("model_version_alias", "created"),
+    ("model_version_alias", "deleted"),
+)
 
 
 class MlflowUnavailable(PortalError):
@@ -215,6 +225,41 @@ class MlflowRegistry:
         self._call(
             f"tag registered model '{name}'", self.client.set_registered_model_tag, name, key, value
         )
+
+    # --- the registry webhook -------------------------------------------------------------------
+
+    def point_webhook(self, *, url: str, secret: str) -> str:
+        """Point MLflow's registry webhook for the portal (``WEBHOOK_NAME``, the events of
+        ``REGISTRY_EVENTS``) at ``url``, signed with ``secret``: created once, updated after.
+        Answers ``created`` or ``updated``. Needs MLflow 3.3+ with a SQL backend."""
+        from mlflow.entities.webhook import WebhookEvent
+
+        events = [WebhookEvent(entity, action) for entity, action in REGISTRY_EVENTS]
+        existing = [
+            hook
+            for hook in self._call("list its webhooks", self.client.list_webhooks)
+            if hook.name == WEBHOOK_NAME
+        ]
+        if existing:
+            self._call(
+                "update the portal's webhook",
+                self.client.update_webhook,
+                existing[0].webhook_id,
+                url=url,
+                secret=secret,
+                events=events,
+            )
+            return "updated"
+        self._call(
+            "create the portal's webhook",
+            self.client.create_webhook,
+            name=WEBHOOK_NAME,
+            url=url,
+            events=events,
+            secret=secret,
+            description="Registry events for the MLOps portal's catalog",
+        )
+        return "created"
 
     # --- versions -------------------------------------------------------------------------------
 

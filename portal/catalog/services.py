@@ -11,11 +11,13 @@ import re
 from dataclasses import asdict
 
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from portal.catalog.mlflow_adapter import (
     TENANT_TAG,
+    WEBHOOK_NAME,
     MlflowNotFound,
     MlflowRegistry,
     MlflowUnavailable,
@@ -67,6 +69,30 @@ def model_update_metadata(
         after=after,
     )
     return model
+
+
+def mlflow_webhook_point(*, actor: Actor, url: str, registry: MlflowRegistry | None = None) -> str:
+    """Point MLflow's registry webhook at the portal's receiver ``url``, signed with
+    ``MLFLOW_WEBHOOK_SECRET``, so a new version reaches the catalog in seconds. Created once and
+    updated after; recorded in the platform's audit trail (the URL, never the secret)."""
+    if not settings.MLFLOW_WEBHOOK_SECRET:
+        raise InvalidRequest(
+            "MLFLOW_WEBHOOK_SECRET is empty: the portal would refuse every delivery. Set it first."
+        )
+    if not re.match(r"^https?://[^/\s]+/\S*$", url):
+        raise InvalidRequest(f"The webhook URL must be an http(s) URL with a path, got {url!r}.")
+    registry = registry or MlflowRegistry()
+    done = registry.point_webhook(url=url, secret=settings.MLFLOW_WEBHOOK_SECRET)
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action=f"mlflow_webhook.{done}",
+            object_type="mlflow_webhook",
+            object_id=WEBHOOK_NAME,
+            tenant_id=None,
+            after={"url": url, "tracking_uri": registry.tracking_uri},
+        )
+    return done
 
 
 def registration_source(*, run_id: str, artifact_path: str = "", logged_model_id: str = "") -> str:

@@ -173,6 +173,19 @@ def test_a_webhook_with_a_bad_signature_or_an_old_timestamp_is_refused(company, 
     assert unsigned.status_code == 401
 
 
+def test_mlflow_delivers_over_plain_http_inside_where_the_portal_otherwise_redirects_to_https(
+    company, settings
+):
+    # docker-compose's MLflow calls http://web:8000 on the compose network; the delivery's HMAC
+    # signature, not the transport, is what the receiver trusts.
+    settings.SECURE_SSL_REDIRECT = True
+    settings.MLFLOW_WEBHOOK_SECRET = "s3cret-shared-with-mlflow"
+    event = {"entity": "model_version", "action": "created", "data": {"name": "x", "version": "1"}}
+    forged = _delivery("another-secret", event)
+    assert Client().post("/api/v1/webhooks/mlflow/", **forged).status_code == 401
+    assert Client().get("/login/").status_code == 301
+
+
 def test_a_good_webhook_syncs_just_that_model(
     company, catalog, settings, eager_celery, django_capture_on_commit_callbacks
 ):

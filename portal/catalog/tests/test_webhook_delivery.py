@@ -1,13 +1,16 @@
-"""A real MLflow server delivers its signed registry webhook to the portal, which syncs the model."""
+"""``point_mlflow_webhook`` points a real MLflow server's registry webhook at the portal; MLflow
+then delivers signed events, and the portal syncs the model they name."""
 
 from __future__ import annotations
 
 import time
 
 import pytest
+from django.core.management import CommandError, call_command
 
+from governance.models import AuditEvent
 from portal.catalog.models import RegisteredModel
-from portal.demo_training import ensure_webhook, log_demo_model
+from portal.demo_training import log_demo_model
 from tenants.scoping import tenant_scope
 from tests.mlflow_server import MlflowServer
 
@@ -33,11 +36,7 @@ def test_mlflow_delivers_a_signed_webhook_and_the_new_version_lands_in_the_catal
     company, delivering_mlflow, live_server, settings, eager_celery
 ):
     settings.MLFLOW_WEBHOOK_SECRET = "shared-with-mlflow-" + "x" * 16
-    ensure_webhook(
-        delivering_mlflow.url,
-        url=f"{live_server.url}/api/v1/webhooks/mlflow/",
-        secret=settings.MLFLOW_WEBHOOK_SECRET,
-    )
+    call_command("point_mlflow_webhook", url=f"{live_server.url}/api/v1/webhooks/mlflow/")
     time.sleep(1.5)  # MLflow caches its webhook list (TTL set to 1 s above)
     from mlflow import MlflowClient
 
@@ -55,3 +54,38 @@ def test_mlflow_delivers_a_signed_webhook_and_the_new_version_lands_in_the_catal
             versions = model.versions.count() if model else 0
         time.sleep(0.2)
     assert versions == 1
+
+
+def platform_events(action: str) -> list[dict]:
+    return list(
+        AuditEvent.objects.dangerously_across_tenants()
+        .filter(action=action, tenant=None)
+        .values_list("after", flat=True)
+    )
+
+
+def test_pointing_the_webhook_again_updates_the_one_mlflow_has_and_both_are_audited(
+    delivering_mlflow, settings, capsys
+):
+    settings.MLFLOW_WEBHOOK_SECRET = "shared-with-mlflow-" + "y" * 16
+    call_command("point_mlflow_webhook", url="http://old.internal:8000/api/v1/webhooks/mlflow/")
+    call_command("point_mlflow_webhook", url="http://web:8000/api/v1/webhooks/mlflow/")
+
+    assert capsys.readouterr().out.splitlines() == [
+        "MLflow webhook created: http://old.internal:8000/api/v1/webhooks/mlflow/",
+        "MLflow webhook updated: http://web:8000/api/v1/webhooks/mlflow/",
+    ]
+    from mlflow import MlflowClient
+
+    (hook,) = MlflowClient(tracking_uri=delivering_mlflow.url).list_webhooks()
+    assert hook.url == "http://web:8000/api/v1/webhooks/mlflow/"
+    assert [event["url"] for event in platform_events("mlflow_webhook.updated")] == [hook.url]
+    (created,) = platform_events("mlflow_webhook.created")
+    assert settings.MLFLOW_WEBHOOK_SECRET not in str(created)
+
+
+def test_the_webhook_is_not_pointed_while_the_portal_has_no_secret_to_check_it_with(settings):
+    settings.MLFLOW_WEBHOOK_SECRET = ""
+    with pytest.raises(CommandError, match="MLFLOW_WEBHOOK_SECRET is empty"):
+        call_command("point_mlflow_webhook", url="http://web:8000/api/v1/webhooks/mlflow/")
+    assert platform_events("mlflow_webhook.created") == []
