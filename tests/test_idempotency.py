@@ -3,9 +3,11 @@ served twice."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from governance.tests.builders import classify, make_version
@@ -179,3 +181,19 @@ def test_the_schema_documents_the_idempotency_key_header_on_posts(client):
     [header] = [p for p in post["parameters"] if p["name"] == "Idempotency-Key"]
     assert header["in"] == "header" and header["schema"]["maxLength"] == 200
     assert not any(p["name"] == "Idempotency-Key" for p in get.get("parameters", []))
+
+
+def test_a_form_upload_with_a_key_from_a_browser_session_is_answered_not_a_server_error(
+    company, churn, settings
+):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(company.amir)
+    browser.cookies[settings.CSRF_COOKIE_NAME] = csrf = "c" * 32
+    answer = browser.post(
+        "/api/v1/tenants/acme-retail/models/churn/versions/1/baseline/",
+        {"source": "upload", "file": io.BytesIO(b"a,b\n1,2\n")},
+        HTTP_IDEMPOTENCY_KEY="baseline-1",
+        HTTP_X_CSRFTOKEN=csrf,
+    )
+
+    assert answer.status_code < 500, answer.content

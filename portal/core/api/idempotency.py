@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
+from django.http.request import RawPostDataException
 from django.utils import timezone
 from rest_framework.exceptions import APIException
 from rest_framework.views import APIView
@@ -160,12 +161,12 @@ class IdempotencyMiddleware:
                 f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters; "
                 "a UUID per request is a good key.",
             )
+        try:  # before authentication, whose CSRF check may read a form body as a stream
+            fingerprint = _fingerprint(request)
+        except (RequestDataTooBig, UnreadablePostError, RawPostDataException):
+            return None  # the view answers with what to fix
         caller = _caller(view_func, request)
         if caller is None:
-            return None
-        try:
-            fingerprint = _fingerprint(request)
-        except (RequestDataTooBig, UnreadablePostError):  # the view answers with what to fix
             return None
         outcome = idempotency_claim(caller=caller, key=key, fingerprint=fingerprint)
         if isinstance(outcome, HttpResponse):

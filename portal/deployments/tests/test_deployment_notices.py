@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -13,23 +12,11 @@ from portal.deployments import rollout
 from portal.deployments.models import Deployment
 from portal.deployments.tests.builders import reload
 from tenants.scoping import tenant_scope
-from tenants.tests.test_notifications import Receiver, create_endpoint
+from tenants.tests.test_notifications import Receiver, create_endpoint, receiver
 from tests.builders import client_for
 
 pytestmark = pytest.mark.django_db
-__all__ = ["high_risk_version"]  # a fixture these tests share with governance's
-
-
-@pytest.fixture
-def receiver(settings, eager_celery) -> Iterator[Receiver]:
-    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = True  # the receiver listens on loopback
-    settings.WEBHOOK_RETRY_BASE_SECONDS = 0
-    receiver = Receiver()
-    receiver.thread.start()
-    yield receiver
-    receiver.server.shutdown()
-    receiver.server.server_close()
-    receiver.thread.join()
+__all__ = ["high_risk_version", "receiver"]  # fixtures shared with governance and tenants
 
 
 def events_received(receiver: Receiver) -> list[dict]:
