@@ -4,9 +4,12 @@ served twice."""
 from __future__ import annotations
 
 import io
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -76,21 +79,42 @@ def test_a_different_body_under_the_same_key_is_a_409_that_says_to_use_a_new_key
     assert deployments_of(company.a) == 1
 
 
-def test_a_repeat_while_the_first_is_still_answered_is_a_409_in_progress(company, churn):
-    IdempotencyKey.objects.create(
-        caller=f"user:{company.amir.pk}",
-        key="release-7",
-        fingerprint="whatever the first request was",
-        expires_at=timezone.now() + timedelta(hours=24),
-    )
-    answer = client_for(company.amir).post(
-        DEPLOYMENTS, STAGING, format="json", HTTP_IDEMPOTENCY_KEY="release-7"
-    )
+@pytest.mark.django_db(transaction=True)
+def test_a_repeat_sent_while_the_first_is_still_being_answered_is_a_409_in_progress(
+    company, churn, monkeypatch
+):
+    _, secret = make_token(company.a, ["read", "write", "deploy"])
+    entered, release = threading.Event(), threading.Event()
+    real = workflow.deployment_request
 
-    assert answer.status_code == 409
-    assert answer.json()["code"] == "idempotency_key_in_progress"
-    assert "in progress" in answer.json()["detail"]
-    assert deployments_of(company.a) == 0
+    def slow(**kwargs):
+        entered.set()
+        release.wait(10)
+        return real(**kwargs)
+
+    def post_from_another_process():
+        try:
+            return client_for(token=secret).post(
+                DEPLOYMENTS, STAGING, format="json", HTTP_IDEMPOTENCY_KEY="release-7"
+            )
+        finally:
+            connection.close()
+
+    monkeypatch.setattr(workflow, "deployment_request", slow)
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(post_from_another_process)
+        assert entered.wait(10)
+        again = client_for(token=secret).post(
+            DEPLOYMENTS, STAGING, format="json", HTTP_IDEMPOTENCY_KEY="release-7"
+        )
+        release.set()
+        first_answer = first.result(timeout=20)
+
+    assert again.status_code == 409
+    assert again.json()["code"] == "idempotency_key_in_progress"
+    assert "in progress" in again.json()["detail"]
+    assert first_answer.status_code == 201
+    assert deployments_of(company.a) == 1
 
 
 def test_a_key_longer_than_200_characters_is_a_400_that_says_so(company, churn, pipeline):
