@@ -575,7 +575,8 @@ SPECTACULAR_SETTINGS = {
         "Tenants, members, service tokens, the model catalog, deployments, approvals, policies, "
         "model cards, incidents and the audit trail of the MLOps as a Service portal. "
         "Authenticate with `Authorization: Bearer <token>` (a service token) or a browser session. "
-        "Errors are JSON objects with a `code` and a human `detail` sentence."
+        "Errors are JSON objects with a `code` and a human `detail` sentence. "
+        "Every POST takes an `Idempotency-Key` header that makes a retry safe."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
