@@ -55,8 +55,8 @@ def deployment_payload(
 
 def notify_deployment_state(deployment: Deployment, *, before: str | None, reason: str) -> None:
     """Announce that ``deployment`` reached its current state (from ``before``, None when new)."""
-    payload = deployment_payload(deployment, before=before, reason=reason)
     with tenant_scope(deployment.tenant_id):
+        payload = deployment_payload(deployment, before=before, reason=reason)
         emails: list[str] = []
         if deployment.state not in QUIET_STATES:
             requester = deployment.requested_by
