@@ -221,3 +221,21 @@ def test_a_form_upload_with_a_key_from_a_browser_session_is_answered_not_a_serve
     )
 
     assert answer.status_code < 500, answer.content
+
+
+def test_a_new_tokens_secret_is_not_kept_and_a_repeat_is_refused_rather_than_a_second_token(
+    company,
+):
+    owner = client_for(company.alice)
+    wanted = {"name": "ci", "scopes": ["read"]}
+    tokens = "/api/v1/tenants/acme-retail/tokens/"
+
+    first = owner.post(tokens, wanted, format="json", HTTP_IDEMPOTENCY_KEY="token-1")
+    again = owner.post(tokens, wanted, format="json", HTTP_IDEMPOTENCY_KEY="token-1")
+
+    assert first.status_code == 201
+    assert again.status_code == 409
+    assert again.json()["code"] == "idempotency_key_used"
+    assert "shown once" in again.json()["detail"]
+    assert first.json()["token"].encode() not in bytes(IdempotencyKey.objects.get().body)
+    assert owner.get(tokens).json()["count"] == 1

@@ -43,6 +43,8 @@ class IdempotencyKey(models.Model):
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     headers = models.JSONField(default=dict)
     body = models.BinaryField(default=b"")
+    # The answer carried a secret shown once (a service token's): it was not kept, nor is replayed.
+    withheld = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(db_index=True)
 

@@ -11,7 +11,9 @@ Keys belong to a caller: a service token (``token:<prefix>``) or a person (``use
 the API's own authentication says it is, checked again on every repeat, so a revoked token or a
 signed-out person is refused, not answered from the store; unauthenticated requests are served
 as if they carried no key. Answers 5xx and 429 are not kept (the retry does the work), nor are
-streamed ones. The claim is committed before the view runs, so a concurrent repeat sees it; one
+streamed ones. A view whose answer carries a secret shown once (``answer_shown_once = True``: a new
+service token) keeps only that it was answered: a repeat is a 409 ``idempotency_key_used`` that
+says so, rather than the secret a second time or a second token. The claim is committed before the view runs, so a concurrent repeat sees it; one
 whose answer never came (its process died) is taken over after ``ABANDONED_AFTER``. Beat's
 ``portal.expire_idempotency_keys`` deletes expired keys.
 """
@@ -41,6 +43,7 @@ KEPT_HEADERS = ("Content-Type", "Location")
 # Longer than any request is answered in (gunicorn's timeout, a rollout's first step).
 ABANDONED_AFTER = timedelta(minutes=10)
 _CLAIM = "_idempotency_claim"
+_SHOWN_ONCE = "_idempotency_answer_shown_once"
 
 
 def _error(status: int, code: str, detail: str) -> JsonResponse:
@@ -100,6 +103,13 @@ def idempotency_claim(*, caller: str, key: str, fingerprint: str) -> Idempotency
             "This Idempotency-Key was used for a different request; "
             "send a new key with a new request.",
         )
+    if first.withheld:
+        return _error(
+            409,
+            "idempotency_key_used",
+            f"This request was already answered ({first.status_code}); that answer carried a "
+            "secret that is shown once, so it is not shown again.",
+        )
     replay = HttpResponse(bytes(first.body), status=first.status_code)
     for name, value in first.headers.items():
         replay[name] = value
@@ -107,15 +117,22 @@ def idempotency_claim(*, caller: str, key: str, fingerprint: str) -> Idempotency
     return replay
 
 
-def idempotency_keep(*, claim: IdempotencyKey, response: HttpResponse) -> None:
-    """Keep the answer to a claimed request, or free the key when the answer is not kept."""
+def idempotency_keep(
+    *, claim: IdempotencyKey, response: HttpResponse, shown_once: bool = False
+) -> None:
+    """Keep the answer to a claimed request, or free the key when the answer is not kept.
+
+    ``shown_once``: the answer carries a secret; only its status is kept, and repeats are refused.
+    """
     status = response.status_code
     if response.streaming or status >= 500 or status == 429:
         IdempotencyKey.objects.filter(pk=claim.pk).delete()
         return
-    claim.status_code, claim.body = status, response.content
+    withheld = shown_once and status < 300
+    claim.status_code, claim.withheld = status, withheld
+    claim.body = b"" if withheld else response.content
     claim.headers = {name: response[name] for name in KEPT_HEADERS if response.has_header(name)}
-    claim.save(update_fields=["status_code", "body", "headers"])
+    claim.save(update_fields=["status_code", "withheld", "body", "headers"])
 
 
 def idempotency_keys_expire() -> int:
@@ -140,7 +157,8 @@ class IdempotencyMiddleware:
             raise
         claim = request.__dict__.pop(_CLAIM, None)
         if claim is not None:
-            idempotency_keep(claim=claim, response=response)
+            shown_once = request.__dict__.pop(_SHOWN_ONCE, False)
+            idempotency_keep(claim=claim, response=response, shown_once=shown_once)
         return response
 
     def process_view(
@@ -172,4 +190,5 @@ class IdempotencyMiddleware:
         if isinstance(outcome, HttpResponse):
             return outcome
         setattr(request, _CLAIM, outcome)
+        setattr(request, _SHOWN_ONCE, bool(getattr(view_class, "answer_shown_once", False)))
         return None
