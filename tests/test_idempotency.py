@@ -239,3 +239,23 @@ def test_a_new_tokens_secret_is_not_kept_and_a_repeat_is_refused_rather_than_a_s
     assert "shown once" in again.json()["detail"]
     assert first.json()["token"].encode() not in bytes(IdempotencyKey.objects.get().body)
     assert owner.get(tokens).json()["count"] == 1
+
+
+def test_a_key_whose_first_request_never_got_an_answer_is_served_again_after_ten_minutes(
+    company, churn
+):
+    token, secret = make_token(company.a, ["read", "write", "deploy"])
+    IdempotencyKey.objects.create(
+        caller=f"token:{token.prefix}",
+        key="release-7",
+        fingerprint="the request of a process that died",
+        created_at=timezone.now() - timedelta(minutes=11),
+        expires_at=timezone.now() + timedelta(hours=23),
+    )
+
+    answer = client_for(token=secret).post(
+        DEPLOYMENTS, STAGING, format="json", HTTP_IDEMPOTENCY_KEY="release-7"
+    )
+
+    assert answer.status_code == 201
+    assert deployments_of(company.a) == 1
