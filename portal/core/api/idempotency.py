@@ -129,10 +129,13 @@ def idempotency_keep(
         IdempotencyKey.objects.filter(pk=claim.pk).delete()
         return
     withheld = shown_once and status < 300
-    claim.status_code, claim.withheld = status, withheld
-    claim.body = b"" if withheld else response.content
-    claim.headers = {name: response[name] for name in KEPT_HEADERS if response.has_header(name)}
-    claim.save(update_fields=["status_code", "withheld", "body", "headers"])
+    # An update, not a save: a claim taken over as abandoned is gone, and the answer still goes out.
+    IdempotencyKey.objects.filter(pk=claim.pk, status_code=None).update(
+        status_code=status,
+        withheld=withheld,
+        body=b"" if withheld else response.content,
+        headers={name: response[name] for name in KEPT_HEADERS if response.has_header(name)},
+    )
 
 
 def idempotency_keys_expire() -> int:
