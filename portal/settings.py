@@ -94,6 +94,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "portal.core.api.idempotency.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -447,6 +448,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.relay_outbox",
         "schedule": 30,
     },
+    "expire-idempotency-keys": {
+        "task": "portal.expire_idempotency_keys",
+        "schedule": 3600,
+    },
 }
 
 # --- Email and outgoing webhooks (tenants/notifications.py) ------------------------------------
@@ -566,6 +571,8 @@ LOGIN_THROTTLE = env.str("THROTTLE_LOGIN", "10/5min")
 # CPU time one evaluation of a policy may take; a rule still running then fails closed.
 POLICY_EVALUATION_BUDGET_MS = env.int("POLICY_EVALUATION_BUDGET_MS", 500, minimum=10)
 API_MAX_PAGE_SIZE = 500
+# How long a POST's Idempotency-Key answers repeats with the first answer (portal.core.api).
+IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", 24, minimum=1)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "MLOps portal API",
@@ -573,7 +580,8 @@ SPECTACULAR_SETTINGS = {
         "Tenants, members, service tokens, the model catalog, deployments, approvals, policies, "
         "model cards, incidents and the audit trail of the MLOps as a Service portal. "
         "Authenticate with `Authorization: Bearer <token>` (a service token) or a browser session. "
-        "Errors are JSON objects with a `code` and a human `detail` sentence."
+        "Errors are JSON objects with a `code` and a human `detail` sentence. "
+        "Every POST takes an `Idempotency-Key` header that makes a retry safe."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

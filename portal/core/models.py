@@ -26,3 +26,32 @@ class TaskOutbox(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name} {self.task_id}"
+
+
+class IdempotencyKey(models.Model):
+    """A POST sent with an ``Idempotency-Key``, and the answer it got, kept until ``expires_at``.
+
+    See ``portal.core.api.idempotency``. Not tenant data: the row belongs to a caller (``user:<id>``
+    or ``token:<prefix>``), whoever's tenant the request was about, and only that caller, once
+    authenticated again, is answered from it. ``status_code`` is empty while the first request
+    is still being answered.
+    """
+
+    caller = models.CharField(max_length=64)
+    key = models.CharField(max_length=200)
+    fingerprint = models.CharField(max_length=64)  # SHA-256 of the method, path and body
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    headers = models.JSONField(default=dict)
+    body = models.BinaryField(default=b"")
+    # The answer carried a secret shown once (a service token's): it was not kept, nor is replayed.
+    withheld = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["caller", "key"], name="idempotency_key_per_caller")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.caller} {self.key}"

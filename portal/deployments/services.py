@@ -2,7 +2,8 @@
 
 ``deployment_record`` checks a request and records it as the next revision of its endpoint;
 ``deployment_transition`` moves a deployment from one state to another, and an approved one is
-rolled out once the transaction commits. What the policy in force and the approvals make of a
+rolled out once the transaction commits. Both announce the state reached
+(``portal.deployments.notify``). What the policy in force and the approvals make of a
 request is ``portal.deployments.workflow``'s.
 """
 
@@ -22,6 +23,7 @@ from portal.core.audit import Actor, audit_record
 from portal.core.errors import Conflict, InvalidRequest
 from portal.core.outbox import enqueue_on_commit
 from portal.deployments.models import Deployment, DeploymentState, Environment, Target
+from portal.deployments.notify import notify_deployment_state
 from tenants.models import Tenant, User
 
 INSTANCE_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -139,8 +141,9 @@ def deployment_transition(
     extra: dict[str, Any] | None = None,
     action: str = "",
 ) -> Deployment:
-    """Move a deployment to another state and audit it (as ``action``, by default
-    ``deployment.<state>``); runs inside the caller's transaction."""
+    """Move a deployment to another state, audit it (as ``action``, by default
+    ``deployment.<state>``) and announce it as ``deployment.<state>``; runs inside the caller's
+    transaction, and the announcement leaves when it commits."""
     if to not in TRANSITIONS.get(deployment.state, set()):
         raise Conflict(
             f"A deployment that is {deployment.get_state_display().lower()} cannot become "
@@ -149,6 +152,7 @@ def deployment_transition(
     before = {"state": deployment.state}
     deployment.state, deployment.state_changed_at = to, timezone.now()
     deployment.save(update_fields=["state", "state_changed_at"])
+    notify_deployment_state(deployment, before=before["state"], reason=reason)
     if to == DeploymentState.APPROVED:
         # By the task's name: the task module imports the rollout, which moves deployments
         # through here.
@@ -246,4 +250,5 @@ def deployment_record(
             "replicas": spec.replicas,
         },
     )
+    notify_deployment_state(deployment, before=None, reason="")
     return deployment

@@ -144,6 +144,8 @@ class TokenListView(TenantScopedAPIView, generics.ListAPIView):
     required_capabilities = {**TenantScopedAPIView.required_capabilities, "POST": "manage"}
     throttle_classes = [ScopedThrottle]
     throttle_scope = "token_create"
+    # The secret is kept nowhere: a repeat under the same Idempotency-Key is refused, not replayed.
+    answer_shown_once = True
 
     def get_queryset(self) -> QuerySet[ServiceToken]:
         return ServiceToken.objects.select_related("created_by").order_by("-created_at")

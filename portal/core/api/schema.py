@@ -10,6 +10,8 @@ add their own (a 503 when MLflow does not answer) with ``extend_schema(responses
 DRF reads a query string as form input, where an optional parameter given empty counts as not
 given: such parameters are ``allowEmptyValue``.
 
+Every POST takes an optional ``Idempotency-Key`` header (``portal.core.api.idempotency``).
+
 A serializer whose output leaves some fields out for some callers names them in
 ``Meta.fields_not_always_present``; the schema then does not require them.
 """
@@ -23,6 +25,18 @@ from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import permissions, serializers
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+IDEMPOTENCY_KEY_PARAMETER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+    "description": (
+        "Makes a retry safe: a repeat with the same key by the same caller within 24 hours gets "
+        "the first answer again (marked `Idempotent-Replayed: true`) without the work being done "
+        "twice. The same key with a different request, or while the first is still being "
+        "answered, is a 409. Answers 5xx and 429 are not kept."
+    ),
+}
 
 
 ErrorSerializer = inline_serializer(
@@ -72,6 +86,8 @@ class PortalAutoSchema(AutoSchema):
         for parameter in parameters:
             if parameter.get("in") == "query" and not parameter.get("required"):
                 parameter["allowEmptyValue"] = True
+        if self.method == "POST":
+            parameters.append(dict(IDEMPOTENCY_KEY_PARAMETER))
         return parameters
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
