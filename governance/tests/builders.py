@@ -110,7 +110,9 @@ def approved_card(tenant, version: ModelVersion, reviewer=None) -> None:
     complete_card(tenant, version)
     with tenant_scope(tenant):
         card = card_submit(
-            actor=TEST_ACTOR, card=card_get_or_create(actor=TEST_ACTOR, version=version)
+            actor=TEST_ACTOR,
+            card=card_get_or_create(actor=TEST_ACTOR, version=version),
+            submitter=None,
         )
         card_review(actor=TEST_ACTOR, reviewer=reviewer, card=card, approve=True)
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from governance.models import ApprovalRequest, AuditEvent
 from governance.services.reminders import approvals_chase
 from governance.tasks import remind_approvals
-from governance.tests.builders import classify, complete_card, decide, make_version, request
+from governance.tests.builders import approved_card, classify, decide, make_version, request
 from tenants.models import PlatformRole
 from tenants.scoping import tenant_scope
 from tenants.services import user_set_platform_role
@@ -38,7 +38,7 @@ def pending_request(company, name: str = "credit-scorer") -> ApprovalRequest:
     """Amir asks to put a high-risk model in production; two governance leads must approve."""
     version = make_version(company.a, name)
     classify(company.a, version, "high")
-    complete_card(company.a, version)
+    approved_card(company.a, version)
     deployment = request(company.a, version, company.amir)
     with tenant_scope(company.a):
         return deployment.approvals.get()

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from governance.models import AuditEvent, TierProposal
-from governance.tests.builders import ANSWERS, complete_card, make_version, request
+from governance.tests.builders import ANSWERS, approved_card, make_version, request
 from portal.catalog.models import RegisteredModel
 from portal.core.api.errors import NOT_FOUND_BODY
 from tenants import services as tenant_services
@@ -72,10 +72,10 @@ def reject(user, proposal_id: int, comment: str = ""):
 
 @pytest.fixture
 def governed(company):
-    """A credit model with a complete card that a governance lead (Grace) classified high risk."""
+    """A credit model with an approved card that a governance lead (Grace) classified high risk."""
     version = make_version(company.a)
-    complete_card(company.a, version)
     assert answer(company.grace, ANSWERS["high"]).status_code == 201
+    approved_card(company.a, version)
     return version
 
 

@@ -20,8 +20,11 @@ from tenants.notifications import notify
 from tenants.scoping import tenant_scope
 
 # Webhooks only, no email: reviewers are emailed about a request that waits for them
-# (approval.requested), and a deploying revision is live or failed within minutes.
-QUIET_STATES = frozenset({DeploymentState.PENDING_APPROVAL, DeploymentState.DEPLOYING})
+# (approval.requested), a deploying revision is live or failed within minutes, and a model's
+# suspension tells the unit's owners and governance once for all its revisions (model.suspended).
+QUIET_STATES = frozenset(
+    {DeploymentState.PENDING_APPROVAL, DeploymentState.DEPLOYING, DeploymentState.SUSPENDED}
+)
 
 
 def _state_words(state: str) -> str:

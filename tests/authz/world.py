@@ -101,7 +101,7 @@ def make_unit(company: Company, tenant: Tenant, *, prefix: str, owner, engineer)
     deployment = request(tenant, version, engineer, environment="production")
     with tenant_scope(tenant):  # edited after the request: a complete draft again
         card = card_get_or_create(actor=TEST_ACTOR, version=version)
-        card_update(actor=TEST_ACTOR, card=card, limitations="Not for business loans.")
+        card_update(actor=TEST_ACTOR, card=card, editor=None, limitations="Not for business loans.")
     live = make_deployment(tenant, name=f"{prefix}-live")
     with tenant_scope(tenant):
         approval = ApprovalRequest.objects.get(deployment=deployment)

@@ -70,7 +70,7 @@ def webhook(company, settings, monkeypatch):
             actor=TEST_ACTOR,
             tenant=company.a,
             url="http://hooks.internal/governance",
-            events=["deployment.suspended", "deployment.resumed"],
+            events=["model.suspended", "model.resumed"],
             created_by=None,
         )
     return received
@@ -117,7 +117,7 @@ def test_a_model_reclassified_as_prohibited_is_suspended_in_every_environment_at
     }
     assert told[0].subject == "credit-scorer: 2 live revision(s) suspended"
     [notice] = webhook
-    assert notice["event"] == "deployment.suspended"
+    assert notice["event"] == "model.suspended"
     assert [d["environment"] for d in notice["data"]["deployments"]] == [
         "staging",
         "production",

@@ -79,7 +79,7 @@ def model_tier_enforce(*, actor: Actor, model: RegisteredModel, tier: str) -> li
             model=model,
         )
     if suspended:
-        _notify(model, suspended, event="deployment.suspended", reason=PROHIBITED_REASON)
+        _notify(model, suspended, event="model.suspended", reason=PROHIBITED_REASON)
     return suspended
 
 
@@ -119,7 +119,7 @@ def on_recertification_lapsed(
             reason=f"Suspended until it is certified again: {reason}",
         )
     if suspended:
-        _notify(model, suspended, event="deployment.suspended", reason=reason)
+        _notify(model, suspended, event="model.suspended", reason=reason)
 
 
 def on_model_recertified(*, actor: Actor, model: RegisteredModel, **_: Any) -> None:
@@ -134,7 +134,7 @@ def on_model_recertified(*, actor: Actor, model: RegisteredModel, **_: Any) -> N
         reason="The model was certified again.",
     )
     if resumed:
-        _notify(model, resumed, event="deployment.resumed", reason="The model was certified again.")
+        _notify(model, resumed, event="model.resumed", reason="The model was certified again.")
 
 
 def revisions_suspend(
@@ -225,7 +225,7 @@ def _names(revisions: list[Deployment]) -> str:
 def _notify(
     model: RegisteredModel, revisions: list[Deployment], *, event: str, reason: str
 ) -> None:
-    words = "suspended" if event == "deployment.suspended" else "resumed"
+    words = "suspended" if event == "model.suspended" else "resumed"
     notify(
         tenant_id=model.tenant_id,
         event=event,
