@@ -23,7 +23,6 @@ Target: the median and the 95th percentile of each under 300 ms. Needs PostgreSQ
 
 from __future__ import annotations
 
-import contextlib
 import os
 import statistics
 import subprocess
@@ -32,14 +31,11 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from benchmarks import postgres_reachable
+from benchmarks import APP_PASSWORD, APP_ROLE, fresh_database, postgres_reachable
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "portal_bench_inventory"
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
-APP_ROLE = "portal_app"
-APP_PASSWORD = os.environ.get("PORTAL_TEST_APP_PASSWORD", "portal_app")
 APP_URL = f"postgres://{APP_ROLE}:{APP_PASSWORD}@127.0.0.1:5432/{DATABASE}"
 TENANTS = 8
 MODELS = 10_000
@@ -59,25 +55,6 @@ TIMED = (
     ("inventory page", "/inventory/"),
     ("governance lead's home", "/"),
 )
-
-
-def _fresh_database() -> None:
-    """The bench database, owned by postgres, and the application's role (no owner, no
-    superuser, no BYPASSRLS, as bin/run-tests and docker/postgres-init make it)."""
-    import psycopg
-    from psycopg import errors, sql
-
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE]).fetchone():
-            with contextlib.suppress(errors.DuplicateObject, errors.UniqueViolation):
-                conn.execute(
-                    sql.SQL(
-                        "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS "
-                        "PASSWORD {}"
-                    ).format(sql.Identifier(APP_ROLE), sql.Literal(APP_PASSWORD))
-                )
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
 
 
 def _populate() -> dict[str, int]:
@@ -317,7 +294,7 @@ def main() -> None:
     if not postgres_reachable():
         print("bench_inventory needs PostgreSQL on 127.0.0.1:5432; skipped.")
         return
-    _fresh_database()
+    fresh_database(DATABASE)
     env = {
         **os.environ,
         "DATABASE_URL": APP_URL,

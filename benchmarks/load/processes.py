@@ -3,7 +3,6 @@ environment and start."""
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import os
 import resource
@@ -14,11 +13,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from benchmarks import fresh_database as database_fresh
 from benchmarks import production_env
 from benchmarks.load.settings import (
-    ADMIN_URL,
-    APP_PASSWORD,
-    APP_ROLE,
     APP_URL,
     DATABASE,
     OWNER_URL,
@@ -131,23 +128,8 @@ class CpuMeter:
 
 
 def fresh_database() -> None:
-    """The bench database, owned by postgres, and the application's role (no owner, no
-    superuser, no BYPASSRLS, as bin/run-tests and docker/postgres-init make it)."""
-    import psycopg
-    from psycopg import errors, sql
-
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE]).fetchone():
-            # Another run may create it just now.
-            with contextlib.suppress(errors.DuplicateObject, errors.UniqueViolation):
-                conn.execute(
-                    sql.SQL(
-                        "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS "
-                        "PASSWORD {}"
-                    ).format(sql.Identifier(APP_ROLE), sql.Literal(APP_PASSWORD))
-                )
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
+    """The bench database and the application's role."""
+    database_fresh(DATABASE)
 
 
 def analyze() -> None:

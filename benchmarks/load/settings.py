@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from benchmarks import APP_PASSWORD, APP_ROLE
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 DATABASE = "portal_bench_load"
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 OWNER_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
-APP_ROLE = "portal_app"
-APP_PASSWORD = os.environ.get("PORTAL_TEST_APP_PASSWORD", "portal_app")
 APP_URL = f"postgres://{APP_ROLE}:{APP_PASSWORD}@127.0.0.1:5432/{DATABASE}"
 
 SHORT = os.environ.get("BENCH_LOAD_SHORT", "").lower() in {"1", "true", "yes", "on"}

@@ -17,7 +17,7 @@ from django.http import Http404, HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, generics, renderers, status
+from rest_framework import exceptions, generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -52,6 +52,7 @@ from chargeback.services.statements import (
     statement_review,
     statement_void,
 )
+from portal.core.api.renderers import CsvRenderer, FileRenderer, FileViewMixin
 from portal.core.audit import Actor
 from portal.core.downloads import content_disposition
 from portal.core.errors import InvalidRequest, NotAllowed, NotFound
@@ -228,31 +229,17 @@ class DisputeRejectView(generics.GenericAPIView):
             return Response(DisputeSerializer(dispute).data)
 
 
-class _FileRenderer(renderers.BaseRenderer):
-    """Passes the bytes a view made through; it only names the ``?format=`` the view accepts."""
-
-    charset = None
-
-    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context=None):
-        return data
-
-
-class CsvRenderer(_FileRenderer):
-    media_type = "text/csv"
-    format = "csv"
-
-
-class FocusRenderer(_FileRenderer):
+class FocusRenderer(FileRenderer):
     media_type = "text/csv"
     format = "focus"
 
 
-class PdfRenderer(_FileRenderer):
+class PdfRenderer(FileRenderer):
     media_type = "application/pdf"
     format = "pdf"
 
 
-class StatementExportView(generics.GenericAPIView):
+class StatementExportView(FileViewMixin, generics.GenericAPIView):
     """The statement as CSV, PDF or FOCUS 1.2 CSV (``?format=csv|pdf|focus``, default csv)."""
 
     renderer_classes = [CsvRenderer, PdfRenderer, FocusRenderer]
@@ -262,13 +249,6 @@ class StatementExportView(generics.GenericAPIView):
             return super().perform_content_negotiation(request, force)
         except (Http404, exceptions.NotFound):
             raise InvalidRequest(f"format must be one of: {', '.join(EXPORT_FORMATS)}.") from None
-
-    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any):
-        if getattr(response, "exception", False):
-            # Errors stay JSON of the API's one shape, whatever format was asked for.
-            request.accepted_renderer = renderers.JSONRenderer()
-            request.accepted_media_type = "application/json"
-        return super().finalize_response(request, response, *args, **kwargs)
 
     @extend_schema(
         parameters=[

@@ -126,6 +126,16 @@ def rollout_refusal(deployment: Deployment) -> str:
     return ""
 
 
+def _create_on_target(deployment: Deployment, name: str) -> dict[str, Any]:
+    """Ask the revision's target to serve it as ``name``; raises ``TargetError``."""
+    return get_target(deployment.target).create_deployment(
+        name,
+        deployment.model_version.source,
+        flavor="python_function",
+        config=_target_config(deployment),
+    )
+
+
 def rollout_start(*, tenant_id: int, deployment_id: int) -> str:
     """Ask the target to serve an approved revision; returns the deployment's state."""
     with tenant_scope(tenant_id):
@@ -148,12 +158,7 @@ def rollout_start(*, tenant_id: int, deployment_id: int) -> str:
             )
         refused = ""
         try:
-            reply = get_target(deployment.target).create_deployment(
-                name,
-                deployment.model_version.source,
-                flavor="python_function",
-                config=_target_config(deployment),
-            )
+            reply = _create_on_target(deployment, name)
         except TargetError as error:
             reply, refused = {}, error.detail
         with transaction.atomic():
@@ -312,12 +317,7 @@ def _serve_again(tenant_id: int, deployment_id: int) -> None:
             return  # suspended or retired again meanwhile
         name = deployment.serving.get("target_name") or target_name(deployment)
         try:
-            reply = get_target(deployment.target).create_deployment(
-                name,
-                deployment.model_version.source,
-                flavor="python_function",
-                config=_target_config(deployment),
-            )
+            reply = _create_on_target(deployment, name)
         except TargetError as error:
             reply = {"state": TargetState.FAILED, "message": f"Not served again: {error.detail}"}
         if deployment.target == Target.LOCAL and reply.get("state") != TargetState.FAILED:

@@ -18,6 +18,12 @@ def reload(tenant, deployment_id: int) -> Deployment:
 def pretend_ready(tenant, deployment_id: int) -> Deployment:
     """Roll out, then write what the serving runtime writes once a model server answers /ping."""
     rollout.rollout_start(tenant_id=tenant.pk, deployment_id=deployment_id)
+    return serving_ready(tenant, deployment_id)
+
+
+def serving_ready(tenant, deployment_id: int) -> Deployment:
+    """Write what the serving runtime writes once a model server answers /ping, then let the
+    rollout look."""
     with tenant_scope(tenant):
         deployment = Deployment.objects.get(pk=deployment_id)
         deployment.serving = {**deployment.serving, "state": "ready", "url": "http://127.0.0.1:9"}

@@ -9,8 +9,7 @@ import pytest
 from governance.tests.builders import classify, make_version, request
 from governance.tests.conftest import high_risk_version
 from portal.deployments import rollout
-from portal.deployments.models import Deployment
-from portal.deployments.tests.builders import reload
+from portal.deployments.tests.builders import reload, serving_ready
 from tenants.scoping import tenant_scope
 from tenants.tests.test_notifications import Receiver, create_endpoint, receiver
 from tests.builders import client_for
@@ -21,16 +20,6 @@ __all__ = ["high_risk_version", "receiver"]  # fixtures shared with governance a
 
 def events_received(receiver: Receiver) -> list[dict]:
     return [json.loads(r.body) for r in receiver.received]
-
-
-def go_live(tenant, deployment_id: int) -> Deployment:
-    """What the serving runtime writes once the model server answers, then the rollout's look."""
-    with tenant_scope(tenant):
-        deployment = Deployment.objects.get(pk=deployment_id)
-        deployment.serving = {**deployment.serving, "state": "ready", "url": "http://127.0.0.1:9"}
-        deployment.save(update_fields=["serving"])
-    rollout.rollout_advance(tenant_id=tenant.pk, deployment_id=deployment_id)
-    return reload(tenant, deployment_id)
 
 
 def test_a_deployment_requested_approved_and_live_emits_those_three_events_and_emails(
@@ -59,7 +48,7 @@ def test_a_deployment_requested_approved_and_live_emits_those_three_events_and_e
         assert answer.status_code == 201, answer.json()
     deployment_id = answer.json()["id"]
     with django_capture_on_commit_callbacks(execute=True):
-        assert go_live(company.a, deployment_id).state == "live"
+        assert serving_ready(company.a, deployment_id).state == "live"
 
     received = events_received(receiver)
     assert [e["event"] for e in received] == [
@@ -118,10 +107,10 @@ def test_a_rollback_and_a_retirement_are_announced_with_the_revision_they_concer
     v2 = make_version(company.a, version=2)
     first = request(company.a, v1, company.amir, environment="staging")
     rollout.rollout_start(tenant_id=company.a.pk, deployment_id=first.pk)
-    go_live(company.a, first.pk)
+    serving_ready(company.a, first.pk)
     second = request(company.a, v2, company.amir, environment="staging")
     rollout.rollout_start(tenant_id=company.a.pk, deployment_id=second.pk)
-    go_live(company.a, second.pk)
+    serving_ready(company.a, second.pk)
 
     with django_capture_on_commit_callbacks(execute=True), tenant_scope(company.a):
         rollout.deployment_rollback(actor=rollout.SYSTEM, deployment=reload(company.a, second.pk))

@@ -10,9 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from governance.tests.builders import classify, make_version, request
-from portal.deployments import rollout
 from portal.deployments.models import Deployment, GatewayMinute
-from portal.deployments.tests.builders import reload
+from portal.deployments.tests.builders import pretend_ready, reload
 from tenants.scoping import tenant_scope
 from tests.builders import client_for, signed_in
 
@@ -25,17 +24,6 @@ SIGNATURE = {
         {"name": "region", "type": "string"},
     ]
 }
-
-
-def make_live(tenant, deployment_id: int) -> Deployment:
-    """Roll out, then record what the serving runtime writes once the model server answers."""
-    rollout.rollout_start(tenant_id=tenant.pk, deployment_id=deployment_id)
-    with tenant_scope(tenant):
-        deployment = Deployment.objects.get(pk=deployment_id)
-        deployment.serving = {**deployment.serving, "state": "ready", "url": "http://127.0.0.1:9"}
-        deployment.save(update_fields=["serving"])
-    rollout.rollout_advance(tenant_id=tenant.pk, deployment_id=deployment_id)
-    return reload(tenant, deployment_id)
 
 
 def minimal_version(tenant, name: str = "churn-model", version: int = 1):
@@ -52,8 +40,10 @@ def endpoint(company):
     with tenant_scope(company.a):
         v2.signature = SIGNATURE
         v2.save(update_fields=["signature"])
-    first = make_live(company.a, request(company.a, v1, company.amir, environment="staging").pk)
-    second = make_live(company.a, request(company.a, v2, company.amir, environment="staging").pk)
+    first = pretend_ready(company.a, request(company.a, v1, company.amir, environment="staging").pk)
+    second = pretend_ready(
+        company.a, request(company.a, v2, company.amir, environment="staging").pk
+    )
     return first, second
 
 
@@ -419,7 +409,7 @@ def test_platform_admins_see_where_every_units_model_servers_run_and_units_never
     first, _ = endpoint
     where_it_runs(first)
     other = where_it_runs(
-        make_live(
+        pretend_ready(
             company.b,
             request(company.b, minimal_version(company.b), company.bob, environment="staging").pk,
         )

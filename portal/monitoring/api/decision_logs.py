@@ -17,6 +17,7 @@ from rest_framework import exceptions, generics, renderers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.core.api.renderers import CsvRenderer, FileRenderer, FileViewMixin
 from portal.core.audit import Actor
 from portal.core.downloads import streamed_download
 from portal.core.errors import InvalidRequest
@@ -33,30 +34,16 @@ from tenants.routing import TenantScopedAPIView
 FORMATS = (*EXPORT_FORMATS, "manifest")
 
 
-class _StreamRenderer(renderers.BaseRenderer):
-    """Names a ``?format=`` the view streams itself; it never renders anything."""
-
-    charset = None
-
-    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context=None):
-        return data
-
-
-class ParquetRenderer(_StreamRenderer):
+class ParquetRenderer(FileRenderer):
     media_type = "application/vnd.apache.parquet"
     format = "parquet"
-
-
-class CsvRenderer(_StreamRenderer):
-    media_type = "text/csv"
-    format = "csv"
 
 
 class ManifestRenderer(renderers.JSONRenderer):
     format = "manifest"
 
 
-class DecisionLogView(TenantScopedAPIView, generics.GenericAPIView):
+class DecisionLogView(FileViewMixin, TenantScopedAPIView, generics.GenericAPIView):
     """The deployment's decision log (its compacted captured traffic) from ``from`` to ``to``
     (ISO dates or date-times, ``to`` exclusive; a date as ``to`` means the end of that day)."""
 
@@ -67,13 +54,6 @@ class DecisionLogView(TenantScopedAPIView, generics.GenericAPIView):
             return super().perform_content_negotiation(request, force)
         except (Http404, exceptions.NotFound):
             raise InvalidRequest(f"format must be one of: {', '.join(FORMATS)}.") from None
-
-    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any):
-        if getattr(response, "exception", False):
-            # Errors stay JSON of the API's one shape, whatever format was asked for.
-            request.accepted_renderer = renderers.JSONRenderer()
-            request.accepted_media_type = "application/json"
-        return super().finalize_response(request, response, *args, **kwargs)
 
     @extend_schema(
         parameters=[
