@@ -46,7 +46,13 @@ def _seed_unit(index: int, people: dict, actor, now, months: list) -> dict:
 
     from chargeback.services.metering import month_start
     from governance.models import ApprovalRequest
-    from governance.services.cards import TEXT_FIELDS, card_get_or_create, card_update
+    from governance.services.cards import (
+        TEXT_FIELDS,
+        card_get_or_create,
+        card_review,
+        card_submit,
+        card_update,
+    )
     from portal.catalog.models import ModelVersion, RegisteredModel, SyncRun
     from portal.core.audit import Actor
     from portal.deployments.models import Deployment, DeploymentState, GatewayMinute
@@ -114,7 +120,7 @@ def _seed_unit(index: int, people: dict, actor, now, months: list) -> dict:
                         mlflow_tags={"portal.tenant": slug},
                         metrics={
                             "val_accuracy": round(0.8 + rng.random() / 10, 4),
-                            "fairness_gap": round(rng.random() / 20, 4),
+                            "fairness_demographic_parity_difference": round(rng.random() / 20, 4),
                         },
                         params={"C": "1.0", "max_depth": str(3 + number)},
                         datasets=[
@@ -165,6 +171,9 @@ def _seed_unit(index: int, people: dict, actor, now, months: list) -> dict:
                         for name in TEXT_FIELDS
                     },
                 )
+                # Approved by a lead, as the default policy wants for production.
+                card = card_submit(actor=actor, card=card, submitter=None)
+                card_review(actor=actor, reviewer=leads[0], card=card, approve=True)
             model.risk_tier = tier
 
         # Endpoints: two in three live (half of those with a retired first revision), the rest
